@@ -1,0 +1,57 @@
+# The commands people type. `make test` and `make up` work on a fresh clone: they create the
+# virtual environment first when it is missing or out of date.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := libs/common $(wildcard services/*)
+PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+PYTEST_ARGS ?=
+
+.PHONY: help setup lock proto lint format test test-fast up down logs bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalls only when the lock or a package's metadata changed; otherwise does nothing.
+$(STAMP): requirements/dev.txt $(PYPROJECTS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(BIN)/python -m pip check >/dev/null || $(BIN)/python -m pip check
+	$(BIN)/python -c "import mlops_common, mlops_gateway, mlops_inference, mlops_trainer, mlops_drift, mlops_frontend"
+	touch $@
+
+setup: $(STAMP) ## Create .venv and install the locked dependencies (idempotent)
+
+lock: $(BIN)/python ## Regenerate requirements/*.txt from the packages' declared dependencies
+	$(BIN)/python -m pip install --quiet pip-tools 2>&1 | { grep -v "^WARNING: Location" || true; }
+	bash scripts/lock.sh
+
+proto: $(STAMP) ## Regenerate the Open Inference Protocol stubs into mlops_common.proto
+	$(BIN)/python scripts/gen_proto.py
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy on libs/ and services/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy libs/common/src services/*/src
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: $(STAMP) lint ## Lint, then every test (unit, integration, e2e, slow)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## Unit tests only
+	$(BIN)/python -m pytest -m "unit and not slow" $(PYTEST_ARGS)
+
+clean: ## Remove caches and build output (keeps .venv and .state)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache build dist site
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
