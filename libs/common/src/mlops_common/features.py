@@ -149,7 +149,8 @@ def validate_features(
     if not finite.all():
         bad_row, bad_col = (int(i) for i in np.argwhere(~finite)[0])
         raise InvalidFeaturesError(
-            f"instance {bad_row} has a non-finite value (NaN or infinity) at position {bad_col}"
+            f"instance {bad_row} has a missing or non-finite value (null, NaN or infinity) "
+            f"at position {bad_col}"
         )
     outside = (array < FEATURE_MIN) | (array > FEATURE_MAX)
     if outside.any():

@@ -1,0 +1,88 @@
+"""Encoding of what travels through Redis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlops_common.redis_keys import (
+    ModelEvent,
+    TrafficDecodeError,
+    TrafficEntry,
+    prediction_key,
+)
+
+
+def make_entry() -> TrafficEntry:
+    return TrafficEntry(
+        id="p-1",
+        request_id="r-1",
+        model_version="3",
+        features=np.linspace(0, 16, 64, dtype=np.float32),
+        label=7,
+        confidence=0.93,
+        latency_ms=1.25,
+        timestamp=1_700_000_000.5,
+    )
+
+
+def test_traffic_entry_round_trips_with_str_and_bytes_keys() -> None:
+    entry = make_entry()
+    fields = entry.encode()
+    assert isinstance(fields["features"], bytes)
+    assert len(fields["features"]) == 256
+    as_bytes = {k.encode(): v if isinstance(v, bytes) else v.encode() for k, v in fields.items()}
+    for encoded in (fields, as_bytes):
+        decoded = TrafficEntry.decode(encoded)
+        assert decoded.id == "p-1"
+        assert decoded.request_id == "r-1"
+        assert decoded.model_version == "3"
+        assert decoded.label == 7
+        assert decoded.confidence == pytest.approx(0.93)
+        assert decoded.latency_ms == pytest.approx(1.25)
+        assert decoded.timestamp == pytest.approx(1_700_000_000.5)
+        np.testing.assert_array_equal(decoded.features, entry.features)
+
+
+def test_wrong_feature_shape_is_refused_on_encode() -> None:
+    entry = TrafficEntry("a", "b", "1", np.zeros(63, np.float32), 1, 0.5, 1.0)
+    with pytest.raises(ValueError, match="shape"):
+        entry.encode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("features", b"\x00" * 10, "256-byte"),
+        ("label", "seven", "malformed"),
+        ("confidence", "high", "malformed"),
+    ],
+)
+def test_malformed_entries_raise_decode_error(field: str, value: object, message: str) -> None:
+    fields = dict(make_entry().encode())
+    fields[field] = value  # type: ignore[assignment]
+    with pytest.raises(TrafficDecodeError, match=message):
+        TrafficEntry.decode(fields)
+
+
+def test_missing_field_is_named() -> None:
+    fields = dict(make_entry().encode())
+    del fields["request_id"]
+    with pytest.raises(TrafficDecodeError, match="request_id"):
+        TrafficEntry.decode(fields)
+
+
+def test_model_event_round_trip() -> None:
+    event = ModelEvent(name="digits-classifier", version="4", timestamp=12.0)
+    assert ModelEvent.decode(event.encode()) == event
+    assert ModelEvent.decode(event.encode().encode()) == event
+
+
+@pytest.mark.parametrize("message", ["not json", '{"name": "x"}', "[1, 2]"])
+def test_malformed_model_event(message: str) -> None:
+    with pytest.raises(ValueError, match="malformed model event"):
+        ModelEvent.decode(message)
+
+
+def test_prediction_key() -> None:
+    assert prediction_key("abc") == "prediction:abc"
