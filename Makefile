@@ -52,6 +52,12 @@ test: $(STAMP) lint ## Lint, then every test (unit, integration, e2e, slow)
 test-fast: $(STAMP) ## Unit tests only
 	$(BIN)/python -m pytest -m "unit and not slow" $(PYTEST_ARGS)
 
+up: $(STAMP) ## Run the whole platform locally (Ctrl-C stops it)
+	$(BIN)/python scripts/stack.py
+
+bench: $(STAMP) ## Run every benchmark in benchmarks/ (prints tables, saves benchmarks/results/)
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
 clean: ## Remove caches and build output (keeps .venv and .state)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache build dist site
 	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

@@ -1,0 +1,278 @@
+"""Run the whole platform locally: ``make up`` (``python scripts/stack.py``).
+
+Checks that Redis is installed and that every port is free, starts every process of the
+``Procfile`` under honcho, trains and registers a first model when the registry has no
+``production`` version, waits until each service is healthy, prints the URLs and the time to the
+first answered prediction, and stops everything on Ctrl-C (or SIGTERM).
+
+Ports come from the environment (``GATEWAY_PORT``, ``INFERENCE_PORT``, ``DRIFT_PORT``, …; see
+``DEFAULT_PORTS``); state lives under ``MLOPS_STATE_DIR`` (default ``.state``, git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PORTS = {
+    "GATEWAY_PORT": 8080,
+    "INFERENCE_PORT": 8001,
+    "INFERENCE_METRICS_PORT": 8002,
+    "DRIFT_PORT": 8090,
+    "FRONTEND_PORT": 8501,
+    "MLFLOW_PORT": 5000,
+    "REDIS_PORT": 6379,
+    "TRAINER_WORKER_METRICS_PORT": 8091,
+}
+
+
+class StackError(RuntimeError):
+    """The stack cannot start; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Ports, state folder and keys of one local stack."""
+
+    ports: dict[str, int]
+    state_dir: Path
+    venv_bin: Path
+    admin_key: str
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str]) -> StackConfig:
+        """Read ports and the state folder from ``environ`` with the documented defaults."""
+        ports = {}
+        for name, default in DEFAULT_PORTS.items():
+            try:
+                ports[name] = int(environ.get(name, default))
+            except ValueError:
+                raise StackError(f"{name}={environ[name]!r} is not a port number") from None
+        state = Path(environ.get("MLOPS_STATE_DIR", ROOT / ".state")).resolve()
+        key_file = state / "admin-api-key"
+        state.mkdir(parents=True, exist_ok=True)
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(24))
+            key_file.chmod(0o600)
+        return cls(
+            ports=ports,
+            state_dir=state,
+            venv_bin=Path(environ.get("VENV_BIN", ROOT / ".venv" / "bin")).resolve(),
+            admin_key=environ.get("GATEWAY_ADMIN_API_KEYS") or key_file.read_text().strip(),
+        )
+
+    def url(self, port_name: str) -> str:
+        """``http://127.0.0.1:<port>`` of a named port."""
+        return f"http://127.0.0.1:{self.ports[port_name]}"
+
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        """The variables every process of the Procfile gets."""
+        p = self.ports
+        return {
+            **base,
+            **{name: str(port) for name, port in p.items()},
+            "VENV_BIN": str(self.venv_bin),
+            "MLOPS_STATE_DIR": str(self.state_dir),
+            "REDIS_URL": f"redis://127.0.0.1:{p['REDIS_PORT']}/0",
+            "MLFLOW_TRACKING_URI": self.url("MLFLOW_PORT"),
+            "INFERENCE_MODEL_URI": base.get(
+                "INFERENCE_MODEL_URI", "models:/digits-classifier@production"
+            ),
+            "GATEWAY_INFERENCE_TARGET": f"127.0.0.1:{p['INFERENCE_PORT']}",
+            "GATEWAY_DRIFT_URL": self.url("DRIFT_PORT"),
+            "GATEWAY_ADMIN_API_KEYS": self.admin_key,
+            "FRONTEND_GATEWAY_URL": self.url("GATEWAY_PORT"),
+            "FRONTEND_ADMIN_API_KEY": self.admin_key,
+            "PYTHONUNBUFFERED": "1",
+        }
+
+
+def check_prerequisites(config: StackConfig) -> None:
+    """Fail clearly when redis-server or honcho is missing or a port is taken."""
+    if shutil.which("redis-server") is None:
+        raise StackError(
+            "redis-server is not installed. Install it (Debian/Ubuntu: sudo apt-get install "
+            "redis-server; macOS: brew install redis) and run make up again."
+        )
+    if not (config.venv_bin / "honcho").exists():
+        raise StackError(f"honcho is missing from {config.venv_bin}: run make setup")
+    taken = []
+    for name, port in config.ports.items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(f"  port {port} ({name}) is already in use: set {name}=<free port>")
+    if taken:
+        raise StackError("cannot start the stack:\n" + "\n".join(taken))
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return 200 <= response.status < 300
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _redis_ok(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def health_checks(config: StackConfig) -> dict[str, Callable[[], bool]]:
+    """One check per service, in start-up order."""
+    return {
+        "redis": lambda: _redis_ok(config.ports["REDIS_PORT"]),
+        "mlflow": lambda: _http_ok(config.url("MLFLOW_PORT") + "/health"),
+        "inference": lambda: _http_ok(config.url("INFERENCE_METRICS_PORT") + "/metrics"),
+        "drift": lambda: _http_ok(config.url("DRIFT_PORT") + "/healthz"),
+        "worker": lambda: _http_ok(config.url("TRAINER_WORKER_METRICS_PORT") + "/metrics"),
+        "frontend": lambda: _http_ok(config.url("FRONTEND_PORT") + "/_stcore/health"),
+        "gateway": lambda: _http_ok(config.url("GATEWAY_PORT") + "/readyz"),
+    }
+
+
+def wait_until(
+    check: Callable[[], bool], what: str, proc: subprocess.Popen[bytes], timeout: float
+) -> None:
+    """Poll ``check`` until true; fail when the supervisor died or time ran out."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if proc.poll() is not None:
+            raise StackError(f"the stack stopped while waiting for {what} (see the log above)")
+        if time.monotonic() > deadline:
+            raise StackError(f"{what} is not healthy after {timeout:.0f}s (see the log above)")
+        time.sleep(0.5)
+
+
+def has_production_model(config: StackConfig) -> bool:
+    """True when the registry's ``digits-classifier`` has a ``production`` alias."""
+    url = (
+        config.url("MLFLOW_PORT")
+        + "/api/2.0/mlflow/registered-models/alias?name=digits-classifier&alias=production"
+    )
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return bool(json.load(response).get("model_version"))
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
+def bootstrap_model(config: StackConfig, env: dict[str, str]) -> None:
+    """Train, register and promote the default model (first start only)."""
+    print("stack: no production model in the registry; training the default one…", flush=True)
+    cmd = [str(config.venv_bin / "mlops-train"), "bootstrap"]
+    result = subprocess.run(cmd, env=env, cwd=ROOT, check=False)
+    if result.returncode != 0:
+        raise StackError(f"bootstrap training failed (exit {result.returncode}): {' '.join(cmd)}")
+
+
+def first_prediction(config: StackConfig) -> dict[str, object]:
+    """Send one prediction through the gateway and return its answer."""
+    body = json.dumps({"instances": [[0.0] * 28 + [16.0] * 8 + [0.0] * 28]}).encode()
+    request = urllib.request.Request(
+        config.url("GATEWAY_PORT") + "/v1/predict",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer: dict[str, object] = json.load(response)
+        return answer
+
+
+def run(config: StackConfig, timeout: float) -> int:
+    """Start the stack, wait until healthy, print the URLs, then supervise until interrupted."""
+    started = time.monotonic()
+    check_prerequisites(config)
+    for folder in ("redis", "mlflow/artifacts", "logs"):
+        (config.state_dir / folder).mkdir(parents=True, exist_ok=True)
+    env = config.environment(dict(os.environ))
+    honcho = [str(config.venv_bin / "honcho"), "start", "-f", str(ROOT / "Procfile")]
+    proc = subprocess.Popen(honcho, cwd=ROOT, env=env, start_new_session=True)
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        checks = health_checks(config)
+        for name in ("redis", "mlflow"):
+            wait_until(checks[name], name, proc, timeout)
+        if not has_production_model(config):
+            bootstrap_model(config, env)
+        for name, check in checks.items():
+            wait_until(check, name, proc, timeout)
+            print(f"stack: {name} healthy", flush=True)
+        answer = first_prediction(config)
+        elapsed = time.monotonic() - started
+        print(f"stack: all healthy; first prediction {elapsed:.1f}s after start", flush=True)
+        print(f"stack: model {answer.get('model')}", flush=True)
+        print(
+            "\n".join(
+                [
+                    f"  gateway   {config.url('GATEWAY_PORT')}  (API docs: /docs)",
+                    f"  frontend  {config.url('FRONTEND_PORT')}",
+                    f"  drift     {config.url('DRIFT_PORT')}/v1/drift/status",
+                    f"  mlflow    {config.url('MLFLOW_PORT')}",
+                    f"  inference grpc://127.0.0.1:{config.ports['INFERENCE_PORT']}",
+                    f"  admin key {config.state_dir / 'admin-api-key'} (X-API-Key header)",
+                    "Press Ctrl-C to stop.",
+                ]
+            ),
+            flush=True,
+        )
+        return proc.wait()
+    except KeyboardInterrupt:
+        print("\nstack: stopping…", flush=True)
+        return 0
+    except StackError as exc:
+        print(f"stack: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main() -> int:
+    """Command-line entry."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per service")
+    args = parser.parse_args()
+    try:
+        return run(StackConfig.from_env(dict(os.environ)), args.timeout)
+    except StackError as exc:
+        print(f"stack: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
