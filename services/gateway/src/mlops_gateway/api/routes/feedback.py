@@ -1,0 +1,18 @@
+"""``POST /v1/feedback``: the true label of an earlier prediction."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mlops_gateway.api.deps import FeedbackDep
+from mlops_gateway.api.responses import errors
+from mlops_gateway.schemas import FeedbackRequest, FeedbackResponse
+
+router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+
+
+@router.post("", response_model=FeedbackResponse, responses=errors(404, 503))
+async def feedback(body: FeedbackRequest, store: FeedbackDep) -> FeedbackResponse:
+    """Store the true label of the prediction ``id`` (404 when the id is unknown)."""
+    prediction_id = await store.record(body.id, body.label)
+    return FeedbackResponse(id=prediction_id, label=body.label)

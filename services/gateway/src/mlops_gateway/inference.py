@@ -1,0 +1,182 @@
+"""The gRPC client of the inference service (Open Inference Protocol, raw tensor contents).
+
+One ``grpc.aio`` channel for the gateway's life. Every call has a deadline; a call answered
+``UNAVAILABLE`` is retried with exponential backoff inside that deadline; gRPC status codes are
+mapped to the gateway's errors (503 down, 504 deadline, 400 rejected, 404 unknown model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+from numpy.typing import NDArray
+
+from mlops_common.proto import grpc_service_pb2 as pb
+from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
+from mlops_common.registry import N_CLASSES, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME
+from mlops_gateway.errors import (
+    DeadlineExceededError,
+    DependencyUnavailableError,
+    GatewayError,
+    InferenceFailedError,
+    InferenceRejectedError,
+    NotFoundError,
+)
+
+T = TypeVar("T")
+
+_CHANNEL_OPTIONS = (
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.enable_retries", 0),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """The answer of one ``ModelInfer`` call on the features tensor."""
+
+    model_name: str
+    model_version: str
+    probabilities: NDArray[np.float32]
+
+
+def map_rpc_error(exc: grpc.aio.AioRpcError, what: str) -> GatewayError:
+    """The gateway error for a failed call to inference."""
+    code, details = exc.code(), exc.details() or ""
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return DependencyUnavailableError("inference", f"inference service unavailable: {details}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return DeadlineExceededError(f"inference did not answer {what} within its deadline")
+    if code == grpc.StatusCode.NOT_FOUND:
+        return NotFoundError(f"inference: {details}")
+    if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE):
+        return InferenceRejectedError(f"inference rejected the request: {details}")
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return DependencyUnavailableError("inference", f"inference is overloaded: {details}")
+    return InferenceFailedError(f"inference failed ({code.name}): {details}")
+
+
+class InferenceClient:
+    """Calls to the inference service over one channel."""
+
+    def __init__(
+        self,
+        target: str,
+        model_name: str,
+        *,
+        timeout_s: float = 2.0,
+        retries: int = 2,
+        backoff_s: float = 0.02,
+        interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    ) -> None:
+        self.model_name = model_name
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self._channel = grpc.aio.insecure_channel(
+            target, options=_CHANNEL_OPTIONS, interceptors=list(interceptors) or None
+        )
+        self._stub = pb_grpc.GRPCInferenceServiceStub(self._channel)
+
+    async def close(self) -> None:
+        """Close the channel (pending calls are cancelled)."""
+        await self._channel.close()
+
+    async def _call(
+        self,
+        method: Callable[..., Awaitable[T]],
+        request: Any,
+        what: str,
+        metadata: tuple[tuple[str, str], ...] = (),
+    ) -> T:
+        deadline = time.monotonic() + self.timeout_s
+        backoff = self.backoff_s
+        for attempt in range(self.retries + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceededError(f"inference did not answer {what} within its deadline")
+            try:
+                return await method(request, timeout=remaining, metadata=metadata)
+            except grpc.aio.AioRpcError as exc:
+                retryable = exc.code() == grpc.StatusCode.UNAVAILABLE
+                if not retryable or attempt == self.retries:
+                    raise map_rpc_error(exc, what) from exc
+            await asyncio.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
+            backoff *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def predict(self, features: NDArray[np.float32], request_id: str) -> Prediction:
+        """Class probabilities for ``features`` (float32 ``[n, 64]``)."""
+        features = np.ascontiguousarray(features, dtype="<f4")
+        request = pb.ModelInferRequest(
+            model_name=self.model_name,
+            id=request_id,
+            inputs=[
+                pb.ModelInferRequest.InferInputTensor(
+                    name=ONNX_INPUT_NAME, datatype="FP32", shape=list(features.shape)
+                )
+            ],
+            outputs=[pb.ModelInferRequest.InferRequestedOutputTensor(name=ONNX_OUTPUT_NAME)],
+            raw_input_contents=[features.tobytes()],
+        )
+        response = await self.model_infer(request, request_id)
+        return Prediction(
+            model_name=response.model_name or self.model_name,
+            model_version=response.model_version,
+            probabilities=probabilities_of(response, features.shape[0]),
+        )
+
+    async def model_infer(
+        self, request: pb.ModelInferRequest, request_id: str = ""
+    ) -> pb.ModelInferResponse:
+        """Send any ``ModelInfer`` request (the OIP REST pass-through uses this)."""
+        metadata = (("x-request-id", request_id),) if request_id else ()
+        return await self._call(self._stub.ModelInfer, request, "ModelInfer", metadata)
+
+    async def server_live(self) -> bool:
+        """ServerLive."""
+        response = await self._call(self._stub.ServerLive, pb.ServerLiveRequest(), "ServerLive")
+        return bool(response.live)
+
+    async def server_ready(self) -> bool:
+        """ServerReady."""
+        response = await self._call(self._stub.ServerReady, pb.ServerReadyRequest(), "ServerReady")
+        return bool(response.ready)
+
+    async def model_ready(self, name: str, version: str = "") -> bool:
+        """ModelReady for ``name``."""
+        request = pb.ModelReadyRequest(name=name, version=version)
+        response = await self._call(self._stub.ModelReady, request, "ModelReady")
+        return bool(response.ready)
+
+    async def model_metadata(self, name: str, version: str = "") -> pb.ModelMetadataResponse:
+        """ModelMetadata for ``name``."""
+        request = pb.ModelMetadataRequest(name=name, version=version)
+        return await self._call(self._stub.ModelMetadata, request, "ModelMetadata")
+
+
+def probabilities_of(response: pb.ModelInferResponse, n: int) -> NDArray[np.float32]:
+    """The ``probabilities`` output of ``response`` as float32 ``[n, 10]``."""
+    for index, output in enumerate(response.outputs):
+        if output.name != ONNX_OUTPUT_NAME:
+            continue
+        if index < len(response.raw_output_contents):
+            array = np.frombuffer(response.raw_output_contents[index], dtype="<f4")
+        else:
+            array = np.asarray(output.contents.fp32_contents, dtype=np.float32)
+        if array.size != n * N_CLASSES:
+            raise InferenceFailedError(
+                f"inference answered {array.size} probabilities for {n} instances"
+            )
+        return array.reshape(n, N_CLASSES)
+    raise InferenceFailedError(f"inference answer has no {ONNX_OUTPUT_NAME!r} output")

@@ -1,0 +1,119 @@
+"""Retraining jobs: queued on Celery by task name, read back from the result backend.
+
+The gateway never imports the trainer: it sends :data:`mlops_common.jobs.RETRAIN_TASK` by name.
+Celery's client calls block, so they run in a worker thread. A job id the gateway queued is
+remembered in Redis (``jobs:<id>``) so that an unknown id answers 404 instead of Celery's
+eternal ``PENDING``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+from celery.result import AsyncResult
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from mlops_common.jobs import (
+    META_EPOCH,
+    META_PROGRESS,
+    META_STAGE,
+    PROGRESS_STATE,
+    RETRAIN_QUEUE,
+    RETRAIN_TASK,
+)
+from mlops_gateway.errors import DependencyUnavailableError, NotFoundError
+
+JOB_KEY_PREFIX = "jobs:"
+JOB_KEY_TTL_S = 7 * 24 * 3600
+
+
+def build_celery(redis_url: str, timeout_s: float = 1.0) -> Celery:
+    """A Celery client on the shared Redis (broker and result backend), failing fast."""
+    app = Celery("mlops-gateway", broker=redis_url, backend=redis_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry=False,
+        broker_connection_max_retries=0,
+        broker_transport_options={
+            "socket_timeout": timeout_s,
+            "socket_connect_timeout": timeout_s,
+            "max_retries": 0,
+        },
+        redis_socket_timeout=timeout_s,
+        redis_socket_connect_timeout=timeout_s,
+        redis_retry_on_timeout=False,
+        result_backend_transport_options={"retry_policy": {"max_retries": 0}},
+    )
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """What the result backend knows of one job."""
+
+    job_id: str
+    state: str
+    progress: dict[str, Any] | None
+    result: dict[str, Any] | None
+    error: str | None
+
+
+class JobQueue:
+    """Queues retraining and reads job states."""
+
+    def __init__(self, celery: Celery) -> None:
+        self._celery = celery
+
+    async def submit_retrain(self, reason: str, overrides: list[str]) -> str:
+        """Queue a retraining job; return its id."""
+        return await asyncio.to_thread(self._submit, reason, overrides)
+
+    def _submit(self, reason: str, overrides: list[str]) -> str:
+        try:
+            result = self._celery.send_task(
+                RETRAIN_TASK,
+                kwargs={"reason": reason, "overrides": overrides},
+                queue=RETRAIN_QUEUE,
+                retry=False,
+            )
+            with self._celery.backend.client.pipeline() as pipe:
+                pipe.set(JOB_KEY_PREFIX + result.id, reason, ex=JOB_KEY_TTL_S)
+                pipe.execute()
+        except (OperationalError, RedisError, OSError) as exc:
+            raise DependencyUnavailableError("broker", f"cannot queue the job: {exc}") from exc
+        return str(result.id)
+
+    async def status(self, job_id: str) -> JobStatus:
+        """State, progress, result or error of ``job_id``; 404 when unknown."""
+        return await asyncio.to_thread(self._status, job_id)
+
+    def _status(self, job_id: str) -> JobStatus:
+        try:
+            result = AsyncResult(job_id, app=self._celery)
+            state = str(result.state)
+            info = result.info
+            known = state != "PENDING" or bool(
+                self._celery.backend.client.exists(JOB_KEY_PREFIX + job_id)
+            )
+        except (OperationalError, RedisError, OSError) as exc:
+            raise DependencyUnavailableError("broker", f"cannot read the job: {exc}") from exc
+        if not known:
+            raise NotFoundError(f"no job with id {job_id!r}")
+        return _to_status(job_id, state, info)
+
+
+def _to_status(job_id: str, state: str, info: Any) -> JobStatus:
+    progress = result = error = None
+    if state in (PROGRESS_STATE, "STARTED") and isinstance(info, dict):
+        progress = {k: info[k] for k in (META_STAGE, META_EPOCH, META_PROGRESS) if k in info}
+    elif state == "SUCCESS":
+        result = info if isinstance(info, dict) else {"value": info}
+    elif state in ("FAILURE", "REVOKED", "RETRY") and info is not None:
+        error = f"{type(info).__name__}: {info}" if isinstance(info, BaseException) else str(info)
+    return JobStatus(job_id=job_id, state=state, progress=progress, result=result, error=error)

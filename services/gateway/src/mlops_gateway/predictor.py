@@ -1,0 +1,132 @@
+"""The prediction pipeline: inputs → features → inference → answer, and the traffic it logs.
+
+Routes only translate HTTP; this is where a request's instances become a ``ModelInfer`` call,
+each predicted instance gets its own id, and its traffic entry is offered to the logger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import time
+import uuid
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mlops_common.errors import InvalidFeaturesError, InvalidImageError
+from mlops_common.features import image_to_features, validate_features
+from mlops_common.redis_keys import TrafficEntry
+from mlops_gateway.inference import InferenceClient
+from mlops_gateway.metrics import GatewayMetrics
+from mlops_gateway.schemas import ModelRef, PredictionOut, PredictResponse
+from mlops_gateway.traffic import TrafficLogger
+
+
+class Predictor:
+    """Runs predictions through the inference client and logs their traffic."""
+
+    def __init__(
+        self,
+        inference: InferenceClient,
+        traffic: TrafficLogger | None,
+        metrics: GatewayMetrics,
+        *,
+        max_instances: int,
+        max_image_bytes: int,
+        max_image_pixels: int,
+    ) -> None:
+        self._inference = inference
+        self._traffic = traffic
+        self._metrics = metrics
+        self.max_instances = max_instances
+        self.max_image_bytes = max_image_bytes
+        self.max_image_pixels = max_image_pixels
+
+    async def predict_instances(
+        self, instances: Sequence[Sequence[float]], request_id: str
+    ) -> PredictResponse:
+        """Predict feature vectors (64 numbers in 0..16 each)."""
+        features = validate_features(instances, max_instances=self.max_instances)
+        return await self.predict_features(features, request_id)
+
+    async def predict_images(self, images: Sequence[bytes], request_id: str) -> PredictResponse:
+        """Predict encoded images (decoded in a worker thread: decoding is CPU work)."""
+        if len(images) > self.max_instances:
+            raise InvalidFeaturesError(
+                f"{len(images)} images in one request; the limit is {self.max_instances}"
+            )
+        features = await asyncio.to_thread(self._decode_all, images)
+        return await self.predict_features(features, request_id)
+
+    async def predict_base64(self, images: Sequence[str], request_id: str) -> PredictResponse:
+        """Predict base64-encoded images."""
+        return await self.predict_images(
+            [decode_base64(i, n) for n, i in enumerate(images)], request_id
+        )
+
+    def _decode_all(self, images: Sequence[bytes]) -> NDArray[np.float32]:
+        rows = [
+            image_to_features(
+                data, max_bytes=self.max_image_bytes, max_pixels=self.max_image_pixels
+            )
+            for data in images
+        ]
+        return np.stack(rows)
+
+    async def predict_features(
+        self, features: NDArray[np.float32], request_id: str
+    ) -> PredictResponse:
+        """Call inference on validated ``[n, 64]`` features and build the answer."""
+        start = time.perf_counter()
+        result = await self._inference.predict(features, request_id)
+        elapsed = time.perf_counter() - start
+        self._metrics.inference_duration.observe(elapsed)
+        probabilities = result.probabilities
+        labels = probabilities.argmax(axis=1)
+        confidences = probabilities.max(axis=1)
+        ids = [uuid.uuid4().hex for _ in range(len(labels))]
+        rows = probabilities.tolist()
+        predictions = [
+            PredictionOut.model_construct(
+                id=ids[i],
+                label=int(labels[i]),
+                confidence=float(confidences[i]),
+                probabilities=rows[i],
+            )
+            for i in range(len(ids))
+        ]
+        if self._traffic is not None:
+            now, latency_ms = time.time(), elapsed * 1000.0
+            self._traffic.offer(
+                [
+                    TrafficEntry(
+                        id=ids[i],
+                        request_id=request_id,
+                        model_version=result.model_version,
+                        features=features[i],
+                        label=int(labels[i]),
+                        confidence=float(confidences[i]),
+                        latency_ms=latency_ms,
+                        timestamp=now,
+                    )
+                    for i in range(len(ids))
+                ]
+            )
+        return PredictResponse.model_construct(
+            request_id=request_id,
+            model=ModelRef.model_construct(name=result.model_name, version=result.model_version),
+            predictions=predictions,
+        )
+
+
+def decode_base64(text: str, index: int = 0) -> bytes:
+    """Bytes of a base64 image (a ``data:image/...;base64,`` prefix is accepted)."""
+    if text.startswith("data:") and "," in text:
+        text = text.split(",", 1)[1]
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidImageError(f"image {index} is not valid base64: {exc}") from exc

@@ -1,0 +1,149 @@
+"""Model information and promotion through the MLflow registry.
+
+The MLflow client blocks, so every call runs in a worker thread. Promotion moves the
+``production`` alias and announces it on ``model-events`` (inference also polls the registry,
+so a lost message only delays the swap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from mlops_common.redis_keys import MODEL_EVENTS_CHANNEL, ModelEvent
+from mlops_common.registry import ALIAS_PRODUCTION
+from mlops_gateway.errors import DependencyUnavailableError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_VERSIONS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersionInfo:
+    """One registered version as the API shows it."""
+
+    name: str
+    version: str
+    aliases: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    created_at: str | None = None
+    run_id: str | None = None
+
+
+def _iso(millis: int | None) -> str | None:
+    if not millis:
+        return None
+    return dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC).isoformat()
+
+
+class ModelRegistry:
+    """Reads and moves aliases of one registered model."""
+
+    def __init__(self, tracking_uri: str, model_name: str, redis: Redis) -> None:
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name
+        self._redis = redis
+        self._client: Any = None
+
+    def _mlflow(self) -> Any:
+        if self._client is None:
+            from mlflow import MlflowClient  # imported late: it is slow
+
+            self._client = MlflowClient(
+                tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
+            )
+        return self._client
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+                raise NotFoundError(f"model registry: {exc.message}") from exc
+            if exc.error_code == "INVALID_PARAMETER_VALUE":
+                raise NotFoundError(f"model registry: {exc.message}") from exc
+            raise DependencyUnavailableError("registry", f"model registry: {exc}") from exc
+        except OSError as exc:
+            raise DependencyUnavailableError("registry", f"model registry: {exc}") from exc
+
+    def _info(self, mv: Any) -> ModelVersionInfo:
+        metrics: dict[str, float] = {}
+        if mv.run_id:
+            try:
+                metrics = dict(self._mlflow().get_run(mv.run_id).data.metrics)
+            except Exception:  # a deleted run must not hide the version
+                log.warning("no run %s for version %s", mv.run_id, mv.version)
+        return ModelVersionInfo(
+            name=mv.name,
+            version=str(mv.version),
+            aliases=sorted(getattr(mv, "aliases", []) or []),
+            metrics=metrics,
+            created_at=_iso(mv.creation_timestamp),
+            run_id=mv.run_id or None,
+        )
+
+    async def version(self, version: str) -> ModelVersionInfo:
+        """One registered version; 404 when unknown."""
+        if not version.isdigit():
+            raise NotFoundError(f"no version {version!r} of {self.model_name!r}")
+
+        def get() -> ModelVersionInfo:
+            return self._info(self._mlflow().get_model_version(self.model_name, version))
+
+        info: ModelVersionInfo = await self._run(get)
+        return info
+
+    async def production(self) -> ModelVersionInfo:
+        """The version the ``production`` alias points at; 404 when there is none."""
+
+        def get() -> ModelVersionInfo:
+            mv = self._mlflow().get_model_version_by_alias(self.model_name, ALIAS_PRODUCTION)
+            return self._info(mv)
+
+        info: ModelVersionInfo = await self._run(get)
+        return info
+
+    async def versions(self) -> list[ModelVersionInfo]:
+        """Registered versions, newest first (at most :data:`MAX_LISTED_VERSIONS`)."""
+
+        def get() -> list[ModelVersionInfo]:
+            found = self._mlflow().search_model_versions(
+                f"name = '{self.model_name}'", max_results=MAX_LISTED_VERSIONS
+            )
+            ordered = sorted(found, key=lambda mv: int(mv.version), reverse=True)
+            return [self._info(mv) for mv in ordered]
+
+        infos: list[ModelVersionInfo] = await self._run(get)
+        return infos
+
+    async def promote(self, version: str) -> tuple[ModelVersionInfo, str | None, bool]:
+        """Point ``production`` at ``version``; return it, the previous version, and whether
+        the model event was published."""
+        target = await self.version(version)
+        try:
+            previous: str | None = (await self.production()).version
+        except NotFoundError:
+            previous = None
+
+        def move() -> None:
+            self._mlflow().set_registered_model_alias(self.model_name, ALIAS_PRODUCTION, version)
+
+        await self._run(move)
+        published = True
+        try:
+            event = ModelEvent(name=self.model_name, version=version, alias=ALIAS_PRODUCTION)
+            await self._redis.publish(MODEL_EVENTS_CHANNEL, event.encode())
+        except (RedisError, OSError, TimeoutError) as exc:
+            published = False
+            log.warning("promotion not announced on %s: %s", MODEL_EVENTS_CHANNEL, exc)
+        promoted = await self.version(target.version)
+        return promoted, previous, published

@@ -1,0 +1,164 @@
+"""Request and response bodies of the product API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mlops_common.features import FEATURE_MAX, FEATURE_MIN, N_FEATURES
+from mlops_common.registry import N_CLASSES
+
+Feature = Annotated[float, Field(ge=FEATURE_MIN, le=FEATURE_MAX, allow_inf_nan=False)]
+FeatureVector = Annotated[list[Feature], Field(min_length=N_FEATURES, max_length=N_FEATURES)]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, with a stable code."""
+
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape."""
+
+    error: ErrorDetail
+
+
+class PredictRequest(BaseModel):
+    """Either ``instances`` (8×8 grids as 64 numbers in 0..16) or ``images`` (base64)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"instances": [[0.0] * N_FEATURES]}]},
+    )
+
+    instances: Annotated[list[FeatureVector], Field(min_length=1)] | None = None
+    images: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PredictRequest:
+        if (self.instances is None) == (self.images is None):
+            raise ValueError("send exactly one of 'instances' or 'images'")
+        return self
+
+
+class ModelRef(BaseModel):
+    """The model that answered."""
+
+    name: str
+    version: str
+
+
+class PredictionOut(BaseModel):
+    """One predicted instance; ``id`` names it for feedback."""
+
+    id: str
+    label: int = Field(ge=0, lt=N_CLASSES)
+    confidence: float = Field(ge=0, le=1)
+    probabilities: list[float] = Field(min_length=N_CLASSES, max_length=N_CLASSES)
+
+
+class PredictResponse(BaseModel):
+    """The answer of a prediction request."""
+
+    request_id: str
+    model: ModelRef
+    predictions: list[PredictionOut]
+
+
+class FeedbackRequest(BaseModel):
+    """The true label of an earlier prediction (its ``id``, or a one-instance ``request_id``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Identifier
+    label: int = Field(ge=0, lt=N_CLASSES)
+
+
+class FeedbackResponse(BaseModel):
+    """Feedback stored for the prediction ``id``."""
+
+    id: str
+    label: int
+
+
+class RetrainRequest(BaseModel):
+    """Why retraining is asked for, and Hydra overrides for the trainer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="manual", min_length=1, max_length=200)
+    overrides: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+class JobAccepted(BaseModel):
+    """A queued job."""
+
+    job_id: str
+
+
+class JobResponse(BaseModel):
+    """State of a job: ``PENDING``, ``STARTED``, ``PROGRESS``, ``SUCCESS``, ``FAILURE``…"""
+
+    job_id: str
+    state: str
+    progress: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class ModelInfo(BaseModel):
+    """A registered version of the model."""
+
+    name: str
+    version: str
+    aliases: list[str] = Field(default_factory=list)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    created_at: str | None = None
+    run_id: str | None = None
+
+
+class ModelList(BaseModel):
+    """Registered versions, newest first."""
+
+    name: str
+    versions: list[ModelInfo]
+
+
+class PromoteRequest(BaseModel):
+    """The version to serve (an older one rolls back)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[0-9]+$")]
+
+
+class PromoteResponse(BaseModel):
+    """The result of a promotion."""
+
+    name: str
+    version: str
+    previous_version: str | None
+    alias: str
+    event_published: bool
+
+
+class DriftStatus(BaseModel):
+    """The drift service's latest verdict."""
+
+    drift_detected: bool | None = None
+    drifted_share: float | None = None
+    window_size: int | None = None
+    checked_at: str | float | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class HealthResponse(BaseModel):
+    """A probe's answer."""
+
+    status: str

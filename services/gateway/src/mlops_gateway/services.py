@@ -1,0 +1,106 @@
+"""The clients the gateway holds for its life, opened and closed by the app's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from celery import Celery
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
+from opentelemetry.trace import TracerProvider
+from redis.asyncio import Redis
+
+from mlops_gateway.drift import DriftClient
+from mlops_gateway.feedback import FeedbackStore
+from mlops_gateway.inference import InferenceClient
+from mlops_gateway.jobs import JobQueue, build_celery
+from mlops_gateway.metrics import GatewayMetrics
+from mlops_gateway.predictor import Predictor
+from mlops_gateway.registry import ModelRegistry
+from mlops_gateway.settings import GatewaySettings
+from mlops_gateway.traffic import TrafficLogger
+
+
+@dataclass
+class Services:
+    """Everything a request handler may need, built once."""
+
+    settings: GatewaySettings
+    metrics: GatewayMetrics
+    redis: Redis
+    inference: InferenceClient
+    traffic: TrafficLogger | None
+    predictor: Predictor
+    feedback: FeedbackStore
+    jobs: JobQueue
+    registry: ModelRegistry
+    drift: DriftClient
+    celery: Celery
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: GatewaySettings, metrics: GatewayMetrics, tracer_provider: TracerProvider
+) -> AsyncIterator[Services]:
+    """Open the channel, the Redis client, the Celery client; close them all on exit."""
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+        health_check_interval=30,
+    )
+    inference = InferenceClient(
+        settings.inference_target,
+        settings.model_name,
+        timeout_s=settings.inference_timeout_s,
+        retries=settings.inference_retries,
+        backoff_s=settings.inference_backoff_s,
+        interceptors=aio_client_interceptors(tracer_provider=tracer_provider),  # type: ignore[no-untyped-call]
+    )
+    traffic: TrafficLogger | None = None
+    if settings.traffic_logging:
+        traffic = TrafficLogger(
+            redis,
+            capacity=settings.traffic_buffer_size,
+            flush_interval_s=settings.traffic_flush_interval_s,
+            batch_size=settings.traffic_batch_size,
+            stream_maxlen=settings.traffic_stream_maxlen,
+            prediction_ttl_s=settings.prediction_ttl_s,
+            on_logged=metrics.traffic_logged.inc,
+            on_dropped=metrics.traffic_dropped.inc,
+        )
+        metrics.traffic_buffer_depth.set_function(lambda: traffic.depth if traffic else 0)
+        traffic.start()
+    celery = build_celery(settings.redis_url, settings.redis_timeout_s)
+    drift = DriftClient(settings.drift_url, settings.drift_timeout_s)
+    services = Services(
+        settings=settings,
+        metrics=metrics,
+        redis=redis,
+        inference=inference,
+        traffic=traffic,
+        predictor=Predictor(
+            inference,
+            traffic,
+            metrics,
+            max_instances=settings.max_instances,
+            max_image_bytes=settings.max_image_bytes,
+            max_image_pixels=settings.max_image_pixels,
+        ),
+        feedback=FeedbackStore(redis, traffic),
+        jobs=JobQueue(celery),
+        registry=ModelRegistry(settings.tracking_uri, settings.model_name, redis),
+        drift=drift,
+        celery=celery,
+    )
+    try:
+        yield services
+    finally:
+        if traffic is not None:
+            await traffic.stop()
+        await drift.close()
+        await inference.close()
+        await redis.aclose()
+        await asyncio.to_thread(celery.close)

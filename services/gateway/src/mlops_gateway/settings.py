@@ -1,0 +1,105 @@
+"""Gateway settings (env prefix ``GATEWAY_``; ``REDIS_URL``, ``MLFLOW_TRACKING_URI`` shared).
+
+Admin keys come as a comma-separated list in ``GATEWAY_ADMIN_API_KEYS``. In production mode
+(``GATEWAY_PRODUCTION=true``) the gateway refuses to start without keys, with the development
+default, or with a key shorter than :data:`MIN_PRODUCTION_KEY_LENGTH` characters.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from mlops_common.registry import MODEL_NAME
+from mlops_common.settings import ServiceSettings, service_config
+
+DEFAULT_ADMIN_KEY: Final = "dev-admin-key"
+MIN_PRODUCTION_KEY_LENGTH: Final = 16
+_WEAK_KEYS: Final = frozenset({DEFAULT_ADMIN_KEY, "changeme", "change-me", "admin", "secret"})
+
+
+class GatewaySettings(ServiceSettings):
+    """Everything the gateway reads from its environment."""
+
+    model_config = service_config("GATEWAY_")
+
+    host: str = Field(default="0.0.0.0", description="Address the HTTP server binds.")
+    port: int = Field(default=8080, ge=0, le=65535, description="HTTP port (0 = any free port).")
+    inference_target: str = Field(
+        default="localhost:8001", description="host:port of the inference gRPC server."
+    )
+    model_name: str = Field(
+        default=MODEL_NAME, description="Name the inference service serves the model under."
+    )
+    inference_timeout_s: float = Field(
+        default=2.0, gt=0, description="Deadline of one inference call, retries included."
+    )
+    inference_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of a call answered UNAVAILABLE."
+    )
+    inference_backoff_s: float = Field(
+        default=0.02, ge=0, description="First retry backoff; doubles on every retry."
+    )
+    drift_url: str = Field(
+        default="http://localhost:8090", description="Base URL of the drift service."
+    )
+    drift_timeout_s: float = Field(default=2.0, gt=0, description="Timeout of drift calls.")
+    admin_api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [DEFAULT_ADMIN_KEY],
+        description="Keys accepted in X-API-Key on admin routes (comma-separated in the env).",
+    )
+    production: bool = Field(
+        default=False, description="Production mode: refuse missing, default or weak admin keys."
+    )
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, gt=0, description="Largest request body accepted (413 above)."
+    )
+    max_instances: int = Field(
+        default=256, gt=0, description="Most instances or images in one prediction request."
+    )
+    max_image_bytes: int = Field(default=5 * 1024 * 1024, gt=0, description="Largest image.")
+    max_image_pixels: int = Field(
+        default=16_000_000, gt=0, description="Most pixels of one decoded image."
+    )
+    rate_limit_per_s: float = Field(
+        default=0.0, ge=0, description="Requests per second per client; 0 turns the limit off."
+    )
+    rate_limit_burst: int = Field(default=100, gt=0, description="Burst the rate limit allows.")
+    traffic_logging: bool = Field(default=True, description="Log predictions to Redis.")
+    traffic_buffer_size: int = Field(
+        default=10_000, gt=0, description="Most traffic entries held in memory awaiting Redis."
+    )
+    traffic_flush_interval_s: float = Field(
+        default=0.05, gt=0, description="How often the traffic buffer is flushed to Redis."
+    )
+    traffic_batch_size: int = Field(default=500, gt=0, description="Entries per Redis pipeline.")
+    traffic_stream_maxlen: int = Field(
+        default=100_000, gt=0, description="Approximate bound of the traffic stream."
+    )
+    prediction_ttl_s: int = Field(
+        default=7 * 24 * 3600, gt=0, description="How long a prediction id accepts feedback."
+    )
+    redis_timeout_s: float = Field(default=0.5, gt=0, description="Redis socket timeouts.")
+
+    @field_validator("admin_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_weak_keys_in_production(self) -> GatewaySettings:
+        if not self.production:
+            return self
+        if not self.admin_api_keys:
+            raise ValueError("production mode needs GATEWAY_ADMIN_API_KEYS")
+        for key in self.admin_api_keys:
+            if key.lower() in _WEAK_KEYS or len(key) < MIN_PRODUCTION_KEY_LENGTH:
+                raise ValueError(
+                    "production mode refuses default or weak admin keys: use random keys of "
+                    f"at least {MIN_PRODUCTION_KEY_LENGTH} characters in GATEWAY_ADMIN_API_KEYS"
+                )
+        return self
