@@ -1,0 +1,40 @@
+"""``python -m mlops_inference``: read settings from the environment, set up telemetry, serve."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from mlops_common.logs import configure_logging
+from mlops_common.telemetry import setup_tracing
+from mlops_inference.server import InferenceServer
+from mlops_inference.settings import InferenceSettings
+
+log = logging.getLogger("mlops_inference")
+
+
+async def serve(settings: InferenceSettings) -> None:
+    """Run the server until SIGTERM/SIGINT, then stop gracefully."""
+    provider = setup_tracing("inference")
+    server = await InferenceServer.create(settings, tracer_provider=provider)
+    await server.start(wait_for_model=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
+    provider.shutdown()
+
+
+def main() -> None:
+    """Entry point."""
+    settings = InferenceSettings()
+    configure_logging("inference", settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

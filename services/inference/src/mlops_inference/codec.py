@@ -1,0 +1,105 @@
+"""Translation between Open Inference Protocol messages and the data plane's plain types.
+
+Inputs may come as ``raw_input_contents`` (little-endian, row-major bytes) or as typed
+``contents``; outputs always go back as ``raw_output_contents``, as stock clients expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from mlops_common.proto import grpc_service_pb2 as pb
+from mlops_inference.dataplane import InferRequest, InferResponse, InputTensor
+from mlops_inference.errors import InvalidInputError
+
+#: Protocol datatype → (numpy dtype, field of ``InferTensorContents`` holding it typed).
+DATATYPES: Mapping[str, tuple[np.dtype[Any], str]] = {
+    "BOOL": (np.dtype("?"), "bool_contents"),
+    "INT8": (np.dtype("i1"), "int_contents"),
+    "INT16": (np.dtype("<i2"), "int_contents"),
+    "INT32": (np.dtype("<i4"), "int_contents"),
+    "INT64": (np.dtype("<i8"), "int64_contents"),
+    "UINT8": (np.dtype("u1"), "uint_contents"),
+    "UINT16": (np.dtype("<u2"), "uint_contents"),
+    "UINT32": (np.dtype("<u4"), "uint_contents"),
+    "UINT64": (np.dtype("<u8"), "uint64_contents"),
+    "FP16": (np.dtype("<f2"), ""),
+    "FP32": (np.dtype("<f4"), "fp32_contents"),
+    "FP64": (np.dtype("<f8"), "fp64_contents"),
+}
+
+
+def _dtype(name: str, datatype: str) -> np.dtype[Any]:
+    if datatype not in DATATYPES:
+        raise InvalidInputError(
+            f"input {name!r} has unknown or unsupported datatype {datatype!r}; "
+            f"use one of {', '.join(DATATYPES)}"
+        )
+    return DATATYPES[datatype][0]
+
+
+def _from_raw(name: str, datatype: str, raw: bytes) -> np.ndarray:
+    dtype = _dtype(name, datatype)
+    if len(raw) % dtype.itemsize:
+        raise InvalidInputError(
+            f"raw content of input {name!r} is {len(raw)} bytes, not a whole number of "
+            f"{datatype} values ({dtype.itemsize} bytes each)"
+        )
+    return np.frombuffer(raw, dtype=dtype)
+
+
+def _from_contents(tensor: pb.ModelInferRequest.InferInputTensor) -> np.ndarray:
+    dtype = _dtype(tensor.name, tensor.datatype)
+    field = DATATYPES[tensor.datatype][1]
+    if not field:
+        raise InvalidInputError(
+            f"input {tensor.name!r} is {tensor.datatype}: send it as raw_input_contents"
+        )
+    return np.asarray(getattr(tensor.contents, field), dtype=dtype)
+
+
+def decode_request(request: pb.ModelInferRequest) -> InferRequest:
+    """Turn a ``ModelInferRequest`` into an :class:`InferRequest`; malformed → InvalidInputError."""
+    raw = request.raw_input_contents
+    if not request.inputs:
+        raise InvalidInputError("the request has no inputs")
+    if raw and len(raw) != len(request.inputs):
+        raise InvalidInputError(
+            f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs: send one per input"
+        )
+    inputs = []
+    for index, tensor in enumerate(request.inputs):
+        if raw:
+            if tensor.HasField("contents"):
+                raise InvalidInputError(
+                    f"input {tensor.name!r} has both typed contents and raw_input_contents"
+                )
+            data = _from_raw(tensor.name, tensor.datatype, raw[index])
+        else:
+            data = _from_contents(tensor)
+        inputs.append(InputTensor(tensor.name, tensor.datatype, tuple(tensor.shape), data))
+    return InferRequest(
+        model_name=request.model_name,
+        model_version=request.model_version,
+        id=request.id,
+        inputs=inputs,
+        outputs=[output.name for output in request.outputs],
+    )
+
+
+def encode_response(response: InferResponse) -> pb.ModelInferResponse:
+    """Turn an :class:`InferResponse` into a ``ModelInferResponse`` with raw output contents."""
+    message = pb.ModelInferResponse(
+        model_name=response.model_name,
+        model_version=response.model_version,
+        id=response.id,
+    )
+    for spec, array in response.outputs:
+        message.outputs.add(name=spec.name, datatype=spec.datatype, shape=array.shape)
+        message.raw_output_contents.append(
+            np.ascontiguousarray(array, dtype=spec.dtype.newbyteorder("<")).tobytes()
+        )
+    return message

@@ -1,0 +1,167 @@
+"""Composition root of the inference service: model manager → data plane → gRPC servers.
+
+Start a server in-process (tests of other services do this)::
+
+    from mlops_inference.server import InferenceServer
+    from mlops_inference.settings import InferenceSettings
+
+    settings = InferenceSettings(model_uri=str(onnx_path), port=0, metrics_port=0)  # 0 = free port
+    server = await InferenceServer.create(settings)
+    await server.start()          # binds, loads and warms the model, then health says SERVING
+    target = f"127.0.0.1:{server.port}"   # metrics on http://127.0.0.1:{server.metrics_port}/metrics
+    ...
+    await server.stop()
+
+or, as a fixture, ``async with InferenceServer.running(settings) as server: ...``.
+``start(wait_for_model=False)`` returns as soon as the port is bound (health NOT_SERVING until
+the model is loaded). ``model_uri`` may also be ``models:/digits-classifier@production`` (with
+``mlflow_tracking_uri=...``); then a watcher polls the alias and listens on ``model-events``.
+The served name is ``settings.model_name`` (default ``digits-classifier``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.trace import TracerProvider
+from prometheus_client import start_http_server
+
+from mlops_common.proto import grpc_service_pb2 as pb
+from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
+from mlops_inference.dataplane import DataPlane
+from mlops_inference.manager import ModelManager
+from mlops_inference.metrics import InferenceMetrics
+from mlops_inference.servicer import InferenceServicer
+from mlops_inference.settings import InferenceSettings
+from mlops_inference.watcher import ModelWatcher
+
+log = logging.getLogger(__name__)
+
+INFERENCE_SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+HEALTH_SERVICES = ("", INFERENCE_SERVICE)
+
+
+def _interceptors(tracer_provider: TracerProvider | None) -> list[Any]:
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    return [aio_server_interceptor(tracer_provider=tracer_provider)]  # type: ignore[no-untyped-call]
+
+
+class InferenceServer:
+    """The running service: gRPC (inference, health, reflection) plus the metrics endpoint."""
+
+    def __init__(
+        self,
+        settings: InferenceSettings,
+        grpc_server: grpc.aio.Server,
+        port: int,
+        dataplane: DataPlane,
+        health_servicer: health.aio.HealthServicer,
+        metrics: InferenceMetrics,
+        cache_dir: Path,
+    ) -> None:
+        self.settings = settings
+        self.port = port
+        self.dataplane = dataplane
+        self.metrics = metrics
+        self.metrics_port: int | None = None
+        self._grpc = grpc_server
+        self._health = health_servicer
+        self._cache_dir = cache_dir
+        self.manager = ModelManager(settings, dataplane, metrics, cache_dir, self._serving)
+        self.watcher = ModelWatcher(settings, self.manager)
+        self._metrics_http: Any = None
+
+    @classmethod
+    async def create(
+        cls, settings: InferenceSettings, *, tracer_provider: TracerProvider | None = None
+    ) -> InferenceServer:
+        """Build every part and bind the gRPC port (nothing is served before :meth:`start`)."""
+        metrics = InferenceMetrics()
+        dataplane = DataPlane(settings, metrics)
+        options = [
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ]
+        server = grpc.aio.server(interceptors=_interceptors(tracer_provider), options=options)
+        pb_grpc.add_GRPCInferenceServiceServicer_to_server(
+            InferenceServicer(dataplane, metrics), server
+        )
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection(
+            (INFERENCE_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+        if port == 0:
+            raise OSError(f"could not bind gRPC port {settings.host}:{settings.port}")
+        cache_dir = Path(tempfile.mkdtemp(prefix="mlops-inference-"))
+        return cls(settings, server, port, dataplane, health_servicer, metrics, cache_dir)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(
+        cls, settings: InferenceSettings, *, wait_for_model: bool = True
+    ) -> AsyncIterator[InferenceServer]:
+        """Create, start, yield, and stop a server."""
+        server = await cls.create(settings)
+        await server.start(wait_for_model=wait_for_model)
+        try:
+            yield server
+        finally:
+            await server.stop()
+
+    async def _set_health(self, status: int) -> None:
+        for service in HEALTH_SERVICES:
+            await self._health.set(service, status)
+
+    async def _serving(self) -> None:
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+
+    async def start(self, *, wait_for_model: bool = True) -> None:
+        """Serve: bind, load the model (awaited unless ``wait_for_model=False``), watch."""
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.dataplane.start()
+        await self._grpc.start()
+        if self.settings.metrics_port >= 0:
+            http, _thread = start_http_server(
+                self.settings.metrics_port, addr=self.settings.host, registry=self.metrics.registry
+            )
+            self._metrics_http = http
+            self.metrics_port = int(http.server_port)
+        log.info(
+            "inference server listening",
+            extra={"port": self.port, "metrics_port": self.metrics_port},
+        )
+        if wait_for_model:
+            await self.manager.refresh()
+        else:
+            self._initial = asyncio.get_running_loop().create_task(self.manager.refresh())
+        self.watcher.start()
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking requests, let in-flight ones finish (up to ``grace`` s), shut down."""
+        await self._health.enter_graceful_shutdown()
+        await self.watcher.stop()
+        await self._grpc.stop(self.settings.grace_period_s if grace is None else grace)
+        await self.dataplane.stop()
+        if self._metrics_http is not None:
+            await asyncio.to_thread(self._metrics_http.shutdown)
+            self._metrics_http.server_close()
+        shutil.rmtree(self._cache_dir, ignore_errors=True)
+        log.info("inference server stopped")
+
+    async def wait_for_termination(self) -> None:
+        """Block until the gRPC server stops."""
+        await self._grpc.wait_for_termination()

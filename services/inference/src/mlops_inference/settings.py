@@ -1,0 +1,86 @@
+"""Settings of the inference service (env prefix ``INFERENCE_``).
+
+The names every deployment relies on are fixed in ARCHITECTURE.md: ``INFERENCE_MODEL_URI``,
+``INFERENCE_MODEL_NAME``, ``INFERENCE_PORT``, ``INFERENCE_METRICS_PORT``,
+``INFERENCE_MAX_BATCH_SIZE`` and ``INFERENCE_BATCHING`` (``on``/``off``). The others tune the
+batcher, onnxruntime and the model watcher. ``REDIS_URL``, ``MLFLOW_TRACKING_URI`` and
+``LOG_LEVEL`` come from :class:`~mlops_common.settings.ServiceSettings`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from mlops_common.registry import MODEL_NAME, PRODUCTION_URI
+from mlops_common.settings import ServiceSettings, service_config
+
+
+def available_cpus() -> int:
+    """How many CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class InferenceSettings(ServiceSettings):
+    """Everything the inference service reads from the environment."""
+
+    model_config = service_config("INFERENCE_") | SettingsConfigDict(protected_namespaces=())
+
+    model_uri: str = Field(
+        default=PRODUCTION_URI,
+        description="`models:/<name>@<alias>`, `models:/<name>/<version>` or a .onnx file path.",
+    )
+    model_name: str = Field(
+        default=MODEL_NAME, description="The name the model is served under, whatever its source."
+    )
+    host: str = Field(default="0.0.0.0", description="Interface the gRPC server binds.")
+    port: int = Field(default=8001, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    metrics_port: int = Field(
+        default=8002, ge=-1, le=65535, description="Prometheus port; 0 picks a free one, -1 = off."
+    )
+    batching: bool = Field(default=True, description="Dynamic batching on/off.")
+    max_batch_size: int = Field(default=64, ge=1, description="Most rows run in one batch.")
+    max_batch_wait_ms: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="How long a forming batch may wait for more rows (never when idle).",
+    )
+    max_queue_size: int = Field(
+        default=1024, ge=1, description="Requests waiting for a batch; beyond → RESOURCE_EXHAUSTED."
+    )
+    max_request_rows: int = Field(
+        default=1024, ge=1, description="Most rows (instances) one request may carry."
+    )
+    intra_op_threads: int = Field(
+        default=0, ge=0, description="onnxruntime intra-op threads; 0 = the CPUs we may use."
+    )
+    inference_workers: int = Field(
+        default=0,
+        ge=0,
+        description="Threads running the model with batching off; 0 = the CPUs we may use.",
+    )
+    poll_interval_s: float = Field(
+        default=15.0, gt=0.0, description="Seconds between polls of the registry for a new version."
+    )
+    watch_redis: bool = Field(
+        default=True, description="Also listen on the Redis channel `model-events` for promotions."
+    )
+    max_message_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest gRPC message sent or received."
+    )
+    grace_period_s: float = Field(
+        default=5.0, ge=0.0, description="How long in-flight requests may finish on shutdown."
+    )
+
+    def cpu_threads(self) -> int:
+        """onnxruntime intra-op threads to use."""
+        return self.intra_op_threads or available_cpus()
+
+    def worker_threads(self) -> int:
+        """Threads that run unbatched requests."""
+        return self.inference_workers or available_cpus()
