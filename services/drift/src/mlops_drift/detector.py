@@ -1,0 +1,278 @@
+"""The drift verdict: Evidently tests of a window of traffic against the reference sample.
+
+Three families of tests, each with its own significance level so that the false-alarm rate of
+the whole verdict stays bounded (a union bound over the families):
+
+- **features** — Evidently's per-column test (two-sample Kolmogorov–Smirnov by default) on each
+  of the 64 pixels, with a per-column p-value threshold that is already corrected for testing 64
+  columns; the features drift when the *share* of drifted columns reaches ``feature_share``;
+- **predicted labels** — a chi-square test of the window's predicted-class counts against the
+  reference's;
+- **confidence** — a test of the window's confidence against the reference's (Welch-free
+  two-sample t-test on the mean by default), counted only when the mean moves by at least
+  ``min_confidence_shift`` (a difference too small to matter is not drift).
+
+The verdict is drift when any family drifts. :func:`check_drift` is pure and CPU-bound: the
+service runs it in a worker process, never on the event loop. :func:`render_report` builds the
+full Evidently HTML report (slow: plots for every column) only when someone asks for it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from mlops_common.features import FEATURE_NAMES
+from mlops_common.registry import (
+    REFERENCE_CONFIDENCE_COLUMN,
+    REFERENCE_PREDICTION_COLUMN,
+)
+
+#: The columns a window or a reference must hold for a check.
+REQUIRED_COLUMNS = (*FEATURE_NAMES, REFERENCE_PREDICTION_COLUMN, REFERENCE_CONFIDENCE_COLUMN)
+
+
+class DriftInputError(ValueError):
+    """A window or reference cannot be checked (missing columns, too few rows)."""
+
+    code = "invalid_drift_input"
+
+
+@dataclass(frozen=True, slots=True)
+class DriftConfig:
+    """Thresholds of the verdict (see the module docstring for their meaning)."""
+
+    feature_method: str = "ks"
+    #: Per-column p-value threshold: about 0.05 / 64 (Bonferroni over the 64 pixels).
+    feature_threshold: float = 0.001
+    #: Share of drifted columns from which the features count as drifted.
+    feature_share: float = 0.05
+    label_method: str = "chisquare"
+    label_threshold: float = 0.005
+    confidence_method: str = "t_test"
+    confidence_threshold: float = 0.005
+    #: Smallest change of mean confidence that counts (absolute, on the 0..1 scale).
+    min_confidence_shift: float = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class DriftVerdict:
+    """The outcome of one check, as ``GET /v1/drift/status`` reports it."""
+
+    drift_detected: bool
+    drifted_share: float
+    window_size: int
+    reference_size: int
+    checked_at: float
+    reasons: tuple[str, ...]
+    feature_drift: bool = False
+    label_drift: bool = False
+    confidence_drift: bool = False
+    drifted_features: int = 0
+    label_p_value: float = 1.0
+    confidence_p_value: float = 1.0
+    reference_confidence: float = math.nan
+    window_confidence: float = math.nan
+    duration_s: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def status(self) -> dict[str, Any]:
+        """The public JSON shape: ``drift_detected, drifted_share, window_size, checked_at, reasons``."""
+        return {
+            "drift_detected": self.drift_detected,
+            "drifted_share": round(self.drifted_share, 6),
+            "window_size": self.window_size,
+            "checked_at": self.checked_at,
+            "reasons": list(self.reasons),
+        }
+
+
+def _validate(frame: pd.DataFrame, what: str) -> None:
+    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        raise DriftInputError(f"the {what} lacks {len(missing)} column(s): {shown}")
+    if len(frame) < 2:
+        raise DriftInputError(f"the {what} has {len(frame)} row(s); at least 2 are needed")
+
+
+def _datasets(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[Any, Any]:
+    from evidently import DataDefinition, Dataset
+
+    definition = DataDefinition(
+        numerical_columns=[*FEATURE_NAMES, REFERENCE_CONFIDENCE_COLUMN],
+        categorical_columns=[REFERENCE_PREDICTION_COLUMN],
+    )
+    columns = list(REQUIRED_COLUMNS)
+    ref = reference[columns].copy()
+    cur = current[columns].copy()
+    for frame in (ref, cur):
+        frame[REFERENCE_PREDICTION_COLUMN] = frame[REFERENCE_PREDICTION_COLUMN].astype(int)
+    return (
+        Dataset.from_pandas(cur, data_definition=definition),
+        Dataset.from_pandas(ref, data_definition=definition),
+    )
+
+
+def _metric_values(snapshot: Any) -> list[Any]:
+    return [metric["value"] for metric in snapshot.dict()["metrics"]]
+
+
+def check_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    config: DriftConfig | None = None,
+    *,
+    checked_at: float | None = None,
+) -> DriftVerdict:
+    """Compare ``current`` (a window of traffic) with ``reference`` and return the verdict.
+
+    Both frames need the 64 feature columns plus ``prediction`` and ``confidence``.
+
+    Raises:
+        DriftInputError: a frame lacks columns or rows.
+    """
+    from evidently import Report
+    from evidently.metrics import DriftedColumnsCount, ValueDrift
+
+    cfg = config or DriftConfig()
+    _validate(reference, "reference")
+    _validate(current, "window")
+    started = time.perf_counter()
+    report = Report(
+        [
+            DriftedColumnsCount(
+                columns=list(FEATURE_NAMES),
+                method=cfg.feature_method,
+                threshold=cfg.feature_threshold,
+                drift_share=cfg.feature_share,
+            ),
+            ValueDrift(
+                column=REFERENCE_PREDICTION_COLUMN,
+                method=cfg.label_method,
+                threshold=cfg.label_threshold,
+            ),
+            ValueDrift(
+                column=REFERENCE_CONFIDENCE_COLUMN,
+                method=cfg.confidence_method,
+                threshold=cfg.confidence_threshold,
+            ),
+        ],
+        include_tests=False,
+    )
+    cur_ds, ref_ds = _datasets(reference, current)
+    with warnings.catch_warnings():
+        # constant pixels make scipy warn about dividing by zero; their p-value is still 1
+        warnings.simplefilter("ignore", RuntimeWarning)
+        counts, label_p, confidence_p = _metric_values(report.run(cur_ds, ref_ds))
+    return _verdict(
+        cfg,
+        reference,
+        current,
+        drifted=int(counts["count"]),
+        share=float(counts["share"]),
+        label_p=_p_value(label_p),
+        confidence_p=_p_value(confidence_p),
+        checked_at=time.time() if checked_at is None else checked_at,
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def _p_value(value: Any) -> float:
+    number = float(value)
+    return 0.0 if math.isnan(number) else number
+
+
+def _verdict(
+    cfg: DriftConfig,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    drifted: int,
+    share: float,
+    label_p: float,
+    confidence_p: float,
+    checked_at: float,
+    duration_s: float,
+) -> DriftVerdict:
+    ref_conf = float(reference[REFERENCE_CONFIDENCE_COLUMN].mean())
+    cur_conf = float(current[REFERENCE_CONFIDENCE_COLUMN].mean())
+    feature_drift = share >= cfg.feature_share
+    label_drift = label_p < cfg.label_threshold
+    confidence_drift = (
+        confidence_p < cfg.confidence_threshold
+        and abs(cur_conf - ref_conf) >= cfg.min_confidence_shift
+    )
+    reasons: list[str] = []
+    if feature_drift:
+        reasons.append(
+            f"{drifted} of {len(FEATURE_NAMES)} features drifted (share {share:.2f} ≥ "
+            f"{cfg.feature_share:.2f}, {cfg.feature_method} p < {cfg.feature_threshold:g})"
+        )
+    if label_drift:
+        reasons.append(
+            f"predicted-label distribution drifted ({cfg.label_method} p = {label_p:.2g} < "
+            f"{cfg.label_threshold:g})"
+        )
+    if confidence_drift:
+        reasons.append(
+            f"mean confidence moved from {ref_conf:.3f} to {cur_conf:.3f} "
+            f"({cfg.confidence_method} p = {confidence_p:.2g} < {cfg.confidence_threshold:g})"
+        )
+    return DriftVerdict(
+        drift_detected=feature_drift or label_drift or confidence_drift,
+        drifted_share=share,
+        window_size=len(current),
+        reference_size=len(reference),
+        checked_at=checked_at,
+        reasons=tuple(reasons),
+        feature_drift=feature_drift,
+        label_drift=label_drift,
+        confidence_drift=confidence_drift,
+        drifted_features=drifted,
+        label_p_value=label_p,
+        confidence_p_value=confidence_p,
+        reference_confidence=ref_conf,
+        window_confidence=cur_conf,
+        duration_s=duration_s,
+    )
+
+
+def render_report(
+    reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig | None = None
+) -> str:
+    """The full Evidently data-drift report (every column, with plots) as standalone HTML.
+
+    Slow (seconds: plotly figures for 66 columns); call it off the event loop and cache it.
+    """
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    cfg = config or DriftConfig()
+    _validate(reference, "reference")
+    _validate(current, "window")
+    preset = DataDriftPreset(
+        columns=list(REQUIRED_COLUMNS),
+        drift_share=cfg.feature_share,
+        num_method=cfg.feature_method,
+        num_threshold=cfg.feature_threshold,
+        per_column_method={
+            REFERENCE_PREDICTION_COLUMN: cfg.label_method,
+            REFERENCE_CONFIDENCE_COLUMN: cfg.confidence_method,
+        },
+        per_column_threshold={
+            REFERENCE_PREDICTION_COLUMN: cfg.label_threshold,
+            REFERENCE_CONFIDENCE_COLUMN: cfg.confidence_threshold,
+        },
+    )
+    cur_ds, ref_ds = _datasets(reference, current)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        snapshot = Report([preset]).run(cur_ds, ref_ds)
+        html: str = snapshot.get_html_str(as_iframe=False)
+    return html
