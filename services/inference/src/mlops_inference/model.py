@@ -118,6 +118,8 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
 
 
 def _onnx_file(folder: Path) -> Path:
+    if not folder.exists():
+        raise ModelLoadError(f"model path {folder} does not exist")
     if folder.is_file():
         return folder
     files = sorted(folder.rglob("*.onnx"))

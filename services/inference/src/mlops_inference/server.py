@@ -26,6 +26,7 @@ import contextlib
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,11 @@ def _interceptors(tracer_provider: TracerProvider | None) -> list[Any]:
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
     return [aio_server_interceptor(tracer_provider=tracer_provider)]  # type: ignore[no-untyped-call]
+
+
+def _close_http(http: Any) -> None:
+    http.shutdown()
+    http.server_close()
 
 
 class InferenceServer:
@@ -157,8 +163,9 @@ class InferenceServer:
         await self._grpc.stop(self.settings.grace_period_s if grace is None else grace)
         await self.dataplane.stop()
         if self._metrics_http is not None:
-            await asyncio.to_thread(self._metrics_http.shutdown)
-            self._metrics_http.server_close()
+            # shutdown() waits for the serving thread's next poll (0.5 s): do not wait for it.
+            http = self._metrics_http
+            threading.Thread(target=_close_http, args=(http,), daemon=True).start()
         shutil.rmtree(self._cache_dir, ignore_errors=True)
         log.info("inference server stopped")
 
