@@ -40,10 +40,6 @@ class TokenBucketLimiter:
         return wait
 
 
-class _BodyTooLargeError(Exception):
-    pass
-
-
 class LimitsMiddleware:
     """Refuse bodies above ``max_body_bytes`` (413) and clients above their rate (429)."""
 
@@ -79,27 +75,26 @@ class LimitsMiddleware:
                 await self._too_large(scope, receive, send)
                 return
         received = 0
-        started = False
+        responded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # Past the limit: answer 413 ourselves and tell the app the client left.
+            nonlocal received, responded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLargeError
+                    if not responded:
+                        responded = True
+                        await self._too_large(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not responded:
+                await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLargeError:
-            if not started:
-                await self._too_large(scope, receive, send)
+        await self.app(scope, limited_receive, guarded_send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(

@@ -1,0 +1,257 @@
+"""Real servers for the gateway's API tests, all on free loopback ports.
+
+A background thread runs one event loop holding a real inference server (``mlops_inference``,
+onnxruntime on a small ONNX model of our contract), a fake-but-real HTTP drift service, and the
+gateways under test (uvicorn, real HTTP). Tests talk to them with a plain ``httpx.Client``.
+Redis is the shared real ``redis-server`` (``redis_url``) unless a test brings its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import uvicorn
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mlops_common.registry import MODEL_NAME
+from mlops_common.testing.onnx_models import register_onnx_model, write_linear_model
+from mlops_common.testing.servers import free_port
+from mlops_gateway.app import create_app
+from mlops_gateway.settings import GatewaySettings
+from mlops_inference.server import InferenceServer
+from mlops_inference.settings import InferenceSettings
+
+T = TypeVar("T")
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
+
+
+class BackgroundLoop:
+    """An event loop running in a daemon thread; coroutines are submitted from tests."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        """Run ``coro`` on the loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        """Stop the loop and its thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+@dataclass
+class HttpServer:
+    """An ASGI app served by uvicorn on the background loop."""
+
+    app: Any
+    port: int = field(default_factory=free_port)
+    _server: uvicorn.Server | None = None
+    _task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> HttpServer:
+        """Serve and wait until started (the lifespan ran)."""
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            http="httptools",
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.get_running_loop().create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("uvicorn exited before it started")
+            await asyncio.sleep(0.01)
+        return self
+
+    async def stop(self) -> None:
+        """Shut down gracefully."""
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+
+
+@dataclass
+class FakeDrift:
+    """A real HTTP server playing the drift service: ``GET /v1/drift/status``."""
+
+    verdict: dict[str, Any] = field(
+        default_factory=lambda: {
+            "drift_detected": False,
+            "drifted_share": 0.125,
+            "window_size": 500,
+            "checked_at": "2025-01-01T00:00:00+00:00",
+            "reasons": [],
+        }
+    )
+    server: HttpServer | None = None
+
+    def app(self) -> Starlette:
+        """The ASGI app."""
+
+        async def status(_: Request) -> JSONResponse:
+            return JSONResponse(self.verdict)
+
+        return Starlette(routes=[Route("/v1/drift/status", status)])
+
+
+@pytest.fixture(scope="session")
+def loop() -> Iterator[BackgroundLoop]:
+    """The background event loop every server of these tests runs on."""
+    background = BackgroundLoop()
+    yield background
+    background.close()
+
+
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    """Spans of every traced server of the session."""
+    return InMemorySpanExporter()
+
+
+@pytest.fixture(scope="session")
+def tracer_provider(spans: InMemorySpanExporter) -> TracerProvider:
+    """A tracer provider exporting to :func:`spans`."""
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    return provider
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small ONNX model of the contract."""
+    return write_linear_model(tmp_path_factory.mktemp("model") / "linear.onnx", seed=0)
+
+
+@pytest.fixture(scope="session")
+def inference(
+    loop: BackgroundLoop, model_path: Path, tracer_provider: TracerProvider
+) -> Iterator[InferenceServer]:
+    """A real inference server on a free port, serving :func:`model_path`."""
+    settings = InferenceSettings(
+        model_uri=str(model_path),
+        host="127.0.0.1",
+        port=0,
+        metrics_port=-1,
+        watch_redis=False,
+        max_batch_wait_ms=0.5,
+    )
+
+    async def start() -> InferenceServer:
+        server = await InferenceServer.create(settings, tracer_provider=tracer_provider)
+        await server.start()
+        return server
+
+    server = loop.run(start())
+    yield server
+    loop.run(server.stop(grace=0))
+
+
+@pytest.fixture(scope="session")
+def inference_target(inference: InferenceServer) -> str:
+    """host:port of :func:`inference`."""
+    return f"127.0.0.1:{inference.port}"
+
+
+@pytest.fixture(scope="session")
+def drift_service(loop: BackgroundLoop) -> Iterator[FakeDrift]:
+    """The stand-in drift service."""
+    drift = FakeDrift()
+    drift.server = loop.run(HttpServer(drift.app()).start())
+    yield drift
+    loop.run(drift.server.stop())
+
+
+@pytest.fixture(scope="session")
+def registry_uri(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> str:
+    """A sqlite MLflow registry holding versions 1 and 2 of the model (2 in production)."""
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    register_onnx_model(uri, model_path, alias=None)
+    register_onnx_model(uri, model_path, alias="production")
+    return uri
+
+
+GatewayFactory = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def gateway_factory(
+    loop: BackgroundLoop,
+    redis_url: str,
+    inference_target: str,
+    drift_service: FakeDrift,
+    registry_uri: str,
+    tracer_provider: TracerProvider,
+) -> Iterator[GatewayFactory]:
+    """Start gateways with setting overrides; each answers its base URL. Stopped at the end."""
+    started: list[HttpServer] = []
+    assert drift_service.server is not None
+
+    def start(**overrides: Any) -> str:
+        values: dict[str, Any] = {
+            "redis_url": redis_url,
+            "inference_target": inference_target,
+            "drift_url": drift_service.server.url if drift_service.server else "",
+            "mlflow_tracking_uri": registry_uri,
+            "admin_api_keys": [ADMIN_KEY],
+            "model_name": MODEL_NAME,
+            "traffic_flush_interval_s": 0.02,
+            **overrides,
+        }
+        app = create_app(GatewaySettings(**values), tracer_provider=tracer_provider)
+        server = loop.run(HttpServer(app).start())
+        started.append(server)
+        return server.url
+
+    yield start
+    for server in started:
+        loop.run(server.stop())
+
+
+@pytest.fixture(scope="session")
+def gateway_url(gateway_factory: GatewayFactory) -> str:
+    """The default gateway of the session."""
+    return gateway_factory()
+
+
+@pytest.fixture
+def client(gateway_url: str) -> Iterator[httpx.Client]:
+    """An HTTP client of the default gateway."""
+    with httpx.Client(base_url=gateway_url, timeout=10) as http:
+        yield http
+
+
+def metric_value(text: str, name: str, labels: str = "") -> float:
+    """The value of ``name{labels}`` in a Prometheus exposition (0 when absent)."""
+    prefix = f"{name}{{{labels}}}" if labels else name
+    for line in text.splitlines():
+        if line.startswith(prefix + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
