@@ -82,7 +82,7 @@ class DriftVerdict:
     details: dict[str, Any] = field(default_factory=dict)
 
     def status(self) -> dict[str, Any]:
-        """The public JSON shape: ``drift_detected, drifted_share, window_size, checked_at, reasons``."""
+        """The public JSON: ``drift_detected, drifted_share, window_size, checked_at, reasons``."""
         return {
             "drift_detected": self.drift_detected,
             "drifted_share": round(self.drifted_share, 6),
@@ -276,3 +276,9 @@ def render_report(
         snapshot = Report([preset]).run(cur_ds, ref_ds)
         html: str = snapshot.get_html_str(as_iframe=False)
     return html
+
+
+def warm_up() -> None:
+    """Import Evidently ahead of the first check (run in the check worker at start-up)."""
+    import evidently.metrics
+    import evidently.presets  # noqa: F401

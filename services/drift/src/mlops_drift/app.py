@@ -1,0 +1,113 @@
+"""The app factory: ``create_app(settings)`` builds the FastAPI app; the lifespan starts the loops.
+
+Composition root: Redis client, consumer, window, reference source, check executor, retrain
+trigger and monitor are built here and passed through constructors; nothing is global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from mlops_drift import __version__
+from mlops_drift.api import install_error_handlers, router
+from mlops_drift.consumer import TrafficConsumer
+from mlops_drift.detector import warm_up
+from mlops_drift.events import listen_model_events
+from mlops_drift.metrics import DriftMetrics
+from mlops_drift.monitor import DriftMonitor
+from mlops_drift.reference import RegistryReferenceSource
+from mlops_drift.settings import DriftSettings
+from mlops_drift.trigger import RetrainTrigger, make_celery
+from mlops_drift.window import SlidingWindow
+
+
+def _executor(kind: str) -> Executor:
+    if kind == "thread":
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="drift-check")
+    # spawn: a clean interpreter, no fork of a process with an event loop and threads
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+@asynccontextmanager
+async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncIterator[DriftMonitor]:
+    redis = Redis.from_url(settings.redis_url, socket_timeout=30, socket_connect_timeout=5)
+    executor = _executor(settings.check_executor)
+    executor.submit(warm_up)  # import Evidently in the worker before the first check
+    trigger = (
+        RetrainTrigger(redis, make_celery(settings.redis_url), settings.retrain_cooldown_s)
+        if settings.retrain_enabled
+        else None
+    )
+    window = SlidingWindow(settings.window_size, settings.window_max_age_s)
+    monitor = DriftMonitor(
+        window=window,
+        source=RegistryReferenceSource(settings.tracking_uri, settings.model_name),
+        executor=executor,
+        metrics=metrics,
+        config=settings.detector_config(),
+        min_window_size=settings.min_window_size,
+        trigger=trigger,
+    )
+    consumer = TrafficConsumer(
+        redis,
+        window,
+        metrics,
+        consumer_name=settings.consumer_name,
+        count=settings.read_count,
+        block_ms=settings.read_block_ms,
+        start_from=settings.start_from,
+        accept=monitor.accept,
+    )
+    tasks = [
+        asyncio.create_task(consumer.run(), name="drift-consumer"),
+        asyncio.create_task(monitor.run_reference_poll(settings.reference_poll_s)),
+        asyncio.create_task(
+            listen_model_events(redis, settings.model_name, monitor.refresh_reference)
+        ),
+        asyncio.create_task(
+            monitor.run_periodic_checks(settings.check_interval_s, settings.min_new_rows)
+        ),
+    ]
+    try:
+        yield monitor
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if trigger is not None:
+            trigger.close()
+        await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        await redis.aclose()
+
+
+def create_app(settings: DriftSettings) -> FastAPI:
+    """Build the drift service for ``settings``; its loops run while the app's lifespan does."""
+    metrics = DriftMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _running(settings, metrics) as monitor:
+            app.state.monitor = monitor
+            yield
+
+    app = FastAPI(
+        title="MLOps drift service",
+        version=__version__,
+        summary="Evidently drift checks of live traffic against the production model's reference.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.include_router(router)
+    install_error_handlers(app)
+    return app

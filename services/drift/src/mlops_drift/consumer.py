@@ -1,0 +1,120 @@
+"""Reads the ``traffic`` stream through the ``drift`` consumer group into the sliding window."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from mlops_common.redis_keys import (
+    DRIFT_CONSUMER_GROUP,
+    TRAFFIC_STREAM,
+    TrafficDecodeError,
+    TrafficEntry,
+)
+from mlops_drift.metrics import DriftMetrics
+from mlops_drift.window import SlidingWindow
+
+log = logging.getLogger(__name__)
+
+_RETRY_MAX_S = 5.0
+
+
+class TrafficConsumer:
+    """One member of the consumer group: read, decode, add to the window, acknowledge.
+
+    Entries are acknowledged as soon as they are in the window: the window lives in memory, so
+    redelivering them after a restart would add nothing. Malformed entries are counted, logged
+    and acknowledged (never retried forever). ``accept`` can drop entries (e.g. from a model
+    version the reference no longer describes).
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        window: SlidingWindow,
+        metrics: DriftMetrics,
+        *,
+        consumer_name: str,
+        count: int = 500,
+        block_ms: int = 1000,
+        start_from: str = "latest",
+        accept: Callable[[TrafficEntry], bool] = lambda _entry: True,
+    ) -> None:
+        self._redis = redis
+        self._window = window
+        self._metrics = metrics
+        self.consumer_name = consumer_name
+        self.count = count
+        self.block_ms = block_ms
+        self._start_id = "$" if start_from == "latest" else "0"
+        self._accept = accept
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (and the stream) unless it exists."""
+        try:
+            await self._redis.xgroup_create(
+                TRAFFIC_STREAM, DRIFT_CONSUMER_GROUP, id=self._start_id, mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def poll_once(self) -> int:
+        """Read one batch (blocking up to ``block_ms``); return how many entries were added."""
+        response: Any = await self._redis.xreadgroup(
+            DRIFT_CONSUMER_GROUP,
+            self.consumer_name,
+            {TRAFFIC_STREAM: ">"},
+            count=self.count,
+            block=self.block_ms,
+        )
+        if not response:
+            return 0
+        ids: list[bytes | str] = []
+        entries: list[TrafficEntry] = []
+        for _stream, messages in response:
+            for message_id, fields in messages:
+                ids.append(message_id)
+                try:
+                    entry = TrafficEntry.decode(fields)
+                except TrafficDecodeError as exc:
+                    self._metrics.bad_entries.inc()
+                    log.warning(
+                        "malformed traffic entry skipped",
+                        extra={"entry_id": str(message_id), "error": str(exc)},
+                    )
+                    continue
+                if self._accept(entry):
+                    entries.append(entry)
+        added = self._window.add(entries)
+        self._metrics.entries.inc(added)
+        self._metrics.window_size.set(len(self._window))
+        if ids:
+            await self._redis.xack(TRAFFIC_STREAM, DRIFT_CONSUMER_GROUP, *ids)
+        return added
+
+    async def run(self) -> None:
+        """Consume until cancelled; survive Redis restarts (the group is re-created)."""
+        delay = 0.1
+        while True:
+            try:
+                await self.ensure_group()
+                while True:
+                    await self.poll_once()
+                    delay = 0.1
+            except asyncio.CancelledError:
+                raise
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    log.exception("traffic stream read failed")
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("redis unreachable; retrying", extra={"error": str(exc)})
+            await asyncio.sleep(delay)
+            delay = min(_RETRY_MAX_S, delay * 2)

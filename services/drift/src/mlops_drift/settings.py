@@ -1,0 +1,100 @@
+"""Settings of the drift service (env prefix ``DRIFT_``; shared names without a prefix)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mlops_common.registry import MODEL_NAME
+from mlops_common.settings import ServiceSettings, service_config
+from mlops_drift.detector import DriftConfig
+
+
+class DriftSettings(ServiceSettings):
+    """Everything the drift service reads from its environment."""
+
+    model_config = service_config("DRIFT_")
+
+    host: str = Field(default="0.0.0.0", description="Address the HTTP server binds.")
+    port: int = Field(default=8090, ge=0, le=65535, description="HTTP port (API and /metrics).")
+    model_name: str = Field(
+        default=MODEL_NAME, description="Registered model whose production version is watched."
+    )
+
+    # The window of traffic
+    window_size: int = Field(default=1000, ge=10, description="Most recent rows kept.")
+    window_max_age_s: float = Field(
+        default=3600.0, gt=0, description="Rows older than this leave the window."
+    )
+    min_window_size: int = Field(
+        default=200, ge=2, description="Fewest rows a check needs to give a verdict."
+    )
+
+    # When checks run
+    check_interval_s: float = Field(
+        default=60.0, gt=0, description="Seconds between periodic checks."
+    )
+    min_new_rows: int = Field(
+        default=50, ge=0, description="A periodic check is skipped until this many rows arrived."
+    )
+    check_executor: Literal["process", "thread"] = Field(
+        default="process", description="Where checks run: a worker process or a thread."
+    )
+
+    # Consuming the traffic stream
+    consumer_name: str = Field(default="drift-1", description="Name in the consumer group.")
+    read_count: int = Field(default=500, ge=1, description="Entries read per XREADGROUP.")
+    read_block_ms: int = Field(default=1000, ge=1, description="XREADGROUP block time.")
+    start_from: Literal["latest", "earliest"] = Field(
+        default="latest", description="Where a newly created consumer group starts."
+    )
+
+    # Reference
+    reference_poll_s: float = Field(
+        default=30.0, gt=0, description="Seconds between polls of the production alias."
+    )
+
+    # Retraining
+    retrain_cooldown_s: float = Field(
+        default=3600.0, gt=0, description="At most one retrain is queued per this many seconds."
+    )
+    retrain_enabled: bool = Field(default=True, description="Queue a retrain on drift.")
+
+    # Verdict thresholds (see mlops_drift.detector)
+    feature_method: str = Field(default="ks", description="Evidently test per feature.")
+    feature_threshold: float = Field(
+        default=0.001, gt=0, lt=1, description="Per-feature p-value threshold."
+    )
+    feature_share: float = Field(
+        default=0.05, gt=0, le=1, description="Share of drifted features that is drift."
+    )
+    label_threshold: float = Field(
+        default=0.005, gt=0, lt=1, description="p-value threshold of the predicted-label test."
+    )
+    confidence_threshold: float = Field(
+        default=0.005, gt=0, lt=1, description="p-value threshold of the confidence test."
+    )
+    min_confidence_shift: float = Field(
+        default=0.02, ge=0, le=1, description="Smallest change of mean confidence that counts."
+    )
+
+    @model_validator(mode="after")
+    def _window_holds_minimum(self) -> DriftSettings:
+        if self.min_window_size > self.window_size:
+            raise ValueError(
+                f"min_window_size ({self.min_window_size}) exceeds window_size "
+                f"({self.window_size}): no check could ever run"
+            )
+        return self
+
+    def detector_config(self) -> DriftConfig:
+        """The verdict's thresholds as the detector takes them."""
+        return DriftConfig(
+            feature_method=self.feature_method,
+            feature_threshold=self.feature_threshold,
+            feature_share=self.feature_share,
+            label_threshold=self.label_threshold,
+            confidence_threshold=self.confidence_threshold,
+            min_confidence_shift=self.min_confidence_shift,
+        )
