@@ -57,7 +57,6 @@ class Batcher:
         max_batch_size: int,
         max_wait_s: float = 0.0,
         max_queue_size: int = 1024,
-        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._runner = runner
         self._max_rows = max_batch_size
@@ -67,7 +66,6 @@ class Batcher:
         self._carry: _Pending | None = None
         self._slot = asyncio.Semaphore(1)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
-        self._on_batch = on_batch or (lambda rows: None)
         self._running: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._closed = False
@@ -177,7 +175,6 @@ class Batcher:
 
     async def _run_live(self, live: list[_Pending]) -> None:
         rows = sum(p.rows for p in live)
-        self._on_batch(rows)
         if len(live) == 1:
             inputs = live[0].inputs
         else:

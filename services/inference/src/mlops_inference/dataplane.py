@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -86,7 +87,6 @@ class DataPlane:
                 max_batch_size=settings.max_batch_size,
                 max_wait_s=settings.max_batch_wait_ms / 1000.0,
                 max_queue_size=settings.max_queue_size,
-                on_batch=metrics.batch_size.observe,
             )
             metrics.queue_depth.set_function(lambda: self._batcher.depth if self._batcher else 0)
         else:
@@ -160,11 +160,19 @@ class DataPlane:
         return SERVER_NAME, __version__, []
 
     # -- inference ----------------------------------------------------------------------
+    def _predict(self, model: OnnxModel, inputs: Arrays) -> Arrays:
+        """Run ``model`` on one batch (blocking), observing its size and duration."""
+        started = time.perf_counter()
+        outputs = model.predict(inputs)
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        self.metrics.batch_size.observe(len(next(iter(inputs.values()))))
+        return outputs
+
     def _run_current(self, inputs: Arrays) -> tuple[Arrays, str]:
         model = self._model  # taken once: a swap mid-batch does not affect this batch
         if model is None:
             raise ModelNotReadyError("no model is loaded")
-        return model.predict(inputs), model.version
+        return self._predict(model, inputs), model.version
 
     async def infer(self, request: InferRequest) -> InferResponse:
         """Validate ``request`` against the served model, run it, return its outputs."""
@@ -178,7 +186,7 @@ class DataPlane:
         else:
             assert self._workers is not None
             loop = asyncio.get_running_loop()
-            outputs = await loop.run_in_executor(self._workers, model.predict, inputs)
+            outputs = await loop.run_in_executor(self._workers, self._predict, model, inputs)
             version = model.version
         return InferResponse(
             model_name=self.model_name,

@@ -37,6 +37,11 @@ class InferenceMetrics:
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
+        self.batch_duration = latency_histogram(
+            "inference_batch_duration_seconds",
+            "Time one model run takes inside the service (onnxruntime, one batch).",
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "inference_queue_depth", "Requests waiting for a batch.", registry=self.registry
         )
