@@ -1,0 +1,238 @@
+"""Typed views of the gateway's JSON answers, parsed leniently but never silently wrong.
+
+Each ``from_json`` takes the decoded body and raises :class:`MalformedAnswerError` when a field
+the pages need is missing or has the wrong type, so that a gateway speaking another version of
+the API shows up as a clear message instead of a ``KeyError`` deep inside a page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Job states after which nothing changes any more (Celery's ready states).
+FINISHED_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+
+
+class MalformedAnswerError(ValueError):
+    """The gateway answered 2xx with a body that does not follow the API."""
+
+
+def _require(body: Mapping[str, Any], key: str, kind: Any) -> Any:
+    value = body.get(key)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise MalformedAnswerError(f"the answer lacks a valid {key!r}: {value!r}")
+    return value
+
+
+def _as_object(body: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(body, Mapping):
+        raise MalformedAnswerError(f"the {what} answer is not a JSON object")
+    return body
+
+
+def _metrics(raw: Any) -> dict[str, float]:
+    if not isinstance(raw, Mapping):
+        return {}
+    return {
+        str(k): float(v)
+        for k, v in raw.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One predicted instance, with the model that answered."""
+
+    id: str
+    request_id: str
+    label: int
+    confidence: float
+    probabilities: tuple[float, ...]
+    model_name: str
+    model_version: str
+
+    @classmethod
+    def from_json(cls, body: Any) -> Prediction:
+        """The first prediction of a ``/v1/predict`` answer."""
+        body = _as_object(body, "prediction")
+        model = _as_object(body.get("model"), "prediction's model")
+        predictions = _require(body, "predictions", list)
+        if not predictions:
+            raise MalformedAnswerError("the answer holds no prediction")
+        first = _as_object(predictions[0], "prediction")
+        probabilities = _require(first, "probabilities", list)
+        return cls(
+            id=str(_require(first, "id", str)),
+            request_id=str(body.get("request_id", "")),
+            label=int(_require(first, "label", int)),
+            confidence=float(_require(first, "confidence", int | float)),
+            probabilities=tuple(float(p) for p in probabilities),
+            model_name=str(model.get("name", "")),
+            model_version=str(model.get("version", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """A registered version of the model (the serving one or one of the list)."""
+
+    name: str
+    version: str
+    aliases: tuple[str, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+    created_at: str | None = None
+    run_id: str | None = None
+
+    @classmethod
+    def from_json(cls, body: Any) -> ModelVersion:
+        """Parse ``GET /v1/model`` or one item of ``GET /v1/models``."""
+        body = _as_object(body, "model")
+        version = body.get("version")
+        if not isinstance(version, str | int) or isinstance(version, bool):
+            raise MalformedAnswerError(f"the answer lacks a valid 'version': {version!r}")
+        aliases = body.get("aliases") or ()
+        return cls(
+            name=str(body.get("name", "")),
+            version=str(version),
+            aliases=tuple(str(a) for a in aliases) if isinstance(aliases, list) else (),
+            metrics=_metrics(body.get("metrics")),
+            created_at=str(body["created_at"]) if body.get("created_at") else None,
+            run_id=str(body["run_id"]) if body.get("run_id") else None,
+        )
+
+
+def parse_model_list(body: Any) -> list[ModelVersion]:
+    """Parse ``GET /v1/models``: ``{"name", "versions": [...]}`` (a bare list is accepted)."""
+    items = (
+        body if isinstance(body, list) else _require(_as_object(body, "models"), "versions", list)
+    )
+    return [ModelVersion.from_json(item) for item in items]
+
+
+@dataclass(frozen=True, slots=True)
+class DriftVerdict:
+    """The drift service's latest verdict; ``drift_detected`` is None before the first check."""
+
+    drift_detected: bool | None
+    drifted_share: float | None
+    window_size: int | None
+    checked_at: dt.datetime | None
+    reasons: tuple[str, ...]
+    #: Per-feature drift scores (feature name → p-value or score) when the service sends them.
+    feature_scores: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: Any) -> DriftVerdict:
+        """Parse ``GET /v1/drift`` (or the drift service's own status / check answer)."""
+        body = _as_object(body, "drift")
+        detected = body.get("drift_detected")
+        share = body.get("drifted_share")
+        window = body.get("window_size")
+        reasons = body.get("reasons") or []
+        return cls(
+            drift_detected=detected if isinstance(detected, bool) else None,
+            drifted_share=float(share) if isinstance(share, int | float) else None,
+            window_size=int(window) if isinstance(window, int | float) else None,
+            checked_at=_timestamp(body.get("checked_at")),
+            reasons=tuple(str(r) for r in reasons) if isinstance(reasons, list) else (),
+            feature_scores=_feature_scores(body),
+        )
+
+
+def _timestamp(raw: Any) -> dt.datetime | None:
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
+        return dt.datetime.fromtimestamp(float(raw), tz=dt.UTC)
+    if isinstance(raw, str) and raw:
+        try:
+            parsed = dt.datetime.fromisoformat(raw)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return None
+
+
+def _feature_scores(body: Mapping[str, Any]) -> dict[str, float]:
+    """Per-feature scores from ``features`` / ``feature_scores``: a mapping or a list of rows."""
+    raw = body.get("feature_scores") or body.get("features")
+    items: Iterable[tuple[Any, Any]]
+    if isinstance(raw, Mapping):
+        items = raw.items()
+    elif isinstance(raw, list):
+        items = (
+            (row.get("name") or row.get("column"), row.get("score", row.get("p_value")))
+            for row in raw
+            if isinstance(row, Mapping)
+        )
+    else:
+        return {}
+    scores: dict[str, float] = {}
+    for name, value in items:
+        if isinstance(value, Mapping):
+            value = value.get("score", value.get("p_value"))
+        if isinstance(name, str) and isinstance(value, int | float) and not isinstance(value, bool):
+            scores[name] = float(value)
+    return scores
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """State of a retraining job: Celery's state, its progress and, once done, its result."""
+
+    job_id: str
+    state: str
+    stage: str | None = None
+    progress: float | None = None
+    epoch: int | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @classmethod
+    def from_json(cls, body: Any) -> JobStatus:
+        """Parse ``GET /v1/jobs/{id}``."""
+        body = _as_object(body, "job")
+        progress = body.get("progress") if isinstance(body.get("progress"), Mapping) else {}
+        fraction = progress.get("progress")
+        epoch = progress.get("epoch")
+        result = body.get("result")
+        return cls(
+            job_id=str(_require(body, "job_id", str)),
+            state=str(_require(body, "state", str)).upper(),
+            stage=str(progress["stage"]) if progress.get("stage") else None,
+            progress=_fraction(fraction),
+            epoch=int(epoch) if isinstance(epoch, int | float) else None,
+            result=dict(result) if isinstance(result, Mapping) else {},
+            error=str(body["error"]) if body.get("error") else None,
+        )
+
+    @property
+    def finished(self) -> bool:
+        """True once the job succeeded, failed or was revoked."""
+        return self.state in FINISHED_STATES
+
+    @property
+    def promoted(self) -> bool | None:
+        """Whether the result says the candidate was promoted (None until it says)."""
+        value = self.result.get("promoted")
+        return value if isinstance(value, bool) else None
+
+    @property
+    def decision(self) -> str | None:
+        """The result's own explanation of the promotion decision, when it gives one."""
+        for key in ("decision", "reason", "message", "explanation", "why"):
+            value = self.result.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+
+def _fraction(raw: Any) -> float | None:
+    """Progress as 0..1 (a percentage above 1 is scaled down)."""
+    if not isinstance(raw, int | float) or isinstance(raw, bool) or not math.isfinite(raw):
+        return None
+    value = float(raw) / 100.0 if raw > 1 else float(raw)
+    return min(max(value, 0.0), 1.0)

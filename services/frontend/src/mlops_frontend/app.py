@@ -1,0 +1,46 @@
+"""The Streamlit entry script: page config, navigation, and a footer naming the gateway.
+
+Run it with ``python -m mlops_frontend`` (or ``streamlit run`` on this file); settings come from
+the ``FRONTEND_*`` environment. Each page is a script under :mod:`mlops_frontend.views`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from mlops_frontend import ui
+
+VIEWS = Path(__file__).parent / "views"
+
+#: (script, title, icon, url path) of each page, in menu order.
+PAGES = (
+    ("predict.py", "Predict", ":material/draw:", "predict"),
+    ("model.py", "Model", ":material/model_training:", "model"),
+    ("drift.py", "Drift", ":material/monitoring:", "drift"),
+    ("retraining.py", "Retraining", ":material/autorenew:", "retraining"),
+)
+
+
+def main() -> None:
+    """Configure the page and run the chosen one."""
+    st.set_page_config(page_title=ui.APP_TITLE, page_icon="🔢", layout="wide")
+    try:
+        config = ui.settings()
+    except ui.SettingsError as exc:
+        st.error(f"**The frontend is misconfigured**: {exc}")
+        st.stop()
+    pages = [
+        st.Page(VIEWS / script, title=title, icon=icon, url_path=path, default=index == 0)
+        for index, (script, title, icon, path) in enumerate(PAGES)
+    ]
+    page = st.navigation(pages)
+    with st.sidebar:
+        st.markdown(f"### 🔢 {ui.APP_TITLE}")
+        st.caption("Handwritten digits, served, watched and retrained.")
+        st.caption(f"Gateway: `{config.gateway_url}`")
+    page.run()
+
+
+main()

@@ -1,0 +1,262 @@
+"""The one client the pages use to talk to the platform: the gateway's REST API over httpx.
+
+Every failure becomes a :class:`ClientError` the pages can show as one clear sentence:
+
+- :class:`ServiceUnavailableError` — nothing answers (connection refused, DNS, network down);
+- :class:`ServiceTimeoutError` — it answered too slowly;
+- :class:`ApiError` — it answered with an error status, carrying the gateway's
+  ``{"error": {"code", "message"}}`` (or what could be read of a non-JSON answer);
+- :class:`MalformedAnswerError` (from :mod:`mlops_frontend.api`) — a 2xx body off the contract.
+
+Streamlit runs page scripts in threads, so the client is synchronous; one instance per gateway
+URL is shared between sessions (httpx's connection pool is thread-safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from mlops_frontend.api import (
+    DriftVerdict,
+    JobStatus,
+    MalformedAnswerError,
+    ModelVersion,
+    Prediction,
+    parse_model_list,
+)
+from mlops_frontend.settings import FrontendSettings
+
+API_KEY_HEADER = "X-API-Key"
+
+
+class ClientError(Exception):
+    """Base of every failure the pages show; ``service`` names who failed, ``url`` where."""
+
+    def __init__(self, message: str, *, service: str, url: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.service = service
+        self.url = url
+
+
+class ServiceUnavailableError(ClientError):
+    """No answer at all: connection refused, unknown host, network error."""
+
+
+class ServiceTimeoutError(ClientError):
+    """The service did not answer within the timeout."""
+
+    def __init__(self, message: str, *, service: str, url: str, timeout_s: float) -> None:
+        super().__init__(message, service=service, url=url)
+        self.timeout_s = timeout_s
+
+
+class ApiError(ClientError):
+    """An error answer: HTTP ``status`` with the API's ``code`` and ``message``."""
+
+    def __init__(self, message: str, *, service: str, url: str, status: int, code: str) -> None:
+        super().__init__(message, service=service, url=url)
+        self.status = status
+        self.code = code
+
+
+def _error_of(response: httpx.Response, service: str) -> ApiError:
+    """Read ``{"error": {"code", "message"}}`` (or FastAPI's ``detail``) from an error answer."""
+    code, message = f"http_{response.status_code}", response.reason_phrase or "error"
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        message = text[:300] if text else message
+    else:
+        detail = body.get("error") if isinstance(body, Mapping) else None
+        if isinstance(detail, Mapping):
+            code = str(detail.get("code") or code)
+            message = str(detail.get("message") or message)
+        elif isinstance(body, Mapping) and "detail" in body:
+            message = str(body["detail"])[:300]
+    return ApiError(
+        message, service=service, url=str(response.url), status=response.status_code, code=code
+    )
+
+
+class PlatformClient:
+    """Calls the gateway (and the drift service's report and check when its URL is set)."""
+
+    def __init__(
+        self,
+        gateway_url: str,
+        *,
+        drift_url: str = "",
+        connect_timeout_s: float = 2.0,
+        request_timeout_s: float = 10.0,
+        report_timeout_s: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.gateway_url = gateway_url.rstrip("/")
+        self.drift_url = drift_url.rstrip("/")
+        self._timeout = httpx.Timeout(request_timeout_s, connect=connect_timeout_s)
+        self._report_timeout = httpx.Timeout(report_timeout_s, connect=connect_timeout_s)
+        self._http = httpx.Client(timeout=self._timeout, transport=transport)
+
+    @classmethod
+    def from_settings(cls, settings: FrontendSettings) -> PlatformClient:
+        """A client configured by the frontend's settings."""
+        return cls(
+            settings.gateway_url,
+            drift_url=settings.drift_url,
+            connect_timeout_s=settings.connect_timeout_s,
+            request_timeout_s=settings.request_timeout_s,
+            report_timeout_s=settings.report_timeout_s,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        service: str = "gateway",
+        api_key: str | None = None,
+        timeout: httpx.Timeout | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        base = self.drift_url if service == "drift" else self.gateway_url
+        url = base + path
+        headers = {API_KEY_HEADER: api_key} if api_key else {}
+        chosen = timeout or self._timeout
+        try:
+            response = self._http.request(method, url, headers=headers, timeout=chosen, **kwargs)
+        except httpx.TimeoutException as exc:
+            wait = chosen.read or 0.0
+            raise ServiceTimeoutError(
+                f"the {service} did not answer within {wait:g} s",
+                service=service,
+                url=url,
+                timeout_s=wait,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailableError(
+                f"cannot reach the {service} at {base}: {_reason(exc)}",
+                service=service,
+                url=base,
+            ) from exc
+        if response.is_error:
+            raise _error_of(response, service)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._call(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise MalformedAnswerError(f"{path} answered without JSON") from exc
+
+    # -- prediction and feedback ----------------------------------------------------------
+
+    def predict_image(self, image: bytes, filename: str = "digit.png") -> Prediction:
+        """Predict the digit of one encoded image (``POST /v1/predict/image``)."""
+        files = {"file": (filename, image, _content_type(filename))}
+        return Prediction.from_json(self._json("POST", "/v1/predict/image", files=files))
+
+    def predict_features(self, features: Sequence[float]) -> Prediction:
+        """Predict one 8×8 grid of 64 numbers in 0..16 (``POST /v1/predict``)."""
+        body = {"instances": [[float(v) for v in features]]}
+        return Prediction.from_json(self._json("POST", "/v1/predict", json=body))
+
+    def send_feedback(self, prediction_id: str, label: int) -> None:
+        """Record the true ``label`` of the prediction ``prediction_id``."""
+        self._call("POST", "/v1/feedback", json={"id": prediction_id, "label": int(label)})
+
+    # -- models ------------------------------------------------------------------------------
+
+    def serving_model(self) -> ModelVersion:
+        """The model that serves now (``GET /v1/model``)."""
+        return ModelVersion.from_json(self._json("GET", "/v1/model"))
+
+    def model_versions(self) -> list[ModelVersion]:
+        """Registered versions, newest first (``GET /v1/models``)."""
+        return parse_model_list(self._json("GET", "/v1/models"))
+
+    def promote(self, version: str, api_key: str) -> dict[str, Any]:
+        """Serve ``version`` (an older one rolls back); needs the admin key."""
+        body = self._json(
+            "POST", "/v1/model/promote", json={"version": str(version)}, api_key=api_key
+        )
+        return dict(body) if isinstance(body, Mapping) else {}
+
+    # -- retraining -------------------------------------------------------------------------
+
+    def start_retrain(self, reason: str, overrides: Sequence[str], api_key: str) -> str:
+        """Queue a retraining job; return its id (``POST /v1/retrain`` → 202)."""
+        body = self._json(
+            "POST",
+            "/v1/retrain",
+            json={"reason": reason, "overrides": list(overrides)},
+            api_key=api_key,
+        )
+        job_id = body.get("job_id") if isinstance(body, Mapping) else None
+        if not isinstance(job_id, str) or not job_id:
+            raise MalformedAnswerError("the retrain answer has no job_id")
+        return job_id
+
+    def job(self, job_id: str) -> JobStatus:
+        """State, progress and result of a job (``GET /v1/jobs/{id}``)."""
+        return JobStatus.from_json(self._json("GET", f"/v1/jobs/{quote(job_id, safe='')}"))
+
+    # -- drift -------------------------------------------------------------------------------
+
+    def drift(self) -> DriftVerdict:
+        """The latest verdict (``GET /v1/drift`` on the gateway)."""
+        return DriftVerdict.from_json(self._json("GET", "/v1/drift"))
+
+    def drift_feature_scores(self) -> dict[str, float]:
+        """Per-feature scores from the drift service's own status (the gateway relays only the
+        summary); empty when no drift URL is set or the service sends none."""
+        if not self.drift_url:
+            return {}
+        body = self._json("GET", "/v1/drift/status", service="drift")
+        return DriftVerdict.from_json(body).feature_scores
+
+    def drift_report(self) -> str:
+        """The Evidently HTML report of the current window."""
+        service = "drift" if self.drift_url else "gateway"
+        response = self._call(
+            "GET", "/v1/drift/report", service=service, timeout=self._report_timeout
+        )
+        return response.text
+
+    def run_drift_check(self) -> DriftVerdict:
+        """Ask for a drift check now and return its verdict."""
+        service = "drift" if self.drift_url else "gateway"
+        body = self._json("POST", "/v1/drift/check", service=service, timeout=self._report_timeout)
+        return DriftVerdict.from_json(body)
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    """The innermost cause's text (``[Errno 111] Connection refused`` → ``Connection refused``)."""
+    text = str(exc) or type(exc).__name__
+    return text.split("] ", 1)[-1] if text.startswith("[Errno") else text
+
+
+def _content_type(filename: str) -> str:
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return {
+        "png": "image/png",
+        "jpg": "image/jpeg",
+        "jpeg": "image/jpeg",
+        "gif": "image/gif",
+        "bmp": "image/bmp",
+        "webp": "image/webp",
+        "tif": "image/tiff",
+        "tiff": "image/tiff",
+    }.get(suffix, "application/octet-stream")

@@ -1,0 +1,69 @@
+"""Frontend settings (env prefix ``FRONTEND_``; ``LOG_LEVEL`` shared).
+
+The Streamlit process reads them when a page runs, so ``python -m mlops_frontend`` and a plain
+``streamlit run`` of :mod:`mlops_frontend.app` see the same values::
+
+    FRONTEND_GATEWAY_URL=http://gateway:8080 FRONTEND_ADMIN_API_KEY=... python -m mlops_frontend
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+
+from mlops_common.settings import ServiceSettings, service_config
+
+
+def _base_url(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    url = value.strip().rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return url
+
+
+class FrontendSettings(ServiceSettings):
+    """Everything the frontend reads from its environment."""
+
+    model_config = service_config("FRONTEND_")
+
+    gateway_url: str = Field(
+        default="http://localhost:8080", description="Base URL of the gateway's REST API."
+    )
+    drift_url: str = Field(
+        default="http://localhost:8090",
+        description=(
+            "Base URL of the drift service, for its Evidently report, on-demand checks and "
+            "per-feature detail (the gateway relays only the verdict); empty asks the gateway."
+        ),
+    )
+    admin_api_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="X-API-Key for admin actions (promote, retrain); empty asks on the page.",
+    )
+    host: str = Field(default="0.0.0.0", description="Address the Streamlit server binds.")
+    port: int = Field(default=8501, ge=1, le=65535, description="Port of the Streamlit server.")
+    connect_timeout_s: float = Field(
+        default=2.0, gt=0, description="Time to open a connection to the gateway."
+    )
+    request_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time for the gateway to answer one request."
+    )
+    report_timeout_s: float = Field(
+        default=60.0, gt=0, description="Time to build and fetch the Evidently report."
+    )
+    job_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the Retraining page refreshes a running job."
+    )
+
+    @field_validator("gateway_url", "drift_url", mode="before")
+    @classmethod
+    def _strip_url(cls, value: object) -> object:
+        return _base_url(value)
+
+    @field_validator("gateway_url")
+    @classmethod
+    def _gateway_required(cls, value: str) -> str:
+        if not value:
+            raise ValueError("FRONTEND_GATEWAY_URL must not be empty")
+        return value
