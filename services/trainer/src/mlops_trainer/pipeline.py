@@ -1,0 +1,225 @@
+"""The whole job in one call: train → evaluate → export ONNX → parity → register → promote.
+
+``run_pipeline(cfg)`` is what the CLI and the retraining worker call. Everything a version needs
+(ONNX model, metrics, config, manifest, confusion matrix, drift reference, model card) is logged
+to the run first; the model version is created last and aliases move only after it exists, so a
+failed or killed job never leaves a half-registered version or a moved alias.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import onnx
+from mlflow.models import ModelSignature
+from mlflow.types import Schema, TensorSpec
+from omegaconf import DictConfig
+
+from mlops_common.features import N_FEATURES
+from mlops_common.registry import (
+    ALIAS_PRODUCTION,
+    ALIAS_STAGING,
+    MODEL_NAME,
+    N_CLASSES,
+    ONNX_ARTIFACT_PATH,
+    ONNX_INPUT_NAME,
+    ONNX_OUTPUT_NAME,
+    REFERENCE_ARTIFACT,
+)
+from mlops_trainer import registry
+from mlops_trainer.checkpoint import save_checkpoint
+from mlops_trainer.config import flat_params, to_yaml
+from mlops_trainer.evaluate import (
+    classification_metrics,
+    confusion_figure,
+    evaluate_onnx,
+    reference_frame,
+)
+from mlops_trainer.export import ParityError, check_parity, export_onnx
+from mlops_trainer.model_card import model_card
+from mlops_trainer.profiling import profiled
+from mlops_trainer.settings import TrainerSettings
+from mlops_trainer.train import ProgressCallback, load_data, predict_proba, train
+
+log = logging.getLogger(__name__)
+
+SIGNATURE = ModelSignature(
+    inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, N_FEATURES), ONNX_INPUT_NAME)]),
+    outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, N_CLASSES), ONNX_OUTPUT_NAME)]),
+)
+
+
+@dataclass
+class PipelineResult:
+    """What a pipeline run produced; ``as_dict`` is JSON-ready (the retraining job's result)."""
+
+    run_id: str
+    metrics: dict[str, float]
+    parity: dict[str, Any]
+    data_hash: str
+    version: str | None = None
+    promoted: bool = False
+    production_version: str | None = None
+    production_metrics: dict[str, float] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable values."""
+        return asdict(self)
+
+
+def _noop(stage: str, epoch: int | None, progress: float) -> None:
+    del stage, epoch, progress
+
+
+def _production_metrics(
+    client: mlflow.MlflowClient, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], tmp: Path
+) -> tuple[str | None, dict[str, float]]:
+    """The production version and its metrics on *this* test set (None, {} when there is none)."""
+    current = registry.alias_version(client, ALIAS_PRODUCTION)
+    if current is None:
+        return None, {}
+    path = registry.download_model(f"models:/{MODEL_NAME}@{ALIAS_PRODUCTION}", tmp / "production")
+    return current.version, evaluate_onnx(path, x, y)
+
+
+def run_pipeline(
+    cfg: DictConfig,
+    *,
+    settings: TrainerSettings | None = None,
+    on_progress: ProgressCallback | None = None,
+    tags: dict[str, str] | None = None,
+    checkpoint: Path | None = None,
+) -> PipelineResult:
+    """Run the configured job end to end and return what it produced (see the module docstring).
+
+    Raises:
+        ParityError: the ONNX model disagrees with PyTorch (nothing is registered).
+        DatasetError: the configured data cannot be loaded.
+    """
+    started = time.perf_counter()
+    settings = settings or TrainerSettings()
+    progress = on_progress or _noop
+    uri = settings.tracking_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = registry.make_client(uri)
+    location = settings.artifact_location if registry.is_local_store(uri) else None
+    experiment_id = registry.ensure_experiment(client, settings.experiment_name, location)
+
+    with (
+        tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp_name,
+        mlflow.start_run(experiment_id=experiment_id, tags=tags) as run,
+    ):
+        tmp = Path(tmp_name)
+        run_id = run.info.run_id
+        progress("data", None, 0.0)
+        split, manifest = load_data(cfg)
+        mlflow.log_params(flat_params(cfg))
+        mlflow.log_text(to_yaml(cfg), "config/config.yaml")
+        mlflow.log_text(manifest.to_json(), "data/manifest.json")
+        mlflow.set_tags({"data_hash": manifest.content_hash, "data_source": manifest.source})
+
+        with profiled(bool(cfg.profile), tmp / "profile") as callbacks:
+            trained = train(
+                cfg,
+                on_progress=progress,
+                callbacks=callbacks,
+                split=(split, manifest),
+                log_dir=settings.output_dir / "lightning",
+            )
+        if checkpoint is not None:
+            save_checkpoint(trained.network, cfg, checkpoint)
+        if callbacks:
+            mlflow.log_artifacts(str(tmp / "profile"), "profile")
+        for row in trained.history:
+            epoch = int(row["epoch"])
+            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+
+        progress("evaluate", None, 0.0)
+        probabilities = predict_proba(trained.network, split.x_test).numpy()
+        metrics = classification_metrics(probabilities, split.y_test)
+        mlflow.log_metrics(metrics)
+        mlflow.log_figure(
+            confusion_figure(probabilities, split.y_test), "evaluation/confusion_matrix.png"
+        )
+
+        progress("export", None, 0.0)
+        onnx_path = tmp / "model.onnx"
+        onnx_model = export_onnx(trained.network, onnx_path, opset=int(cfg.export.opset))
+        progress("parity", None, 0.0)
+        parity = check_parity(
+            trained.network, onnx_path, split.x_test, atol=float(cfg.export.parity_atol)
+        )
+        mlflow.log_metrics(
+            {
+                "parity_max_abs_diff": parity.max_abs_diff,
+                "parity_argmax_mismatches": float(parity.argmax_mismatches),
+            }
+        )
+        if not parity.ok:
+            raise ParityError(f"ONNX and PyTorch disagree on the test set: {parity.as_dict()}")
+        onnx_metrics = evaluate_onnx(onnx_path, split.x_test, split.y_test)
+        mlflow.log_metrics({f"onnx_{k}": v for k, v in onnx_metrics.items()})
+
+        train_probs = predict_proba(trained.network, split.x_train).numpy()
+        reference = reference_frame(
+            split.x_train,
+            split.y_train,
+            train_probs,
+            rows=int(cfg.reference.rows),
+            seed=int(cfg.seed),
+        )
+        mlflow.log_text(reference.to_csv(index=False), REFERENCE_ARTIFACT)
+        mlflow.log_text(model_card(cfg, manifest, metrics, parity, run_id), "model_card.md")
+        info = mlflow.onnx.log_model(
+            onnx.load_model(str(onnx_path)), name=ONNX_ARTIFACT_PATH, signature=SIGNATURE
+        )
+        del onnx_model
+        result = PipelineResult(
+            run_id=run_id, metrics=metrics, parity=parity.as_dict(), data_hash=manifest.content_hash
+        )
+        if not cfg.registry.register:
+            result.duration_s = time.perf_counter() - started
+            return result
+
+        progress("register", None, 0.0)
+        result.production_version, result.production_metrics = _production_metrics(
+            client, split.x_test, split.y_test, tmp
+        )
+        if result.production_metrics:
+            mlflow.log_metrics({f"production_{k}": v for k, v in result.production_metrics.items()})
+        version = registry.register_version(
+            client,
+            model_uri=info.model_uri,
+            run_id=run_id,
+            tags={
+                "data_hash": manifest.content_hash,
+                **{k: f"{v:.6f}" for k, v in metrics.items()},
+            },
+        )
+        result.version = str(version.version)
+        registry.set_alias(client, ALIAS_STAGING, result.version)
+
+        if cfg.registry.promote:
+            progress("promote", None, 0.0)
+            production_accuracy = result.production_metrics.get("test_accuracy")
+            if registry.should_promote(
+                metrics["test_accuracy"], production_accuracy, float(cfg.registry.margin)
+            ):
+                registry.promote(client, result.version)
+                result.promoted = True
+        mlflow.set_tags({"registered_version": result.version, "promoted": str(result.promoted)})
+        result.duration_s = time.perf_counter() - started
+        progress("done", None, 1.0)
+        log.info(
+            "pipeline finished", extra={k: v for k, v in result.as_dict().items() if k != "parity"}
+        )
+        return result

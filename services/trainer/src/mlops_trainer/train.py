@@ -1,0 +1,147 @@
+"""Train a network from a config: data → seeded Lightning fit → test metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as pl
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from mlops_trainer.data import Manifest, Split, load_split
+from mlops_trainer.datamodule import DigitsDataModule
+from mlops_trainer.module import DigitsClassifier
+
+log = logging.getLogger(__name__)
+
+#: ``(stage, epoch, progress 0..1)`` — called as work advances; the retraining worker reports it.
+ProgressCallback = Callable[[str, int | None, float], None]
+
+
+@dataclass
+class TrainResult:
+    """What training produced: the network in eval mode, its data, and its metrics."""
+
+    network: nn.Module
+    split: Split
+    manifest: Manifest
+    metrics: dict[str, float]
+    history: list[dict[str, float]]
+
+
+class _EpochReporter(Callback):
+    """Forwards epoch ends to a progress callback and keeps per-epoch metrics."""
+
+    def __init__(self, on_progress: ProgressCallback | None) -> None:
+        self.on_progress = on_progress
+        self.history: list[dict[str, float]] = []
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        metrics["epoch"] = float(trainer.current_epoch)
+        self.history.append(metrics)
+        if self.on_progress is not None and trainer.is_global_zero:
+            total = trainer.max_epochs or 1
+            self.on_progress(
+                "train", trainer.current_epoch + 1, (trainer.current_epoch + 1) / total
+            )
+
+
+def load_data(cfg: DictConfig) -> tuple[Split, Manifest]:
+    """The split the config asks for."""
+    return load_split(
+        cfg.data.source,
+        seed=int(cfg.seed),
+        val_fraction=float(cfg.data.val_fraction),
+        test_fraction=float(cfg.data.test_fraction),
+        path=cfg.data.path,
+    )
+
+
+def build_network(cfg: DictConfig, split: Split) -> nn.Module:
+    """The configured network, with normalisation statistics from the training part."""
+    network: nn.Module = instantiate(cfg.model)
+    set_norm = getattr(network, "set_normalisation", None)
+    if callable(set_norm):
+        set_norm(float(split.x_train.mean()), float(split.x_train.std()))
+    return network
+
+
+def train(
+    cfg: DictConfig,
+    *,
+    on_progress: ProgressCallback | None = None,
+    log_dir: Path | None = None,
+    callbacks: list[Callback] | None = None,
+    split: tuple[Split, Manifest] | None = None,
+) -> TrainResult:
+    """Fit the configured network and return it with its test metrics (same seed → same result)."""
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    data, manifest = split or load_data(cfg)
+    network = build_network(cfg, data)
+    module = DigitsClassifier(
+        network,
+        instantiate(cfg.optimizer),
+        max_shift=int(cfg.augment.max_shift),
+        label_smoothing=float(cfg.augment.label_smoothing),
+    )
+    datamodule = DigitsDataModule(
+        data,
+        batch_size=int(cfg.data.batch_size),
+        num_workers=int(cfg.data.num_workers),
+        pin_memory=bool(cfg.data.pin_memory),
+        persistent_workers=bool(cfg.data.persistent_workers),
+    )
+    reporter = _EpochReporter(on_progress)
+    trainer_args: dict[str, Any] = OmegaConf.to_container(cfg.trainer, resolve=True)  # type: ignore[assignment]
+    trainer = pl.Trainer(
+        **trainer_args,
+        logger=False,
+        enable_checkpointing=False,
+        default_root_dir=str(log_dir) if log_dir else None,
+        callbacks=[reporter, *(callbacks or [])],
+    )
+    log.info(
+        "training started", extra={"model": cfg.model._target_, "epochs": cfg.trainer.max_epochs}
+    )
+    trainer.fit(module, datamodule=datamodule)
+    if (
+        trainer.strategy.launcher is not None
+        and not trainer.strategy.launcher.is_interactive_compatible
+    ):
+        pass
+    tester = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    results = tester.test(module, datamodule=datamodule, verbose=False)[0]
+    network.eval()
+    metrics = {k: float(v) for k, v in results.items()}
+    log.info("training finished", extra=metrics)
+    return TrainResult(network, data, manifest, metrics, reporter.history)
+
+
+def predict_proba(network: nn.Module, features: Any, batch_size: int = 1024) -> torch.Tensor:
+    """Class probabilities of the network for a float32 array ``[N, 64]``."""
+    network.eval()
+    with torch.inference_mode():
+        x = torch.as_tensor(features, dtype=torch.float32)
+        return torch.cat(
+            [
+                torch.softmax(network(x[i : i + batch_size]), dim=-1)
+                for i in range(0, len(x), batch_size)
+            ]
+        )
