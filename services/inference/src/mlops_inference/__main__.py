@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 from mlops_common.logs import configure_logging
 from mlops_common.telemetry import setup_tracing
@@ -33,6 +34,7 @@ def main() -> None:
     """Entry point."""
     settings = InferenceSettings()
     configure_logging("inference", settings.log_level)
+    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000.0)
     asyncio.run(serve(settings))
 
 

@@ -2,9 +2,11 @@
 
 Requests wait in a bounded queue (full → :class:`QueueFullError`). One loop takes the first
 waiting request and everything already queued behind it (up to ``max_batch_size`` rows, same
-tensor layout), and runs them as one batch in a worker thread. Batches form by themselves while
-the model is busy; the optional ``max_wait`` lets a batch that *is* forming (more than one
-request) wait a little for more, but a lone request on an idle server is dispatched at once.
+tensor layout) and runs them as one batch in a worker thread, or on the loop itself when
+``inline()`` says the model is so fast that a thread hop would cost more. Batches form by
+themselves while the model is busy; the optional ``max_wait`` lets a batch that *is* forming
+(more than one request) wait a little for more, but a lone request on an idle server is
+dispatched at once.
 
 A failed batch is re-run request by request, so an error reaches only the requests that cause
 it. A caller that gives up (its task is cancelled) is dropped before its batch runs.
@@ -57,8 +59,10 @@ class Batcher:
         max_batch_size: int,
         max_wait_s: float = 0.0,
         max_queue_size: int = 1024,
+        inline: Callable[[], bool] = lambda: False,
     ) -> None:
         self._runner = runner
+        self._inline = inline
         self._max_rows = max_batch_size
         self._max_wait = max_wait_s
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queue_size)
@@ -169,6 +173,8 @@ class Batcher:
             self._slot.release()
 
     async def _execute(self, inputs: Arrays) -> BatchResult:
+        if self._inline():  # cheaper than a thread hop for a model this fast
+            return self._runner(inputs)
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, self._runner, inputs
         )

@@ -87,6 +87,7 @@ class DataPlane:
                 max_batch_size=settings.max_batch_size,
                 max_wait_s=settings.max_batch_wait_ms / 1000.0,
                 max_queue_size=settings.max_queue_size,
+                inline=self._run_inline,
             )
             metrics.queue_depth.set_function(lambda: self._batcher.depth if self._batcher else 0)
         else:
@@ -160,6 +161,12 @@ class DataPlane:
         return SERVER_NAME, __version__, []
 
     # -- inference ----------------------------------------------------------------------
+    def _run_inline(self) -> bool:
+        """True when the served model is fast enough to run on the event loop itself."""
+        model = self._model
+        limit = self.settings.inline_max_ms / 1000.0
+        return model is not None and model.batch_seconds <= limit
+
     def _predict(self, model: OnnxModel, inputs: Arrays) -> Arrays:
         """Run ``model`` on one batch (blocking), observing its size and duration."""
         started = time.perf_counter()
@@ -183,6 +190,8 @@ class DataPlane:
         wanted = self._wanted_outputs(model, request.outputs)
         if self._batcher is not None:
             outputs, version = await self._batcher.submit(inputs, rows)
+        elif self._run_inline():
+            outputs, version = self._predict(model, inputs), model.version
         else:
             assert self._workers is not None
             loop = asyncio.get_running_loop()

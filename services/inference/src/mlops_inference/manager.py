@@ -83,6 +83,7 @@ class ModelManager:
                 cache_dir=self._cache_dir,
                 threads=settings.cpu_threads(),
                 version=version,
+                warmup_rows=settings.max_batch_size,
             )
         except ModelLoadError as exc:
             self._failed.add(version)

@@ -100,7 +100,8 @@ class InferenceServer:
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
-        server = grpc.aio.server(interceptors=_interceptors(tracer_provider), options=options)
+        interceptors = _interceptors(tracer_provider) if settings.tracing else []
+        server = grpc.aio.server(interceptors=interceptors, options=options)
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(
             InferenceServicer(dataplane, metrics), server
         )

@@ -64,11 +64,26 @@ class InferenceSettings(ServiceSettings):
         ge=0,
         description="Threads running the model with batching off; 0 = the CPUs we may use.",
     )
+    inline_max_ms: float = Field(
+        default=0.5,
+        ge=0.0,
+        description="Run the model on the event loop when a full batch takes less than this "
+        "(a thread hop costs more than such a model run); 0 = always in a thread.",
+    )
+    gil_switch_interval_ms: float = Field(
+        default=1.0,
+        gt=0.0,
+        description="Python's thread switch interval set by `python -m mlops_inference`: "
+        "shorter than the 5 ms default so a finished model run is not kept waiting.",
+    )
     poll_interval_s: float = Field(
         default=15.0, gt=0.0, description="Seconds between polls of the registry for a new version."
     )
     watch_redis: bool = Field(
         default=True, description="Also listen on the Redis channel `model-events` for promotions."
+    )
+    tracing: bool = Field(
+        default=True, description="OpenTelemetry server spans (continuing the caller's trace)."
     )
     max_message_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest gRPC message sent or received."
