@@ -6,8 +6,8 @@ the whole verdict stays bounded (a union bound over the families):
 - **features** — Evidently's per-column test (two-sample Kolmogorov–Smirnov by default) on each
   of the 64 pixels, with a per-column p-value threshold that is already corrected for testing 64
   columns; the features drift when the *share* of drifted columns reaches ``feature_share``;
-- **predicted labels** — a chi-square test of the window's predicted-class counts against the
-  reference's;
+- **predicted labels** — a chi-square test of homogeneity of the window's and the reference's
+  predicted-class counts (registered with Evidently by :mod:`mlops_drift.stattests`);
 - **confidence** — a test of the window's confidence against the reference's (Welch-free
   two-sample t-test on the mean by default), counted only when the mean moves by at least
   ``min_confidence_shift`` (a difference too small to matter is not drift).
@@ -52,7 +52,8 @@ class DriftConfig:
     feature_threshold: float = 0.001
     #: Share of drifted columns from which the features count as drifted.
     feature_share: float = 0.05
-    label_method: str = "chisquare"
+    #: a two-sample test (see :mod:`mlops_drift.stattests`), not Evidently's goodness of fit
+    label_method: str = "chi2_homogeneity"
     label_threshold: float = 0.005
     confidence_method: str = "t_test"
     confidence_threshold: float = 0.005
@@ -139,6 +140,8 @@ def check_drift(
     """
     from evidently import Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
+
+    import mlops_drift.stattests  # noqa: F401  (registers the two-sample label test)
 
     cfg = config or DriftConfig()
     _validate(reference, "reference")
@@ -253,6 +256,8 @@ def render_report(
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
+    import mlops_drift.stattests  # noqa: F401
+
     cfg = config or DriftConfig()
     _validate(reference, "reference")
     _validate(current, "window")
@@ -282,3 +287,5 @@ def warm_up() -> None:
     """Import Evidently ahead of the first check (run in the check worker at start-up)."""
     import evidently.metrics
     import evidently.presets  # noqa: F401
+
+    import mlops_drift.stattests  # noqa: F401

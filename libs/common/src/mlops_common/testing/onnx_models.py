@@ -32,6 +32,7 @@ from mlops_common.registry import (
     ONNX_ARTIFACT_PATH,
     ONNX_INPUT_NAME,
     ONNX_OUTPUT_NAME,
+    REFERENCE_ARTIFACT,
 )
 
 #: Opset and IR version every onnxruntime of the last few years loads.
@@ -117,17 +118,34 @@ def write_broken_model(path: Path | str) -> Path:
     return target
 
 
+def _log_reference(source: Path) -> None:
+    """Log ``source`` in the active run under the name and folder of ``REFERENCE_ARTIFACT``."""
+    import shutil
+    import tempfile
+
+    import mlflow
+
+    folder, _, filename = REFERENCE_ARTIFACT.rpartition("/")
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / filename
+        shutil.copyfile(source, target)
+        mlflow.log_artifact(str(target), artifact_path=folder or None)
+
+
 def register_onnx_model(
     tracking_uri: str,
     path: Path | str,
     alias: str | None = ALIAS_PRODUCTION,
     name: str = MODEL_NAME,
+    reference_csv: Path | str | None = None,
 ) -> str:
     """Log the ONNX file at ``path`` in a new run and register it as a version of ``name``.
 
     The model is logged with the ``mlflow.onnx`` flavour at artifact path ``model``; when
     ``alias`` is given it is pointed at the new version. A broken file is logged as a plain
     ``model/model.onnx`` artifact (so a registered version can hold a model that fails to load).
+    ``reference_csv``, when given, is logged in the same run at
+    :data:`~mlops_common.registry.REFERENCE_ARTIFACT` (the drift reference).
     Returns the new version number as a string.
     """
     import mlflow
@@ -150,6 +168,8 @@ def register_onnx_model(
                 save_as_external_data=False,
             )
             model_uri = info.model_uri
+        if reference_csv is not None:
+            _log_reference(Path(reference_csv))
     try:
         client.get_registered_model(name)
     except mlflow.exceptions.MlflowException:

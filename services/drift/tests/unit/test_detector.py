@@ -1,0 +1,66 @@
+"""The verdict on clean and shifted windows, its shape, and its input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlops_drift.detector import DriftConfig, DriftInputError, check_drift, render_report
+from mlops_drift.simulation import blended, class_prior, clean, inverted
+
+
+def test_clean_window_is_not_drift(digits) -> None:  # type: ignore[no-untyped-def]
+    x, y = clean(digits.pool_x, digits.pool_y, 200, np.random.default_rng(0))
+    verdict = check_drift(digits.reference, digits.window(x, y), checked_at=123.0)
+    assert not verdict.drift_detected
+    assert verdict.reasons == ()
+    assert verdict.window_size == 200
+    assert verdict.status() == {
+        "drift_detected": False,
+        "drifted_share": verdict.drifted_share,
+        "window_size": 200,
+        "checked_at": 123.0,
+        "reasons": [],
+    }
+
+
+def test_inverted_window_is_feature_drift(digits) -> None:  # type: ignore[no-untyped-def]
+    x, y = inverted(digits.pool_x, digits.pool_y, 200, np.random.default_rng(0))
+    verdict = check_drift(digits.reference, digits.window(x, y))
+    assert verdict.drift_detected
+    assert verdict.feature_drift
+    assert verdict.drifted_share > 0.5
+    assert any("features drifted" in reason for reason in verdict.reasons)
+
+
+def test_class_prior_change_is_label_drift(digits) -> None:  # type: ignore[no-untyped-def]
+    x, y = class_prior(digits.pool_x, digits.pool_y, 400, np.random.default_rng(0))
+    verdict = check_drift(digits.reference, digits.window(x, y))
+    assert verdict.label_drift
+    assert any("predicted-label" in reason for reason in verdict.reasons)
+
+
+def test_confidence_drift_needs_a_real_change(digits) -> None:  # type: ignore[no-untyped-def]
+    x, y = blended(digits.pool_x, digits.pool_y, 200, np.random.default_rng(0))
+    window = digits.window(x, y)
+    verdict = check_drift(digits.reference, window)
+    assert verdict.confidence_drift
+    assert verdict.window_confidence < verdict.reference_confidence - 0.02
+    lenient = check_drift(digits.reference, window, DriftConfig(min_confidence_shift=0.9))
+    assert not lenient.confidence_drift
+
+
+def test_missing_columns_and_rows_are_refused(digits) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(DriftInputError, match="window lacks 1 column"):
+        check_drift(digits.reference, digits.reference.drop(columns=["confidence"]))
+    with pytest.raises(DriftInputError, match="at least 2"):
+        check_drift(digits.reference, digits.reference.head(1))
+
+
+@pytest.mark.slow
+def test_report_is_evidently_html(digits) -> None:  # type: ignore[no-untyped-def]
+    x, y = clean(digits.pool_x, digits.pool_y, 100, np.random.default_rng(0))
+    html = render_report(digits.reference.head(150), digits.window(x, y))
+    assert html.lstrip().lower().startswith("<!doctype html")
+    assert "evidently" in html.lower()
+    assert "pixel_4_4" in html

@@ -1,0 +1,42 @@
+"""Reading a reference CSV: the columns and values a check needs, clear errors otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlops_drift.reference import ReferenceError, read_reference_csv
+
+
+def test_reads_a_good_reference(reference_csv: Path) -> None:
+    table = read_reference_csv(reference_csv)
+    assert len(table) > 100
+    assert {"pixel_7_7", "label", "prediction", "confidence"} <= set(table.columns)
+
+
+def test_missing_columns_are_named(tmp_path: Path, reference_csv: Path) -> None:
+    path = tmp_path / "bad.csv"
+    pd.read_csv(reference_csv).drop(columns=["confidence", "pixel_0_0"]).to_csv(path, index=False)
+    with pytest.raises(ReferenceError, match="lacks 2 column"):
+        read_reference_csv(path)
+
+
+def test_non_numeric_cells_are_refused(tmp_path: Path, reference_csv: Path) -> None:
+    path = tmp_path / "bad.csv"
+    table = pd.read_csv(reference_csv)
+    table["pixel_3_3"] = table["pixel_3_3"].astype(object)
+    table.loc[0, "pixel_3_3"] = "ink"
+    table.to_csv(path, index=False)
+    with pytest.raises(ReferenceError, match="non-numeric"):
+        read_reference_csv(path)
+
+
+def test_unreadable_or_empty_files_are_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ReferenceError, match="cannot read"):
+        read_reference_csv(empty)
+    with pytest.raises(ReferenceError, match="cannot read"):
+        read_reference_csv(tmp_path / "absent.csv")
