@@ -78,4 +78,4 @@ def test_monitoring_mounts_point_at_existing_files(config: dict[str, Any]) -> No
             if source.startswith("/"):
                 binds += 1
                 assert (ROOT / source).exists(), source
-    assert binds == 6
+    assert binds == 5
