@@ -29,6 +29,8 @@ from mlops_gateway.errors import DependencyUnavailableError, NotFoundError
 
 JOB_KEY_PREFIX = "jobs:"
 JOB_KEY_TTL_S = 7 * 24 * 3600
+#: What Celery raises when Redis is down (its result backend ends retries with RuntimeError).
+_BROKER_ERRORS = (OperationalError, RedisError, OSError, RuntimeError)
 
 
 def build_celery(redis_url: str, timeout_s: float = 1.0) -> Celery:
@@ -85,7 +87,7 @@ class JobQueue:
             with self._celery.backend.client.pipeline() as pipe:
                 pipe.set(JOB_KEY_PREFIX + result.id, reason, ex=JOB_KEY_TTL_S)
                 pipe.execute()
-        except (OperationalError, RedisError, OSError) as exc:
+        except _BROKER_ERRORS as exc:
             raise DependencyUnavailableError("broker", f"cannot queue the job: {exc}") from exc
         return str(result.id)
 
@@ -101,7 +103,7 @@ class JobQueue:
             known = state != "PENDING" or bool(
                 self._celery.backend.client.exists(JOB_KEY_PREFIX + job_id)
             )
-        except (OperationalError, RedisError, OSError) as exc:
+        except _BROKER_ERRORS as exc:
             raise DependencyUnavailableError("broker", f"cannot read the job: {exc}") from exc
         if not known:
             raise NotFoundError(f"no job with id {job_id!r}")

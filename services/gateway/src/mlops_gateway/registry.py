@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from mlops_common.redis_keys import MODEL_EVENTS_CHANNEL, ModelEvent
 from mlops_common.registry import ALIAS_PRODUCTION
-from mlops_gateway.errors import DependencyUnavailableError, NotFoundError
+from mlops_gateway.errors import DeadlineExceededError, DependencyUnavailableError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,12 @@ def _iso(millis: int | None) -> str | None:
 class ModelRegistry:
     """Reads and moves aliases of one registered model."""
 
-    def __init__(self, tracking_uri: str, model_name: str, redis: Redis) -> None:
+    def __init__(
+        self, tracking_uri: str, model_name: str, redis: Redis, timeout_s: float = 10.0
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.model_name = model_name
+        self.timeout_s = timeout_s
         self._redis = redis
         self._client: Any = None
 
@@ -65,14 +68,19 @@ class ModelRegistry:
         from mlflow.exceptions import MlflowException
 
         try:
-            return await asyncio.to_thread(fn, *args)
+            async with asyncio.timeout(self.timeout_s):
+                return await asyncio.to_thread(fn, *args)
+        except TimeoutError as exc:
+            raise DeadlineExceededError(
+                f"the model registry did not answer within {self.timeout_s:g}s"
+            ) from exc
         except MlflowException as exc:
             if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
                 raise NotFoundError(f"model registry: {exc.message}") from exc
             if exc.error_code == "INVALID_PARAMETER_VALUE":
                 raise NotFoundError(f"model registry: {exc.message}") from exc
             raise DependencyUnavailableError("registry", f"model registry: {exc}") from exc
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             raise DependencyUnavailableError("registry", f"model registry: {exc}") from exc
 
     def _info(self, mv: Any) -> ModelVersionInfo:

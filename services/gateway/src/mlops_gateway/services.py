@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -45,6 +46,10 @@ async def open_services(
     settings: GatewaySettings, metrics: GatewayMetrics, tracer_provider: TracerProvider
 ) -> AsyncIterator[Services]:
     """Open the channel, the Redis client, the Celery client; close them all on exit."""
+    # The MLflow client reads its HTTP retry policy from the environment only; an operator's
+    # explicit values win. Its default (7 retries with backoff) outlives any request.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(settings.registry_http_retries))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(settings.registry_timeout_s)))
     redis = Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.redis_timeout_s,
@@ -91,7 +96,9 @@ async def open_services(
         ),
         feedback=FeedbackStore(redis, traffic),
         jobs=JobQueue(celery),
-        registry=ModelRegistry(settings.tracking_uri, settings.model_name, redis),
+        registry=ModelRegistry(
+            settings.tracking_uri, settings.model_name, redis, settings.registry_timeout_s
+        ),
         drift=drift,
         celery=celery,
     )

@@ -45,6 +45,12 @@ class GatewaySettings(ServiceSettings):
     drift_url: str = Field(
         default="http://localhost:8090", description="Base URL of the drift service."
     )
+    registry_timeout_s: float = Field(
+        default=10.0, gt=0, description="Deadline of a model-registry (MLflow) call."
+    )
+    registry_http_retries: int = Field(
+        default=1, ge=0, description="MLflow client HTTP retries (MLFLOW_HTTP_REQUEST_MAX_RETRIES)."
+    )
     drift_timeout_s: float = Field(default=2.0, gt=0, description="Timeout of drift calls.")
     admin_api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [DEFAULT_ADMIN_KEY],

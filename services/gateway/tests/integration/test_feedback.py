@@ -1,0 +1,56 @@
+"""``POST /v1/feedback``: known ids get their label stored, unknown ids are 404."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+import redis
+
+from mlops_common.redis_keys import FEEDBACK_HASH
+
+DIGIT = [3.0] * 64
+
+
+def test_feedback_right_after_a_prediction_is_stored(client: httpx.Client, redis_url: str) -> None:
+    body = client.post("/v1/predict", json={"instances": [DIGIT, DIGIT]}).json()
+    prediction_id = body["predictions"][1]["id"]
+    response = client.post("/v1/feedback", json={"id": prediction_id, "label": 7})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"id": prediction_id, "label": 7}
+    assert redis.Redis.from_url(redis_url).hget(FEEDBACK_HASH, prediction_id) == b"7"
+
+
+def test_request_id_of_a_one_instance_request_is_accepted(
+    client: httpx.Client, redis_url: str
+) -> None:
+    body = client.post("/v1/predict", json={"instances": [DIGIT]}).json()
+    response = client.post("/v1/feedback", json={"id": body["request_id"], "label": 2})
+    assert response.status_code == 200, response.text
+    prediction_id = body["predictions"][0]["id"]
+    assert response.json()["id"] == prediction_id
+    assert redis.Redis.from_url(redis_url).hget(FEEDBACK_HASH, prediction_id) == b"2"
+
+
+def test_request_id_of_a_many_instance_request_is_404(client: httpx.Client) -> None:
+    body = client.post("/v1/predict", json={"instances": [DIGIT, DIGIT]}).json()
+    response = client.post("/v1/feedback", json={"id": body["request_id"], "label": 2})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_unknown_id_is_404(client: httpx.Client) -> None:
+    response = client.post("/v1/feedback", json={"id": uuid.uuid4().hex, "label": 1})
+    assert response.status_code == 404
+    assert "unknown" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"id": "x", "label": 10}, {"id": "x", "label": -1}, {"id": "", "label": 1}, {"label": 1}],
+)
+def test_bad_feedback_is_422(client: httpx.Client, payload: dict) -> None:
+    response = client.post("/v1/feedback", json=payload)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
