@@ -12,7 +12,7 @@ PACKAGES := libs/common $(wildcard services/*)
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup lock proto lint format test test-fast up down logs bench clean
+.PHONY: help setup tools lock proto lint format test test-fast up bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ $(STAMP): requirements/dev.txt $(PYPROJECTS) | $(BIN)/python
 
 setup: $(STAMP) ## Create .venv and install the locked dependencies (idempotent)
 
+tools: $(STAMP) ## Install the test tools outside the lock (helm, kubectl; promtool, docker-compose via apt)
+	bash scripts/tools/install-deploy-tools.sh
+
 lock: $(BIN)/python ## Regenerate requirements/*.txt from the packages' declared dependencies
 	$(BIN)/python -m pip install --quiet pip-tools 2>&1 | { grep -v "^WARNING: Location" || true; }
 	bash scripts/lock.sh
@@ -46,7 +49,7 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: $(STAMP) lint ## Lint, then every test (unit, integration, e2e, slow)
+test: $(STAMP) tools lint ## Lint, then every test (unit, integration, e2e, slow)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Unit tests only
