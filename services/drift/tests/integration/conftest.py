@@ -1,0 +1,89 @@
+"""Integration fixtures: a clean Redis database, a registered production model, a served app."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import uvicorn
+from fastapi import FastAPI
+
+from mlops_common.jobs import RETRAIN_QUEUE
+from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
+from mlops_common.testing.onnx_models import register_onnx_model, write_linear_model
+
+
+@pytest.fixture
+def redis_db(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the session's Redis, emptied before and after the test."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture
+def production_model(mlflow_store: Any, reference_csv: Path, tmp_path: Path) -> str:
+    """Version 1 of digits-classifier, aliased production, with the digits reference."""
+    model = write_linear_model(tmp_path / "model.onnx", seed=0)
+    return register_onnx_model(mlflow_store.tracking_uri, model, reference_csv=reference_csv)
+
+
+def add_traffic(client: redis.Redis, entries: list[TrafficEntry]) -> None:
+    """XADD entries as the gateway does."""
+    pipe = client.pipeline(transaction=False)
+    for entry in entries:
+        pipe.xadd(TRAFFIC_STREAM, entry.encode())  # type: ignore[arg-type]
+    pipe.execute()
+
+
+def queued_tasks(client: redis.Redis) -> list[tuple[str, dict[str, Any]]]:
+    """(task name, kwargs) of every Celery message waiting in the broker's queue list."""
+    tasks = []
+    for raw in client.lrange(RETRAIN_QUEUE, 0, -1):
+        message = json.loads(raw)
+        body = json.loads(base64.b64decode(message["body"]))
+        tasks.append((message["headers"]["task"], body[1]))
+    return tasks
+
+
+@asynccontextmanager
+async def serve(app: FastAPI, port: int) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on ``127.0.0.1:port`` (lifespan included); yield its URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.02)
+    if task.done():
+        task.result()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+def helpers() -> Any:
+    """The module's helpers, for tests (importlib mode cannot import conftest by name)."""
+
+    class Helpers:
+        add_traffic = staticmethod(add_traffic)
+        queued_tasks = staticmethod(queued_tasks)
+        serve = staticmethod(serve)
+
+    return Helpers

@@ -1,0 +1,91 @@
+"""The consumer group on a real Redis: reads, decodes, acknowledges, skips what is malformed."""
+
+from __future__ import annotations
+
+import numpy as np
+import redis
+from redis.asyncio import Redis
+
+from mlops_common.redis_keys import DRIFT_CONSUMER_GROUP, TRAFFIC_STREAM
+from mlops_drift.consumer import TrafficConsumer
+from mlops_drift.metrics import DriftMetrics
+from mlops_drift.window import SlidingWindow
+
+
+def consumer(url: str, window: SlidingWindow, metrics: DriftMetrics, **kwargs) -> TrafficConsumer:  # type: ignore[no-untyped-def]
+    return TrafficConsumer(
+        Redis.from_url(url), window, metrics, consumer_name="t", block_ms=50, **kwargs
+    )
+
+
+async def test_reads_new_entries_and_acknowledges_them(
+    redis_url: str,
+    redis_db: redis.Redis,
+    digits,
+    helpers,  # type: ignore[no-untyped-def]
+) -> None:
+    helpers.add_traffic(redis_db, digits.entries(digits.pool_x[:5]))  # before the group: skipped
+    window, metrics = SlidingWindow(100, 3600), DriftMetrics()
+    reader = consumer(redis_url, window, metrics)
+    await reader.ensure_group()
+    await reader.ensure_group()  # idempotent
+    entries = digits.entries(digits.pool_x[5:45])
+    helpers.add_traffic(redis_db, entries)
+    redis_db.xadd(TRAFFIC_STREAM, {"id": "x", "features": b"short"})
+    added = 0
+    while (n := await reader.poll_once()) or added == 0:
+        added += n
+    assert added == 40
+    assert len(window) == 40
+    table = window.snapshot()
+    np.testing.assert_allclose(table.iloc[0, :64].to_numpy(), entries[0].features, rtol=1e-6)
+    assert table["prediction"].tolist() == [e.label for e in entries]
+    assert redis_db.xpending(TRAFFIC_STREAM, DRIFT_CONSUMER_GROUP)["pending"] == 0
+    assert metrics.bad_entries._value.get() == 1
+    assert metrics.entries._value.get() == 40
+
+
+async def test_earliest_start_reads_the_backlog_and_accept_filters(
+    redis_url: str,
+    redis_db: redis.Redis,
+    digits,
+    helpers,  # type: ignore[no-untyped-def]
+) -> None:
+    helpers.add_traffic(redis_db, digits.entries(digits.pool_x[:10], model_version="1"))
+    helpers.add_traffic(redis_db, digits.entries(digits.pool_x[10:16], model_version="2"))
+    window = SlidingWindow(100, 3600)
+    reader = consumer(
+        redis_url,
+        window,
+        DriftMetrics(),
+        start_from="earliest",
+        accept=lambda entry: entry.model_version == "2",
+    )
+    await reader.ensure_group()
+    assert await reader.poll_once() == 6
+    assert len(window) == 6
+
+
+async def test_survives_a_deleted_stream(
+    redis_url: str,
+    redis_db: redis.Redis,
+    digits,
+    helpers,  # type: ignore[no-untyped-def]
+) -> None:
+    import asyncio
+
+    window = SlidingWindow(100, 3600)
+    reader = consumer(redis_url, window, DriftMetrics())
+    task = asyncio.create_task(reader.run())
+    try:
+        await asyncio.sleep(0.3)
+        redis_db.delete(TRAFFIC_STREAM)  # the group goes with it: NOGROUP, then re-created
+        await asyncio.sleep(0.5)
+        helpers.add_traffic(redis_db, digits.entries(digits.pool_x[:7]))
+        for _ in range(100):
+            if len(window) == 7:
+                break
+            await asyncio.sleep(0.05)
+        assert len(window) == 7
+    finally:
+        task.cancel()
