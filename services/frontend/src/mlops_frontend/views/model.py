@@ -28,11 +28,12 @@ def _serving(model: ModelVersion) -> None:
     st.caption(f"Model `{model.name}`" + (f" · run `{model.run_id}`" if model.run_id else ""))
 
 
-def _versions_table(versions: list[ModelVersion]) -> pd.DataFrame:
+def _versions_table(versions: list[ModelVersion], serving: str | None) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
                 "Version": ui.version_label(v.version),
+                "Serving": "● serving" if v.version == serving else "",
                 "Aliases": ", ".join(v.aliases) or "—",
                 "Test accuracy": v.metrics.get("test_accuracy"),
                 "Test F1": v.metrics.get("test_f1"),
@@ -108,7 +109,7 @@ def render() -> None:
         st.info("No version is registered yet: train one with `mlops-train train`.")
         return
     st.dataframe(
-        _versions_table(versions),
+        _versions_table(versions, serving.version if serving else None),
         hide_index=True,
         use_container_width=True,
         column_config={

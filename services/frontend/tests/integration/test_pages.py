@@ -1,0 +1,235 @@
+"""Each page driven by Streamlit's AppTest against the real platform (gateway, inference, drift,
+Redis, MLflow registry, Celery worker), asserting what the page shows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from streamlit.testing.v1 import AppTest
+
+from mlops_common.redis_keys import FEEDBACK_HASH
+from mlops_common.testing.servers import free_port
+from mlops_frontend.launch import APP_PATH
+
+pytestmark = pytest.mark.slow
+
+Platform = Any  # conftest.Platform (conftest modules are not importable by name)
+Opener = Callable[[str], AppTest]
+
+
+@pytest.fixture
+def open_page(monkeypatch: pytest.MonkeyPatch, platform: Platform) -> Opener:
+    """Open a page of the app, configured for the running platform, with the admin key set."""
+    monkeypatch.setenv("FRONTEND_GATEWAY_URL", platform.gateway_url)
+    monkeypatch.setenv("FRONTEND_DRIFT_URL", platform.drift_url)
+    monkeypatch.setenv("FRONTEND_ADMIN_API_KEY", platform.admin_key)
+    monkeypatch.setenv("FRONTEND_JOB_POLL_INTERVAL_S", "0.2")
+    return _opener
+
+
+def _opener(page: str) -> AppTest:
+    app = AppTest.from_file(str(APP_PATH), default_timeout=60).run()
+    assert not app.exception, app.exception
+    if page != "predict":
+        app.switch_page(f"views/{page}.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def texts(app: AppTest) -> str:
+    """Every piece of text the page shows, joined (titles, markdown, alerts, metrics, captions)."""
+    parts: list[str] = []
+    for kind in (
+        "title",
+        "subheader",
+        "markdown",
+        "caption",
+        "success",
+        "info",
+        "warning",
+        "error",
+    ):
+        parts += [str(element.value) for element in getattr(app, kind)]
+    parts += [f"{m.label}: {m.value}" for m in app.metric]
+    return "\n".join(parts)
+
+
+def metric(app: AppTest, label: str) -> str:
+    """The value of the metric called ``label``."""
+    for element in app.metric:
+        if element.label == label:
+            return str(element.value)
+    raise AssertionError(f"no metric {label!r} in {[m.label for m in app.metric]}")
+
+
+def test_predict_page_shows_prediction_and_records_feedback(
+    open_page: Opener, platform: Platform, digit_png: bytes
+) -> None:
+    app = open_page("predict")
+    assert app.title[0].value == "Predict a digit"
+    assert "Draw a digit or upload an image to start." in texts(app)
+
+    app.file_uploader[0].set_value(("seven.png", digit_png, "image/png")).run()
+    assert app.image, "the 8×8 preview is shown"
+    app.button(key="predict_button").click().run()
+    assert not app.error, texts(app)
+
+    with httpx.Client(base_url=platform.gateway_url) as http:
+        direct = http.post(
+            "/v1/predict/image", files={"file": ("seven.png", digit_png, "image/png")}
+        ).json()
+    expected = direct["predictions"][0]
+    assert metric(app, "Predicted digit") == str(expected["label"])
+    assert metric(app, "Confidence") == f"{expected['confidence']:.1%}"
+    assert metric(app, "Model version") not in ("", "unknown")
+    assert app.get("vega_lite_chart"), "the probability chart is drawn"
+
+    truth = (expected["label"] + 1) % 10
+    app.selectbox(key="feedback_label").set_value(truth)
+    app.button[-1].click().run()  # the form's submit button
+    assert "recorded (corrected)" in texts(app)
+    prediction_id = next(c.value for c in app.caption if "Prediction id" in c.value)
+    stored_id = prediction_id.split("`")[1]
+    with redis.Redis.from_url(platform.redis_url) as client:
+        assert client.hget(FEEDBACK_HASH, stored_id) == str(truth).encode()
+
+
+def test_predict_page_rejects_a_file_that_is_no_image(open_page: Opener) -> None:
+    app = open_page("predict")
+    app.file_uploader[0].set_value(("fake.png", b"this is not a PNG", "image/png")).run()
+    assert "This image cannot be used" in texts(app)
+    assert not app.exception
+
+
+def test_model_page_lists_versions_and_promotes_with_the_admin_key(
+    open_page: Opener, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page("model")
+    assert "Serving now" in texts(app)
+    assert metric(app, "Version") == "v2"
+    assert metric(app, "Test accuracy") == "91.00%"
+    table = app.dataframe[0].value
+    assert list(table["Version"]) == ["v2", "v1"]
+    assert list(table["Serving"]) == ["● serving", ""]
+
+    app.selectbox(key="promote_version").set_value("1")
+    app.button[-1].click().run()
+    try:
+        assert "Version v1 is now in production (was v2)" in texts(app), texts(app)
+        assert metric(app, "Version") == "v1"
+    finally:
+        with httpx.Client(base_url=platform.gateway_url) as http:
+            back = http.post(
+                "/v1/model/promote",
+                json={"version": "2"},
+                headers={"X-API-Key": platform.admin_key},
+            )
+            assert back.status_code == 200, back.text
+
+    monkeypatch.setenv("FRONTEND_ADMIN_API_KEY", "wrong-key")
+    app = open_page("model")
+    app.selectbox(key="promote_version").set_value("1")
+    app.button[-1].click().run()
+    assert "Admin key refused" in texts(app)
+
+
+def _send_blank_traffic(gateway_url: str, count: int) -> None:
+    """Near-blank grids: far from the reference of random grids, so the features drift."""
+    instances = [[0.0] * 63 + [float(i % 3)] for i in range(count)]
+    with httpx.Client(base_url=gateway_url, timeout=10) as http:
+        assert http.post("/v1/predict", json={"instances": instances}).status_code == 200
+
+
+def _wait_for_window(drift_url: str, rows: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=drift_url) as http:
+        while time.monotonic() < deadline:
+            body = http.get("/metrics").text
+            line = next((x for x in body.splitlines() if x.startswith("drift_window_size ")), "")
+            if line and float(line.split()[1]) >= rows:
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"the drift window never held {rows} rows")
+
+
+def test_drift_page_runs_a_check_and_embeds_the_report(
+    open_page: Opener, platform: Platform
+) -> None:
+    _send_blank_traffic(platform.gateway_url, 60)
+    _wait_for_window(platform.drift_url, 60)
+    app = open_page("drift")
+    app.button(key="drift_check").click().run()
+    assert not app.exception
+    shown = texts(app)
+    assert "Drift detected" in shown, shown
+    assert "features drifted" in shown  # the reason the drift service gives
+    assert int(metric(app, "Window size").replace(",", "")) >= 60
+
+    app.toggle(key="drift_report").set_value(True).run()
+    frames = list(app.get("iframe"))
+    assert frames, "the Evidently report is embedded"
+    with httpx.Client(base_url=platform.drift_url, timeout=60) as http:
+        report = http.get("/v1/drift/report").text
+    assert "<html" in report
+    assert frames[0].proto.srcdoc == report
+
+
+def test_retraining_page_follows_a_job_until_it_is_promoted(
+    open_page: Opener, retrain_worker: None
+) -> None:
+    app = open_page("retraining")
+    assert "No job yet" in texts(app)
+    app.button[-1].click().run()  # "Start retraining" with the configured key
+    assert "Queued" in texts(app) or app.get("progress"), texts(app)
+    deadline = time.monotonic() + 30
+    seen_stages: set[str] = set()
+    while "Promoted" not in texts(app):
+        assert time.monotonic() < deadline, texts(app)
+        seen_stages |= {str(p.proto.text) for p in app.get("progress")}
+        time.sleep(0.2)
+        app.run()
+    assert any("epoch" in stage for stage in seen_stages), seen_stages
+    shown = texts(app)
+    assert "version v3 now serves" in shown
+    assert "candidate test_accuracy 0.962" in shown  # why it was promoted
+
+
+@pytest.mark.parametrize("page", ["model", "drift"])
+def test_pages_say_clearly_when_the_gateway_is_down(
+    page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRONTEND_GATEWAY_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("FRONTEND_DRIFT_URL", "")
+    app = _opener(page)
+    assert not app.exception
+    assert len(app.error) == 1
+    assert "The gateway is unreachable" in app.error[0].value
+    assert "Connection refused" in app.error[0].value
+
+
+def test_predict_page_says_clearly_when_the_gateway_is_down(
+    monkeypatch: pytest.MonkeyPatch, digit_png: bytes
+) -> None:
+    monkeypatch.setenv("FRONTEND_GATEWAY_URL", f"http://127.0.0.1:{free_port()}")
+    app = _opener("predict")
+    app.file_uploader[0].set_value(("seven.png", digit_png, "image/png")).run()
+    app.button(key="predict_button").click().run()
+    assert not app.exception
+    assert "The gateway is unreachable" in app.error[0].value
+    assert not app.metric, "no stale prediction is shown"
+
+
+def test_retraining_page_says_clearly_when_the_gateway_is_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FRONTEND_GATEWAY_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("FRONTEND_ADMIN_API_KEY", "any-key")
+    app = _opener("retraining")
+    app.button[-1].click().run()
+    assert not app.exception
+    assert "The gateway is unreachable" in app.error[0].value
