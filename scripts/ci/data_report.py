@@ -97,6 +97,8 @@ def _from_folder(root: Path) -> Dataset:
 
 def load_dataset(path: Path) -> Dataset:
     """Read one dataset version in any of the supported forms, validated."""
+    if not path.exists():
+        raise DataReportError(f"{path} does not exist (did `dvc pull` fetch it?)")
     if path.is_dir():
         dataset = _from_folder(path)
     elif path.suffix == ".npz":
@@ -104,7 +106,7 @@ def load_dataset(path: Path) -> Dataset:
     elif path.suffix == ".csv":
         dataset = _from_csv(path)
     else:
-        raise DataReportError(f"{path}: not a folder, .npz or .csv (or it does not exist)")
+        raise DataReportError(f"{path}: not a folder, .npz or .csv")
     try:
         dataset.features = validate_features(np.asarray(dataset.features, np.float32))
     except ValueError as exc:

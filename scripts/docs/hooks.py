@@ -23,7 +23,6 @@ from docgen import DocGenError
 from docgen.directives import clear_cache, expand_page, openapi_json_name
 from docgen.openapi_ref import HTTP_SERVICES, openapi_json
 
-
 MERMAID_FENCE = {"name": "mermaid", "class": "mermaid", "format": fence_code_format}
 
 

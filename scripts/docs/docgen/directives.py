@@ -59,8 +59,7 @@ def hydra_groups(conf_dir: str = "services/trainer/conf") -> str:
     if not groups:
         raise DocGenError(f"{conf_dir} holds no Hydra config group")
     rows = [
-        [f"`{g.name}`", ", ".join(f"`{o.stem}`" for o in sorted(g.glob("*.yaml")))]
-        for g in groups
+        [f"`{g.name}`", ", ".join(f"`{o.stem}`" for o in sorted(g.glob("*.yaml")))] for g in groups
     ]
     return f"Generated from `{conf_dir}/`.\n\n" + table(["Group", "Options"], rows)
 
@@ -77,7 +76,8 @@ def dashboards(folder: str = "deploy/monitoring/grafana/dashboards") -> str:
         except json.JSONDecodeError as exc:
             raise DocGenError(f"{folder}/{path.name} is not valid JSON: {exc}") from exc
         panels = [p["title"] for p in board.get("panels", []) if p.get("type") != "row"]
-        rows.append([cell(board.get("title", path.stem)), f"`{path.name}`", cell(", ".join(panels))])
+        title = cell(board.get("title", path.stem))
+        rows.append([title, f"`{path.name}`", cell(", ".join(panels))])
     return table(["Dashboard", "File", "Panels"], rows)
 
 
