@@ -239,7 +239,7 @@ def run(seconds: float, concurrency: tuple[int, ...]) -> str:
     folder = Path(tempfile.mkdtemp(prefix="bench-inference-"))
     paths = {name: write_mlp_model(folder / f"m{i}.onnx", hidden) for i, (name, hidden)
              in enumerate(MODELS.items())}  # fmt: skip
-    header = "| setup | model | c | req/s | p50 ms | p99 ms | mean batch |\n|---|---|---|---|---|---|---|"
+    header = "| setup | model | c | req/s | p50 ms | p99 ms | mean batch |\n" + "|---" * 7 + "|"
     lines: list[str] = []
     table: dict[tuple[str, str, int], dict[str, float]] = {}
 
@@ -312,7 +312,7 @@ def run(seconds: float, concurrency: tuple[int, ...]) -> str:
 def _checks(
     table: dict[tuple[str, str, int], dict[str, float]], batch_rows: list[str], cs: tuple[int, ...]
 ) -> list[str]:
-    big, small = list(MODELS)[1], list(MODELS)[0]
+    small, big = list(MODELS)
     on, off = "service, batching on", "service, batching off"
     hi, lo = max(cs), min(cs)
     checks = []

@@ -134,6 +134,8 @@ class Batcher:
 
     async def _collect(self) -> list[_Pending]:
         first = await self._next()
+        if self._queue.empty():
+            await asyncio.sleep(0)  # one loop pass: lets requests already received queue up
         batch = [first]
         rows = self._fill(batch, first.rows)
         if self._max_wait <= 0 or len(batch) == 1:

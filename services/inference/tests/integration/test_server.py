@@ -87,7 +87,10 @@ async def test_concurrent_callers_each_get_their_own_rows(
 ) -> None:
     rng = np.random.default_rng(1)
     inputs = [rng.uniform(0, 16, (int(n), 64)).astype(np.float32) for n in rng.integers(1, 9, 60)]
-    settings = settings_for(str(linear_model), batching=batching, max_batch_size=16)
+    # in a worker thread (not inline), so requests queue up while a batch runs
+    settings = settings_for(
+        str(linear_model), batching=batching, max_batch_size=16, inline_max_ms=0.0
+    )
     async with (
         InferenceServer.running(settings) as server,
         grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel,

@@ -41,9 +41,10 @@ def rows(start: float, n: int, width: int = 4) -> Arrays:
     return {"x": (np.arange(n * width, dtype=np.float32).reshape(n, width) + start * 1000)}
 
 
-async def test_each_caller_gets_exactly_its_rows_with_mixed_sizes() -> None:
+@pytest.mark.parametrize("inline", [False, True])
+async def test_each_caller_gets_exactly_its_rows_with_mixed_sizes(inline: bool) -> None:
     runner = Recorder(delay=0.002)
-    batcher = Batcher(runner, max_batch_size=32, max_wait_s=0.001)
+    batcher = Batcher(runner, max_batch_size=32, max_wait_s=0.001, inline=lambda: inline)
     batcher.start()
     sizes = [1, 3, 7, 2, 16, 5, 1, 9] * 8
     requests = [rows(i, n) for i, n in enumerate(sizes)]
@@ -58,9 +59,10 @@ async def test_each_caller_gets_exactly_its_rows_with_mixed_sizes() -> None:
     assert len(runner.batches) < len(sizes), "concurrent requests were never batched"
 
 
-async def test_a_failure_reaches_only_the_requests_that_caused_it() -> None:
+@pytest.mark.parametrize("inline", [False, True])
+async def test_a_failure_reaches_only_the_requests_that_caused_it(inline: bool) -> None:
     runner = Recorder(delay=0.002)
-    batcher = Batcher(runner, max_batch_size=64)
+    batcher = Batcher(runner, max_batch_size=64, inline=lambda: inline)
     batcher.start()
     requests = [rows(i, 2) for i in range(30)]
     for bad in (4, 17):
