@@ -249,9 +249,16 @@ def client(gateway_url: str) -> Iterator[httpx.Client]:
 
 
 def metric_value(text: str, name: str, labels: str = "") -> float:
-    """The value of ``name{labels}`` in a Prometheus exposition (0 when absent)."""
-    prefix = f"{name}{{{labels}}}" if labels else name
+    """The value of ``name{labels}`` in a Prometheus exposition, labels in any order (0 if absent)."""
+    wanted = set(labels.split('",')) if labels else set()
+    wanted = {part if part.endswith('"') else part + '"' for part in wanted}
     for line in text.splitlines():
-        if line.startswith(prefix + " "):
-            return float(line.rsplit(" ", 1)[1])
+        series, _, value = line.rpartition(" ")
+        metric, _, rest = series.partition("{")
+        if metric != name:
+            continue
+        found = set(rest.rstrip("}").split('",')) if rest else set()
+        found = {part if part.endswith('"') else part + '"' for part in found if part}
+        if wanted <= found:
+            return float(value)
     return 0.0
