@@ -249,7 +249,7 @@ def client(gateway_url: str) -> Iterator[httpx.Client]:
 
 
 def metric_value(text: str, name: str, labels: str = "") -> float:
-    """The value of ``name{labels}`` in a Prometheus exposition, labels in any order (0 if absent)."""
+    """Value of ``name{labels}`` in a Prometheus exposition, labels in any order (0: absent)."""
     wanted = set(labels.split('",')) if labels else set()
     wanted = {part if part.endswith('"') else part + '"' for part in wanted}
     for line in text.splitlines():

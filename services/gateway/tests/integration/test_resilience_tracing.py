@@ -79,7 +79,9 @@ def test_one_trace_spans_gateway_and_inference(
     gateway = [s for s in finished if s.kind == SpanKind.SERVER and s.name == "POST /v1/predict"]
     client_calls = [s for s in finished if s.kind == SpanKind.CLIENT and "ModelInfer" in s.name]
     inference = [s for s in finished if s.kind == SpanKind.SERVER and "ModelInfer" in s.name]
-    assert len(gateway) == 1 and len(client_calls) == 1 and len(inference) == 1
+    assert len(gateway) == 1
+    assert len(client_calls) == 1
+    assert len(inference) == 1
     trace_id = gateway[0].context.trace_id
     assert client_calls[0].context.trace_id == trace_id
     assert inference[0].context.trace_id == trace_id
