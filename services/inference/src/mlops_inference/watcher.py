@@ -20,8 +20,9 @@ from mlops_inference.settings import InferenceSettings
 
 log = logging.getLogger(__name__)
 
-#: Seconds between attempts to reach Redis again after it went away.
+#: Seconds before the first attempt to reach Redis again; doubles up to the maximum.
 RECONNECT_DELAY_S = 1.0
+RECONNECT_MAX_DELAY_S = 30.0
 
 
 class ModelWatcher:
@@ -61,20 +62,27 @@ class ModelWatcher:
         return ref is not None and event.name == ref.name and event.alias == ref.alias
 
     async def _listen(self) -> None:
+        delay = RECONNECT_DELAY_S
         while True:
             client = aioredis.from_url(self._settings.redis_url)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(MODEL_EVENTS_CHANNEL)
                     log.info("listening for model events", extra={"channel": MODEL_EVENTS_CHANNEL})
+                    delay = RECONNECT_DELAY_S
                     async for message in pubsub.listen():
                         await self._handle(message)
             except (aioredis.RedisError, OSError) as exc:
-                log.warning("model-events subscription lost (%s); retrying", exc)
+                log.warning(
+                    "model-events subscription lost (%s); retrying in %.0f s (polling goes on)",
+                    exc,
+                    delay,
+                )
             finally:
                 with contextlib.suppress(Exception):
                     await client.aclose()
-            await asyncio.sleep(RECONNECT_DELAY_S)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_DELAY_S)
 
     async def _handle(self, message: dict[str, object]) -> None:
         if message.get("type") != "message":
