@@ -21,7 +21,8 @@ def model_card(
 - **Run**: `{run_id}`
 - **Network**: `{cfg.model._target_}` (width {cfg.model.get("width")}, \
 depth {cfg.model.get("depth")}, dropout {cfg.model.get("dropout")}); \
-optimizer `{cfg.optimizer._target_}` lr {cfg.optimizer.lr}; {cfg.trainer.max_epochs} epochs, seed {cfg.seed}
+optimizer `{cfg.optimizer._target_}` lr {cfg.optimizer.lr}; \
+{cfg.trainer.max_epochs} epochs, seed {cfg.seed}
 - **Interface**: ONNX input `{ONNX_INPUT_NAME}` float32 [N, 64] on the 0..16 scale (normalisation
   is inside the graph), output `{ONNX_OUTPUT_NAME}` float32 [N, 10] class probabilities.
 
