@@ -19,7 +19,6 @@ from redis.asyncio import Redis
 from mlops_drift import __version__
 from mlops_drift.api import install_error_handlers, router
 from mlops_drift.consumer import TrafficConsumer
-from mlops_drift.detector import warm_up
 from mlops_drift.events import listen_model_events
 from mlops_drift.metrics import DriftMetrics
 from mlops_drift.monitor import DriftMonitor
@@ -39,8 +38,6 @@ def _executor(kind: str) -> Executor:
 @asynccontextmanager
 async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncIterator[DriftMonitor]:
     redis = Redis.from_url(settings.redis_url, socket_timeout=30, socket_connect_timeout=5)
-    executor = _executor(settings.check_executor)
-    executor.submit(warm_up)  # import Evidently in the worker before the first check
     trigger = (
         RetrainTrigger(redis, make_celery(settings.redis_url), settings.retrain_cooldown_s)
         if settings.retrain_enabled
@@ -50,12 +47,13 @@ async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncItera
     monitor = DriftMonitor(
         window=window,
         source=RegistryReferenceSource(settings.tracking_uri, settings.model_name),
-        executor=executor,
+        executor_factory=lambda: _executor(settings.check_executor),
         metrics=metrics,
         config=settings.detector_config(),
         min_window_size=settings.min_window_size,
         trigger=trigger,
     )
+    monitor.warm_up()
     consumer = TrafficConsumer(
         redis,
         window,
@@ -86,7 +84,7 @@ async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncItera
                 await task
         if trigger is not None:
             trigger.close()
-        await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        await monitor.close()
         await redis.aclose()
 
 

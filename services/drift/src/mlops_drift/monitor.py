@@ -10,13 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import Executor
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 
 from mlops_common.redis_keys import TrafficEntry
-from mlops_drift.detector import DriftConfig, DriftVerdict, check_drift, render_report
+from mlops_drift.detector import (
+    DriftConfig,
+    DriftVerdict,
+    check_drift,
+    render_report,
+    warm_up,
+)
 from mlops_drift.metrics import DriftMetrics
 from mlops_drift.reference import (
     Reference,
@@ -27,6 +35,8 @@ from mlops_drift.trigger import RetrainTrigger
 from mlops_drift.window import SlidingWindow
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class NoReferenceError(RuntimeError):
@@ -57,7 +67,7 @@ class DriftMonitor:
         *,
         window: SlidingWindow,
         source: RegistryReferenceSource,
-        executor: Executor,
+        executor_factory: Callable[[], Executor],
         metrics: DriftMetrics,
         config: DriftConfig,
         min_window_size: int,
@@ -69,7 +79,8 @@ class DriftMonitor:
         self.config = config
         self.min_window_size = min_window_size
         self.trigger = trigger
-        self._executor = executor
+        self._executor_factory = executor_factory
+        self._executor = executor_factory()
         self.reference: Reference | None = None
         self.reference_error: str | None = None
         self._retired_version: str | None = None
@@ -144,10 +155,7 @@ class DriftMonitor:
                     f"the window holds {len(window)} rows; a verdict needs at least "
                     f"{self.min_window_size}"
                 )
-            loop = asyncio.get_running_loop()
-            verdict = await loop.run_in_executor(
-                self._executor, check_drift, reference.frame, window, self.config
-            )
+            verdict = await self._in_worker(check_drift, reference.frame, window, self.config)
             self._rows_at_last_check = rows_seen
             self.last = verdict
             self._last_frames = (reference.frame, window)
@@ -189,12 +197,29 @@ class DriftMonitor:
                 return None
             if self._report is not None and self._report[0] == last.checked_at:
                 return self._report[1]
-            loop = asyncio.get_running_loop()
-            html = await loop.run_in_executor(
-                self._executor, render_report, frames[0], frames[1], self.config
-            )
+            html = await self._in_worker(render_report, frames[0], frames[1], self.config)
             self._report = (last.checked_at, html)
             return html
+
+    async def _in_worker(self, func: Callable[..., T], *args: object) -> T:
+        """Run ``func`` in the check executor; a dead worker is replaced for the next call."""
+        executor = self._executor
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, func, *args)
+        except BrokenExecutor:
+            log.error("the check worker died; starting a new one")
+            if self._executor is executor:
+                executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = self._executor_factory()
+            raise
+
+    def warm_up(self) -> None:
+        """Import Evidently in the worker now, not at the first check."""
+        self._executor.submit(warm_up)
+
+    async def close(self) -> None:
+        """Stop the worker (waits for a running check)."""
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
 
     # -- background loops --------------------------------------------------------------------
 

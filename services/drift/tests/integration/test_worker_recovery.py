@@ -1,0 +1,55 @@
+"""A check worker process that dies is replaced: the next check runs again."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+
+import numpy as np
+import pytest
+
+from mlops_drift.detector import DriftConfig
+from mlops_drift.metrics import DriftMetrics
+from mlops_drift.monitor import DriftMonitor
+from mlops_drift.reference import ProductionVersion, Reference, RegistryReferenceSource
+from mlops_drift.simulation import clean
+from mlops_drift.window import SlidingWindow
+
+
+@pytest.mark.slow
+async def test_a_killed_worker_fails_one_check_then_is_replaced(digits) -> None:  # type: ignore[no-untyped-def]
+    pools: list[ProcessPoolExecutor] = []
+
+    def factory() -> ProcessPoolExecutor:
+        pools.append(
+            ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        )
+        return pools[-1]
+
+    window = SlidingWindow(500, 3600)
+    monitor = DriftMonitor(
+        window=window,
+        source=RegistryReferenceSource("sqlite:///unused.db", "digits-classifier"),
+        executor_factory=factory,
+        metrics=DriftMetrics(),
+        config=DriftConfig(),
+        min_window_size=100,
+    )
+    version = ProductionVersion("digits-classifier", "1", "run")
+    monitor.reference = Reference(version, digits.reference)
+    x, _ = clean(digits.pool_x, digits.pool_y, 150, np.random.default_rng(5))
+    window.add(digits.entries(x))
+    try:
+        first = await monitor.check()
+        assert first.verdict.window_size == 150
+        for pid in list(pools[0]._processes):  # the worker that ran the check
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises(BrokenExecutor):
+            await monitor.check()
+        assert len(pools) == 2
+        again = await monitor.check()
+        assert again.verdict.window_size == 150
+    finally:
+        await monitor.close()
