@@ -15,7 +15,7 @@ from typing import Any
 
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
-from pymdownx.superfences import fence_code_format
+from pymdownx.superfences import fence_code_format  # type: ignore[import-untyped]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
