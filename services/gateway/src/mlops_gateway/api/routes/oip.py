@@ -60,7 +60,7 @@ class InputTensor(BaseModel):
     """A JSON input tensor: ``data`` flat or nested, row-major."""
 
     name: str = Field(min_length=1)
-    shape: list[Annotated[int, Field(ge=0)]] = Field(max_length=8)
+    shape: list[Annotated[int, Field(ge=0, le=2**31 - 1)]] = Field(max_length=8)
     datatype: str
     data: list[Any]
 
