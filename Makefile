@@ -12,7 +12,7 @@ PACKAGES := libs/common $(wildcard services/*)
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools lock proto lint format test test-fast up bench clean
+.PHONY: help setup tools lock proto lint format test test-fast up bench docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ up: $(STAMP) ## Run the whole platform locally (Ctrl-C stops it)
 
 bench: $(STAMP) ## Run every benchmark in benchmarks/ (prints tables, saves benchmarks/results/)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+docs: $(STAMP) ## Build the documentation site into site/ (strict)
+	$(BIN)/mkdocs build --strict
 
 clean: ## Remove caches and build output (keeps .venv and .state)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache build dist site
