@@ -58,6 +58,12 @@ class DriftMetrics:
         self.last_check.set(verdict.checked_at)
         self.check_duration.observe(verdict.duration_s)
 
+    def reset_verdict(self) -> None:
+        """Clear the verdict gauges (the model they were about was replaced)."""
+        self.drifted_share.set(0)
+        self.dataset_drift.set(0)
+        self.window_size.set(0)
+
     def set_reference(self, name: str, version: str) -> None:
         """Point the reference info gauge at ``name``/``version`` only."""
         self.reference_version.clear()

@@ -112,10 +112,11 @@ class DriftMonitor:
                 log.error("reference not loaded", extra={"error": str(exc)})
                 return False
             if current is not None:
-                # the window's predictions came from the old model: start afresh
+                # the window's predictions and the verdict were about the old model: start afresh
                 self._retired_version = current.version
                 self.window.clear()
-                self.metrics.window_size.set(0)
+                self.last, self._last_frames, self._report = None, None, None
+                self.metrics.reset_verdict()
             self.reference, self.reference_error = reference, None
             self.metrics.set_reference(version.name, version.version)
             log.info(

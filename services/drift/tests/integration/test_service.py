@@ -173,6 +173,8 @@ async def test_promotion_event_reloads_the_reference_and_resets_the_window(  # t
         redis_db.publish(MODEL_EVENTS_CHANNEL, ModelEvent(MODEL_NAME, new).encode())
         await wait_for(lambda: reference_is(http, "2"), within_s=20)
         await wait_for(lambda: window_has(http, 0))
+        # the verdict was about the replaced model
+        assert (await http.get("/v1/drift/status")).status_code == 404
         # late answers of the replaced version are ignored, the new version's are kept
         helpers.add_traffic(redis_db, digits.entries(x[:30], model_version="1"))
         helpers.add_traffic(redis_db, digits.entries(x[:20], model_version="2"))
