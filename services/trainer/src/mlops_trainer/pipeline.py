@@ -87,7 +87,7 @@ def _production_metrics(
     if current is None:
         return None, {}
     path = registry.download_model(f"models:/{MODEL_NAME}@{ALIAS_PRODUCTION}", tmp / "production")
-    return current.version, evaluate_onnx(path, x, y)
+    return str(current.version), evaluate_onnx(path, x, y)
 
 
 def run_pipeline(

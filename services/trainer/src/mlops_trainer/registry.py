@@ -132,7 +132,7 @@ def promote(client: MlflowClient, version: str, name: str = MODEL_NAME) -> Promo
     except MlflowException as exc:
         raise RegistryError(f"{name} has no version {version}") from exc
     current = alias_version(client, ALIAS_PRODUCTION, name)
-    previous = current.version if current is not None else None
+    previous = str(current.version) if current is not None else None
     if previous is not None and previous != str(version):
         client.set_registered_model_tag(name, PREVIOUS_PRODUCTION_TAG, previous)
     set_alias(client, ALIAS_PRODUCTION, str(version), name)
@@ -151,7 +151,7 @@ def rollback(client: MlflowClient, version: str | None = None, name: str = MODEL
         except MlflowException as exc:
             raise RegistryError(f"no registered model {name}") from exc
         current = alias_version(client, ALIAS_PRODUCTION, name)
-        if version is None or (current is not None and current.version == version):
+        if version is None or (current is not None and str(current.version) == version):
             raise RegistryError("no earlier production version recorded; name a version")
     return promote(client, str(version), name)
 

@@ -113,12 +113,13 @@ def train(
     log.info(
         "training started", extra={"model": cfg.model._target_, "epochs": cfg.trainer.max_epochs}
     )
-    trainer.fit(module, datamodule=datamodule)
-    if (
-        trainer.strategy.launcher is not None
-        and not trainer.strategy.launcher.is_interactive_compatible
-    ):
-        pass
+    threads = torch.get_num_threads()
+    if int(cfg.get("threads", 0)) > 0:
+        torch.set_num_threads(int(cfg.threads))
+    try:
+        trainer.fit(module, datamodule=datamodule)
+    finally:
+        torch.set_num_threads(threads)
     tester = pl.Trainer(
         accelerator="cpu",
         devices=1,
