@@ -137,7 +137,10 @@ async def test_shifted_traffic_drifts_and_queues_one_retrain(  # type: ignore[no
         report = await http.get("/v1/drift/report")
         assert report.status_code == 200
         assert report.headers["content-type"].startswith("text/html")
+        assert report.text.lstrip().lower().startswith("<!doctype html")
+        assert "evidently" in report.text.lower()
         assert "pixel_0_0" in report.text
+        assert (await http.get("/v1/drift/report")).text == report.text  # cached
 
 
 async def test_promotion_event_reloads_the_reference_and_resets_the_window(  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from mlops_drift.simulation import SHIFTS, run_suite
 
 @pytest.mark.slow
 def test_detects_every_shift_without_false_alarms(digits) -> None:  # type: ignore[no-untyped-def]
-    windows = {"clean": 10, **dict.fromkeys(SHIFTS, 4)}
+    windows = {"clean": 10, **dict.fromkeys(SHIFTS, 3)}
     rows = {
         row.shift: row
         for row in run_suite(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlops_drift.detector import DriftConfig, DriftInputError, check_drift, render_report
+from mlops_drift.detector import DriftConfig, DriftInputError, check_drift
 from mlops_drift.simulation import blended, class_prior, clean, inverted
 
 
@@ -55,12 +55,3 @@ def test_missing_columns_and_rows_are_refused(digits) -> None:  # type: ignore[n
         check_drift(digits.reference, digits.reference.drop(columns=["confidence"]))
     with pytest.raises(DriftInputError, match="at least 2"):
         check_drift(digits.reference, digits.reference.head(1))
-
-
-@pytest.mark.slow
-def test_report_is_evidently_html(digits) -> None:  # type: ignore[no-untyped-def]
-    x, y = clean(digits.pool_x, digits.pool_y, 100, np.random.default_rng(0))
-    html = render_report(digits.reference.head(150), digits.window(x, y))
-    assert html.lstrip().lower().startswith("<!doctype html")
-    assert "evidently" in html.lower()
-    assert "pixel_4_4" in html
