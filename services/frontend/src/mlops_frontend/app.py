@@ -25,7 +25,7 @@ PAGES = (
 
 def main() -> None:
     """Configure the page and run the chosen one."""
-    st.set_page_config(page_title=ui.APP_TITLE, page_icon="🔢", layout="wide")
+    st.set_page_config(page_title=ui.APP_TITLE, page_icon=":material/pin:", layout="wide")
     try:
         config = ui.settings()
     except ui.SettingsError as exc:
@@ -37,7 +37,7 @@ def main() -> None:
     ]
     page = st.navigation(pages)
     with st.sidebar:
-        st.markdown(f"### 🔢 {ui.APP_TITLE}")
+        st.markdown(f"### :material/pin: {ui.APP_TITLE}")
         st.caption("Handwritten digits, served, watched and retrained.")
         st.caption(f"Gateway: `{config.gateway_url}`")
     page.run()

@@ -26,6 +26,7 @@ from mlops_frontend.settings import FrontendSettings
 T = TypeVar("T")
 
 APP_TITLE = "Digits MLOps"
+ERROR_ICON = ":material/error:"
 
 #: What a person can do about a dependency the gateway reports as down.
 _DEPENDENCY_HINTS = {
@@ -117,7 +118,7 @@ def guarded() -> Iterator[None]:
     try:
         yield
     except (ClientError, MalformedAnswerError) as exc:
-        st.error(describe(exc), icon="🚫")
+        st.error(describe(exc), icon=ERROR_ICON)
 
 
 def fetch(call: Callable[[], T]) -> T | None:
@@ -125,7 +126,7 @@ def fetch(call: Callable[[], T]) -> T | None:
     try:
         return call()
     except (ClientError, MalformedAnswerError) as exc:
-        st.error(describe(exc), icon="🚫")
+        st.error(describe(exc), icon=ERROR_ICON)
         return None
 
 

@@ -58,7 +58,6 @@ _gw = _load_gateway_fixtures()
 loop = _gw.loop
 spans = _gw.spans
 tracer_provider = _gw.tracer_provider
-model_path = _gw.model_path
 inference = _gw.inference
 inference_target = _gw.inference_target
 drift_service = _gw.drift_service  # the stand-in the factory needs; ours replaces its URL
@@ -87,6 +86,34 @@ def redis_url() -> Iterator[str]:
     server = RedisServer().start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A linear ONNX model of the contract fitted on scikit-learn's digits (~98% accurate), so
+    the pages (and the docs' screenshot) show sensible predictions."""
+    import onnx
+    from onnx import numpy_helper
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops_common.features import FEATURE_MAX
+    from mlops_common.testing.onnx_models import build_model
+
+    digits = load_digits()
+    fitted = LogisticRegression(max_iter=1000).fit(digits.data / FEATURE_MAX, digits.target)
+    model = build_model(hidden=(), seed=0)
+    weights = {
+        "w0": fitted.coef_.T.astype(np.float32),
+        "b0": fitted.intercept_.astype(np.float32),
+    }
+    for index, initializer in enumerate(model.graph.initializer):
+        if initializer.name in weights:
+            replacement = numpy_helper.from_array(weights[initializer.name], initializer.name)
+            model.graph.initializer[index].CopyFrom(replacement)
+    path = tmp_path_factory.mktemp("model") / "digits-linear.onnx"
+    onnx.save_model(model, str(path))
+    return path
 
 
 def _reference_csv(path: Path, model: Path, rows: int = 300) -> Path:

@@ -86,18 +86,18 @@ def render() -> None:
     st.title("Model")
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash:
-        st.success(flash, icon="✅")
+        st.success(flash, icon=":material/check_circle:")
     client = ui.client()
     try:
         serving: ModelVersion | None = client.serving_model()
     except ApiError as exc:
         if exc.status != 404:
-            st.error(ui.describe(exc), icon="🚫")
+            st.error(ui.describe(exc), icon=ui.ERROR_ICON)
             return
         serving = None
         st.info("No model serves yet: promote a registered version below.")
     except (ClientError, MalformedAnswerError) as exc:
-        st.error(ui.describe(exc), icon="🚫")
+        st.error(ui.describe(exc), icon=ui.ERROR_ICON)
         return
     if serving is not None:
         _serving(serving)

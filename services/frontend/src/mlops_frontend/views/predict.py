@@ -48,7 +48,7 @@ def _canvas_png() -> bytes | None:
 
 def _input() -> tuple[bytes, str] | None:
     """The image to predict and its file name, from the canvas or the uploader."""
-    draw, upload = st.tabs(["✏️ Draw", "📁 Upload"])
+    draw, upload = st.tabs([":material/draw: Draw", ":material/upload: Upload"])
     with draw:
         st.caption("Draw one digit, large and centred.")
         drawn = _canvas_png()
@@ -137,7 +137,7 @@ def render() -> None:
         try:
             features = image_to_features(data)
         except InputError as exc:
-            st.error(f"**This image cannot be used**: {exc}", icon="🖼️")
+            st.error(f"**This image cannot be used**: {exc}", icon=":material/broken_image:")
             return
         _preview(features)
     stored = st.session_state.get(RESULT_KEY)
