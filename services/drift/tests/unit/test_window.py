@@ -37,7 +37,7 @@ def test_keeps_only_the_newest_rows() -> None:
     window.add(entry(clock.now - 5 + i) for i in range(5))
     assert len(window) == 3
     assert window.added_total == 5
-    assert window.snapshot()["pixel_0_0"].tolist() == [(clock.now - 2 + i) % 16 for i in range(3)]
+    assert window.snapshot()["pixel_0_0"].tolist() == [(clock.now - 3 + i) % 16 for i in range(3)]
 
 
 def test_rows_older_than_the_age_limit_leave() -> None:
