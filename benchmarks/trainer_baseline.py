@@ -59,7 +59,8 @@ def main(overrides: list[str]) -> None:
         "",
         f"Config overrides: `{' '.join(overrides) or '(default)'}`; split {manifest.sizes} "
         f"(seed {cfg.seed}, data hash `{manifest.content_hash[:12]}`); {cores} CPU cores visible, "
-        "shared with other work running at the same time (timings are upper bounds).",
+        "shared with other work running at the same time "
+        f"(load average {os.getloadavg()[0]:.1f}; timings are upper bounds).",
         "",
         "| model | test accuracy | test macro F1 | errors / 360 | fit wall (s) |",
         "|---|---|---|---|---|",

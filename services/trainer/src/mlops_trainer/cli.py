@@ -130,7 +130,9 @@ def _cmd_promote(args: argparse.Namespace, settings: TrainerSettings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mlops-train``."""
-    parser = argparse.ArgumentParser(prog="mlops-train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mlops-train", description="Train, export, register and manage the digits classifier."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_overrides(p: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -20,8 +20,9 @@ from mlops_common.registry import ALIAS_PRODUCTION, ALIAS_STAGING, MODEL_NAME
 
 log = logging.getLogger(__name__)
 
-#: Registered-model tag holding the version that was production before the last promotion.
-PREVIOUS_PRODUCTION_TAG = "previous_production"
+#: Registered-model tag holding the versions that were production, oldest first ("1,3,4").
+HISTORY_TAG = "production_history"
+HISTORY_LENGTH = 50
 
 
 class RegistryError(RuntimeError):
@@ -125,35 +126,57 @@ def should_promote(candidate: float, production: float | None, margin: float = 0
     return production is None or candidate >= production + margin
 
 
-def promote(client: MlflowClient, version: str, name: str = MODEL_NAME) -> Promotion:
-    """Move ``production`` to ``version``, remembering the one it replaces for a rollback."""
+def _history(client: MlflowClient, name: str) -> list[str]:
+    try:
+        raw = client.get_registered_model(name).tags.get(HISTORY_TAG, "")
+    except MlflowException as exc:
+        raise RegistryError(f"no registered model {name}") from exc
+    return [v for v in raw.split(",") if v]
+
+
+def _move_production(
+    client: MlflowClient, version: str, history: list[str], name: str
+) -> Promotion:
     try:
         client.get_model_version(name, version)
     except MlflowException as exc:
         raise RegistryError(f"{name} has no version {version}") from exc
     current = alias_version(client, ALIAS_PRODUCTION, name)
     previous = str(current.version) if current is not None else None
-    if previous is not None and previous != str(version):
-        client.set_registered_model_tag(name, PREVIOUS_PRODUCTION_TAG, previous)
-    set_alias(client, ALIAS_PRODUCTION, str(version), name)
-    return Promotion(version=str(version), previous=previous)
+    set_alias(client, ALIAS_PRODUCTION, version, name)
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history[-HISTORY_LENGTH:]))
+    return Promotion(version=version, previous=previous)
+
+
+def promote(client: MlflowClient, version: str, name: str = MODEL_NAME) -> Promotion:
+    """Move ``production`` to ``version`` and append it to the production history.
+
+    Raises:
+        RegistryError: the model or the version does not exist.
+    """
+    version = str(version)
+    history = _history(client, name)
+    if not history or history[-1] != version:
+        history.append(version)
+    return _move_production(client, version, history, name)
 
 
 def rollback(client: MlflowClient, version: str | None = None, name: str = MODEL_NAME) -> Promotion:
-    """Move ``production`` back: to ``version``, else to the version it replaced last.
+    """Move ``production`` back: to ``version`` when given, else to the one before it.
+
+    Without a version, the current production version leaves the history, so rolling back
+    twice goes two promotions back.
 
     Raises:
         RegistryError: there is no earlier production version to go back to.
     """
-    if version is None:
-        try:
-            version = client.get_registered_model(name).tags.get(PREVIOUS_PRODUCTION_TAG)
-        except MlflowException as exc:
-            raise RegistryError(f"no registered model {name}") from exc
-        current = alias_version(client, ALIAS_PRODUCTION, name)
-        if version is None or (current is not None and str(current.version) == version):
-            raise RegistryError("no earlier production version recorded; name a version")
-    return promote(client, str(version), name)
+    if version is not None:
+        return promote(client, version, name)
+    history = _history(client, name)
+    if len(history) < 2:
+        raise RegistryError("no earlier production version recorded; name a version")
+    history.pop()
+    return _move_production(client, history[-1], history, name)
 
 
 def staging_alias() -> str:

@@ -98,14 +98,16 @@ def test_pipeline_registers_promotes_by_the_rule_and_rolls_back(
     assert "profile/train.prof" in profile
     assert any(p.endswith(".pt.trace.json") for p in _walk(client, second.run_id, "profile/torch"))
 
-    # A tolerant margin promotes the staged candidate; rollback goes back to the previous one.
+    # Promote by hand, roll back to what was production before, and no further.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store.tracking_uri)
     assert main(["promote", "2"]) == 0
     assert _alias(client, ALIAS_PRODUCTION) == "2"
     assert main(["rollback"]) == 0
     assert _alias(client, ALIAS_PRODUCTION) == "1"
-    with pytest.raises(RegistryError):
-        rollback(client)  # production (1) is what was recorded as previous: nothing to go back to
+    with pytest.raises(RegistryError, match="no earlier"):
+        rollback(client)
+    assert rollback(client, "2").previous == "1"
+    assert _alias(client, ALIAS_PRODUCTION) == "2"
     assert main(["promote", "99"]) == 2
 
 
