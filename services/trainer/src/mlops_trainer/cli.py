@@ -20,6 +20,12 @@ from mlops_trainer.settings import TrainerSettings
 log = logging.getLogger("mlops_trainer.cli")
 
 
+def _quiet_exporter_logs() -> None:
+    """The ONNX exporter's optimiser logs every pass at INFO; keep its warnings only."""
+    for name in ("onnxscript", "onnx_ir", "torch.onnx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _print(payload: dict[str, Any]) -> None:
     print(json.dumps(payload, indent=2, default=str))
 
@@ -44,6 +50,7 @@ def _multirun(overrides: Sequence[str], settings: TrainerSettings) -> int:
     from mlops_trainer.pipeline import run_pipeline
 
     def job(cfg: DictConfig) -> float:
+        _quiet_exporter_logs()  # Hydra has just configured logging for the job
         return run_pipeline(cfg, settings=settings).metrics["test_accuracy"]
 
     sys.argv = ["mlops-train", "--multirun", *overrides]
@@ -176,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = TrainerSettings()
     configure_logging("trainer", settings.log_level)
+    _quiet_exporter_logs()
     try:
         return int(args.handler(args, settings))
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
