@@ -83,7 +83,7 @@ class ModelRegistry:
         except (OSError, RuntimeError) as exc:
             raise DependencyUnavailableError("registry", f"model registry: {exc}") from exc
 
-    def _info(self, mv: Any) -> ModelVersionInfo:
+    def _info(self, mv: Any, aliases: list[str] | None = None) -> ModelVersionInfo:
         metrics: dict[str, float] = {}
         if mv.run_id:
             try:
@@ -93,7 +93,7 @@ class ModelRegistry:
         return ModelVersionInfo(
             name=mv.name,
             version=str(mv.version),
-            aliases=sorted(getattr(mv, "aliases", []) or []),
+            aliases=sorted(aliases if aliases is not None else getattr(mv, "aliases", []) or []),
             metrics=metrics,
             created_at=_iso(mv.creation_timestamp),
             run_id=mv.run_id or None,
@@ -124,11 +124,19 @@ class ModelRegistry:
         """Registered versions, newest first (at most :data:`MAX_LISTED_VERSIONS`)."""
 
         def get() -> list[ModelVersionInfo]:
-            found = self._mlflow().search_model_versions(
+            client = self._mlflow()
+            found = client.search_model_versions(
                 f"name = '{self.model_name}'", max_results=MAX_LISTED_VERSIONS
             )
+            # search_model_versions leaves each version's aliases empty; the registered model
+            # holds them all (alias → version), so one more call fills every version in.
+            by_version: dict[str, list[str]] = {}
+            if found:
+                model = client.get_registered_model(self.model_name)
+                for alias, version in (model.aliases or {}).items():
+                    by_version.setdefault(str(version), []).append(alias)
             ordered = sorted(found, key=lambda mv: int(mv.version), reverse=True)
-            return [self._info(mv) for mv in ordered]
+            return [self._info(mv, by_version.get(str(mv.version), [])) for mv in ordered]
 
         infos: list[ModelVersionInfo] = await self._run(get)
         return infos

@@ -33,6 +33,18 @@ def test_models_lists_versions_newest_first(client: httpx.Client) -> None:
     assert [v["version"] for v in body["versions"]][:2] == ["2", "1"]
 
 
+def test_models_show_each_versions_aliases(client: httpx.Client, registry_uri: str) -> None:
+    registry = MlflowClient(tracking_uri=registry_uri, registry_uri=registry_uri)
+    registry.set_registered_model_alias(MODEL_NAME, "staging", "1")
+    try:
+        body = client.get("/v1/models").json()
+    finally:
+        registry.delete_registered_model_alias(MODEL_NAME, "staging")
+    aliases = {v["version"]: v["aliases"] for v in body["versions"]}
+    assert aliases["2"] == ["production"]
+    assert aliases["1"] == ["staging"]
+
+
 def test_promote_moves_the_alias_and_announces_it(
     client: httpx.Client, registry_uri: str, redis_url: str
 ) -> None:
