@@ -19,8 +19,10 @@ import mlflow
 import numpy as np
 import onnx
 from mlflow.models import ModelSignature
+from mlflow.tracking import MlflowClient
 from mlflow.types import Schema, TensorSpec
 from omegaconf import DictConfig
+from torch import nn
 
 from mlops_common.features import N_FEATURES
 from mlops_common.registry import (
@@ -36,17 +38,18 @@ from mlops_common.registry import (
 from mlops_trainer import registry
 from mlops_trainer.checkpoint import save_checkpoint
 from mlops_trainer.config import flat_params, to_yaml
+from mlops_trainer.data import Manifest, Split
 from mlops_trainer.evaluate import (
     classification_metrics,
     confusion_figure,
     evaluate_onnx,
     reference_frame,
 )
-from mlops_trainer.export import ParityError, check_parity, export_onnx
+from mlops_trainer.export import Parity, ParityError, check_parity, export_onnx
 from mlops_trainer.model_card import model_card
 from mlops_trainer.profiling import profiled
 from mlops_trainer.settings import TrainerSettings
-from mlops_trainer.train import ProgressCallback, load_data, predict_proba, train
+from mlops_trainer.train import ProgressCallback, TrainResult, load_data, predict_proba, train
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,7 @@ def _noop(stage: str, epoch: int | None, progress: float) -> None:
 
 
 def _production_metrics(
-    client: mlflow.MlflowClient, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], tmp: Path
+    client: MlflowClient, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], tmp: Path
 ) -> tuple[str | None, dict[str, float]]:
     """The production version and its metrics on *this* test set (None, {} when there is none)."""
     current = registry.alias_version(client, ALIAS_PRODUCTION)
@@ -88,6 +91,109 @@ def _production_metrics(
         return None, {}
     path = registry.download_model(f"models:/{MODEL_NAME}@{ALIAS_PRODUCTION}", tmp / "production")
     return str(current.version), evaluate_onnx(path, x, y)
+
+
+def _train_and_log(
+    cfg: DictConfig,
+    data: tuple[Split, Manifest],
+    settings: TrainerSettings,
+    progress: ProgressCallback,
+    tmp: Path,
+) -> TrainResult:
+    """Train (profiled when asked) and log the per-epoch metrics and the profiles."""
+    with profiled(bool(cfg.profile), tmp / "profile") as callbacks:
+        trained = train(
+            cfg,
+            on_progress=progress,
+            callbacks=callbacks,
+            split=data,
+            log_dir=settings.output_dir / "lightning",
+        )
+    if callbacks:
+        mlflow.log_artifacts(str(tmp / "profile"), "profile")
+    for row in trained.history:
+        mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+    return trained
+
+
+def _evaluate_and_log(network: nn.Module, split: Split) -> dict[str, float]:
+    """Test metrics and the confusion matrix of the PyTorch network."""
+    probabilities = predict_proba(network, split.x_test).numpy()
+    metrics = classification_metrics(probabilities, split.y_test)
+    mlflow.log_metrics(metrics)
+    figure = confusion_figure(probabilities, split.y_test)
+    mlflow.log_figure(figure, "evaluation/confusion_matrix.png")
+    return metrics
+
+
+def _export_and_check(
+    cfg: DictConfig, network: nn.Module, split: Split, path: Path, progress: ProgressCallback
+) -> tuple[onnx.ModelProto, Parity]:
+    """Export to ONNX and check parity on the whole test set; raise when it fails."""
+    progress("export", None, 0.0)
+    model = export_onnx(network, path, opset=int(cfg.export.opset))
+    progress("parity", None, 0.0)
+    parity = check_parity(network, path, split.x_test, atol=float(cfg.export.parity_atol))
+    mlflow.log_metrics(
+        {
+            "parity_max_abs_diff": parity.max_abs_diff,
+            "parity_argmax_mismatches": float(parity.argmax_mismatches),
+        }
+    )
+    if not parity.ok:
+        raise ParityError(f"ONNX and PyTorch disagree on the test set: {parity.as_dict()}")
+    onnx_metrics = evaluate_onnx(path, split.x_test, split.y_test)
+    mlflow.log_metrics({f"onnx_{k}": v for k, v in onnx_metrics.items()})
+    return model, parity
+
+
+def _log_reference(cfg: DictConfig, network: nn.Module, split: Split) -> None:
+    """The drift reference: training rows with the model's own answers."""
+    probabilities = predict_proba(network, split.x_train).numpy()
+    frame = reference_frame(
+        split.x_train,
+        split.y_train,
+        probabilities,
+        rows=int(cfg.reference.rows),
+        seed=int(cfg.seed),
+    )
+    mlflow.log_text(frame.to_csv(index=False), REFERENCE_ARTIFACT)
+
+
+def _register_and_promote(
+    cfg: DictConfig,
+    client: MlflowClient,
+    result: PipelineResult,
+    model_uri: str,
+    split: Split,
+    progress: ProgressCallback,
+    tmp: Path,
+) -> None:
+    """Create the version (last), set ``staging``, then apply the promotion rule."""
+    progress("register", None, 0.0)
+    result.production_version, result.production_metrics = _production_metrics(
+        client, split.x_test, split.y_test, tmp
+    )
+    if result.production_metrics:
+        mlflow.log_metrics({f"production_{k}": v for k, v in result.production_metrics.items()})
+    version = registry.register_version(
+        client,
+        model_uri=model_uri,
+        run_id=result.run_id,
+        tags={"data_hash": result.data_hash, **{k: f"{v:.6f}" for k, v in result.metrics.items()}},
+    )
+    result.version = str(version.version)
+    registry.set_alias(client, ALIAS_STAGING, result.version)
+    if cfg.registry.promote:
+        progress("promote", None, 0.0)
+        if registry.should_promote(
+            result.metrics["test_accuracy"],
+            result.production_metrics.get("test_accuracy"),
+            float(cfg.registry.margin),
+        ):
+            registry.promote(client, result.version)
+            result.promoted = True
+    mlflow.set_tags({"registered_version": result.version, "promoted": str(result.promoted)})
 
 
 def run_pipeline(
@@ -99,6 +205,9 @@ def run_pipeline(
     checkpoint: Path | None = None,
 ) -> PipelineResult:
     """Run the configured job end to end and return what it produced (see the module docstring).
+
+    ``on_progress(stage, epoch, progress)`` is called as work advances; ``checkpoint`` also
+    saves the trained network there (for ``mlops-train export``/``optimise``).
 
     Raises:
         ParityError: the ONNX model disagrees with PyTorch (nothing is registered).
@@ -119,7 +228,6 @@ def run_pipeline(
         mlflow.start_run(experiment_id=experiment_id, tags=tags) as run,
     ):
         tmp = Path(tmp_name)
-        run_id = run.info.run_id
         progress("data", None, 0.0)
         split, manifest = load_data(cfg)
         mlflow.log_params(flat_params(cfg))
@@ -127,99 +235,34 @@ def run_pipeline(
         mlflow.log_text(manifest.to_json(), "data/manifest.json")
         mlflow.set_tags({"data_hash": manifest.content_hash, "data_source": manifest.source})
 
-        with profiled(bool(cfg.profile), tmp / "profile") as callbacks:
-            trained = train(
-                cfg,
-                on_progress=progress,
-                callbacks=callbacks,
-                split=(split, manifest),
-                log_dir=settings.output_dir / "lightning",
-            )
+        trained = _train_and_log(cfg, (split, manifest), settings, progress, tmp)
         if checkpoint is not None:
             save_checkpoint(trained.network, cfg, checkpoint)
-        if callbacks:
-            mlflow.log_artifacts(str(tmp / "profile"), "profile")
-        for row in trained.history:
-            epoch = int(row["epoch"])
-            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
-
         progress("evaluate", None, 0.0)
-        probabilities = predict_proba(trained.network, split.x_test).numpy()
-        metrics = classification_metrics(probabilities, split.y_test)
-        mlflow.log_metrics(metrics)
-        mlflow.log_figure(
-            confusion_figure(probabilities, split.y_test), "evaluation/confusion_matrix.png"
-        )
+        metrics = _evaluate_and_log(trained.network, split)
+        model, parity = _export_and_check(cfg, trained.network, split, tmp / "model.onnx", progress)
+        _log_reference(cfg, trained.network, split)
+        card = model_card(cfg, manifest, metrics, parity, run.info.run_id)
+        mlflow.log_text(card, "model_card.md")
+        info = mlflow.onnx.log_model(model, name=ONNX_ARTIFACT_PATH, signature=SIGNATURE)
 
-        progress("export", None, 0.0)
-        onnx_path = tmp / "model.onnx"
-        onnx_model = export_onnx(trained.network, onnx_path, opset=int(cfg.export.opset))
-        progress("parity", None, 0.0)
-        parity = check_parity(
-            trained.network, onnx_path, split.x_test, atol=float(cfg.export.parity_atol)
-        )
-        mlflow.log_metrics(
-            {
-                "parity_max_abs_diff": parity.max_abs_diff,
-                "parity_argmax_mismatches": float(parity.argmax_mismatches),
-            }
-        )
-        if not parity.ok:
-            raise ParityError(f"ONNX and PyTorch disagree on the test set: {parity.as_dict()}")
-        onnx_metrics = evaluate_onnx(onnx_path, split.x_test, split.y_test)
-        mlflow.log_metrics({f"onnx_{k}": v for k, v in onnx_metrics.items()})
-
-        train_probs = predict_proba(trained.network, split.x_train).numpy()
-        reference = reference_frame(
-            split.x_train,
-            split.y_train,
-            train_probs,
-            rows=int(cfg.reference.rows),
-            seed=int(cfg.seed),
-        )
-        mlflow.log_text(reference.to_csv(index=False), REFERENCE_ARTIFACT)
-        mlflow.log_text(model_card(cfg, manifest, metrics, parity, run_id), "model_card.md")
-        info = mlflow.onnx.log_model(
-            onnx.load_model(str(onnx_path)), name=ONNX_ARTIFACT_PATH, signature=SIGNATURE
-        )
-        del onnx_model
         result = PipelineResult(
-            run_id=run_id, metrics=metrics, parity=parity.as_dict(), data_hash=manifest.content_hash
+            run_id=run.info.run_id,
+            metrics=metrics,
+            parity=parity.as_dict(),
+            data_hash=manifest.content_hash,
         )
-        if not cfg.registry.register:
-            result.duration_s = time.perf_counter() - started
-            return result
-
-        progress("register", None, 0.0)
-        result.production_version, result.production_metrics = _production_metrics(
-            client, split.x_test, split.y_test, tmp
-        )
-        if result.production_metrics:
-            mlflow.log_metrics({f"production_{k}": v for k, v in result.production_metrics.items()})
-        version = registry.register_version(
-            client,
-            model_uri=info.model_uri,
-            run_id=run_id,
-            tags={
-                "data_hash": manifest.content_hash,
-                **{k: f"{v:.6f}" for k, v in metrics.items()},
-            },
-        )
-        result.version = str(version.version)
-        registry.set_alias(client, ALIAS_STAGING, result.version)
-
-        if cfg.registry.promote:
-            progress("promote", None, 0.0)
-            production_accuracy = result.production_metrics.get("test_accuracy")
-            if registry.should_promote(
-                metrics["test_accuracy"], production_accuracy, float(cfg.registry.margin)
-            ):
-                registry.promote(client, result.version)
-                result.promoted = True
-        mlflow.set_tags({"registered_version": result.version, "promoted": str(result.promoted)})
+        if cfg.registry.register:
+            _register_and_promote(cfg, client, result, info.model_uri, split, progress, tmp)
         result.duration_s = time.perf_counter() - started
         progress("done", None, 1.0)
         log.info(
-            "pipeline finished", extra={k: v for k, v in result.as_dict().items() if k != "parity"}
+            "pipeline finished",
+            extra={
+                "run_id": result.run_id,
+                "version": result.version,
+                "promoted": result.promoted,
+                **result.metrics,
+            },
         )
         return result
