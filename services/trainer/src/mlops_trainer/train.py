@@ -12,6 +12,7 @@ import lightning as pl
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.strategies import DDPStrategy, Strategy
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
@@ -54,6 +55,16 @@ class _EpochReporter(Callback):
             self.on_progress(
                 "train", trainer.current_epoch + 1, (trainer.current_epoch + 1) / total
             )
+
+
+def cpu_strategy(trainer_args: dict[str, Any]) -> Strategy | str:
+    """DDP on CPU talks over gloo: build that strategy explicitly; anything else passes through."""
+    strategy = trainer_args.get("strategy", "auto")
+    if trainer_args.get("accelerator") == "cpu" and strategy in ("ddp", "ddp_spawn"):
+        if strategy == "ddp_spawn":
+            return DDPStrategy(process_group_backend="gloo", start_method="spawn")
+        return DDPStrategy(process_group_backend="gloo", start_method="popen")
+    return str(strategy)
 
 
 def load_data(cfg: DictConfig) -> tuple[Split, Manifest]:
@@ -103,6 +114,7 @@ def train(
     )
     reporter = _EpochReporter(on_progress)
     trainer_args: dict[str, Any] = OmegaConf.to_container(cfg.trainer, resolve=True)  # type: ignore[assignment]
+    trainer_args["strategy"] = cpu_strategy(trainer_args)
     trainer = pl.Trainer(
         **trainer_args,
         logger=False,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from lightning.pytorch.strategies import DDPStrategy
 
 from mlops_trainer.config import compose_config
-from mlops_trainer.train import train
+from mlops_trainer.train import cpu_strategy, train
 
 
 @pytest.mark.slow
@@ -18,7 +19,9 @@ def test_ddp_on_cpu_with_two_processes(fast_overrides: list[str]) -> None:
             "trainer.enable_progress_bar=false",
         ]
     )
-    assert cfg.trainer.strategy == "ddp_spawn"
+    strategy = cpu_strategy(dict(cfg.trainer))
+    assert isinstance(strategy, DDPStrategy)
+    assert strategy.process_group_backend == "gloo"
     result = train(cfg)
     assert 0.0 <= result.metrics["test_accuracy"] <= 1.0
     assert result.metrics["test_accuracy"] > 0.2  # learned something in one epoch
