@@ -4,8 +4,9 @@ Three families of tests, each with its own significance level so that the false-
 the whole verdict stays bounded (a union bound over the families):
 
 - **features** — Evidently's per-column test (two-sample Kolmogorov–Smirnov by default) on each
-  of the 64 pixels, with a per-column p-value threshold that is already corrected for testing 64
-  columns; the features drift when the *share* of drifted columns reaches ``feature_share``;
+  of the 64 pixels (:mod:`mlops_drift.feature_tests`, which keeps every column's score), with a
+  per-column p-value threshold that is already corrected for testing 64 columns; the features
+  drift when the *share* of drifted columns reaches ``feature_share``;
 - **predicted labels** — a chi-square test of homogeneity of the window's and the reference's
   predicted-class counts (registered with Evidently by :mod:`mlops_drift.stattests`);
 - **confidence** — a test of the window's confidence against the reference's (Welch-free
@@ -32,6 +33,7 @@ from mlops_common.registry import (
     REFERENCE_CONFIDENCE_COLUMN,
     REFERENCE_PREDICTION_COLUMN,
 )
+from mlops_drift.feature_tests import FeatureTestError, FeatureTests, score_features
 
 #: The columns a window or a reference must hold for a check.
 REQUIRED_COLUMNS = (*FEATURE_NAMES, REFERENCE_PREDICTION_COLUMN, REFERENCE_CONFIDENCE_COLUMN)
@@ -41,6 +43,9 @@ class DriftInputError(ValueError):
     """A window or reference cannot be checked (missing columns, too few rows)."""
 
     code = "invalid_drift_input"
+
+
+_NO_FEATURE_TESTS = FeatureTests(scores={}, drifted=(), method="", display_name="", threshold=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +85,19 @@ class DriftVerdict:
     reference_confidence: float = math.nan
     window_confidence: float = math.nan
     duration_s: float = 0.0
+    features: FeatureTests = _NO_FEATURE_TESTS
     details: dict[str, Any] = field(default_factory=dict)
 
     def status(self) -> dict[str, Any]:
-        """The public JSON: ``drift_detected, drifted_share, window_size, checked_at, reasons``."""
+        """The public JSON: ``drift_detected, drifted_share, window_size, checked_at, reasons``
+        and the per-feature ``feature_scores``, ``drifted_features`` and ``feature_test``."""
         return {
             "drift_detected": self.drift_detected,
             "drifted_share": round(self.drifted_share, 6),
             "window_size": self.window_size,
             "checked_at": self.checked_at,
             "reasons": list(self.reasons),
+            **self.features.public(),
         }
 
 
@@ -139,7 +147,7 @@ def check_drift(
         DriftInputError: a frame lacks columns or rows.
     """
     from evidently import Report
-    from evidently.metrics import DriftedColumnsCount, ValueDrift
+    from evidently.metrics import ValueDrift
 
     import mlops_drift.stattests  # noqa: F401  (registers the two-sample label test)
 
@@ -149,12 +157,6 @@ def check_drift(
     started = time.perf_counter()
     report = Report(
         [
-            DriftedColumnsCount(
-                columns=list(FEATURE_NAMES),
-                method=cfg.feature_method,
-                threshold=cfg.feature_threshold,
-                drift_share=cfg.feature_share,
-            ),
             ValueDrift(
                 column=REFERENCE_PREDICTION_COLUMN,
                 method=cfg.label_method,
@@ -172,13 +174,18 @@ def check_drift(
     with warnings.catch_warnings():
         # constant pixels make scipy warn about dividing by zero; their p-value is still 1
         warnings.simplefilter("ignore", RuntimeWarning)
-        counts, label_p, confidence_p = _metric_values(report.run(cur_ds, ref_ds))
+        try:
+            features = score_features(
+                reference, current, method=cfg.feature_method, threshold=cfg.feature_threshold
+            )
+        except FeatureTestError as exc:
+            raise DriftInputError(str(exc)) from exc
+        label_p, confidence_p = _metric_values(report.run(cur_ds, ref_ds))
     return _verdict(
         cfg,
         reference,
         current,
-        drifted=int(counts["count"]),
-        share=float(counts["share"]),
+        features=features,
         label_p=_p_value(label_p),
         confidence_p=_p_value(confidence_p),
         checked_at=time.time() if checked_at is None else checked_at,
@@ -196,8 +203,7 @@ def _verdict(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     *,
-    drifted: int,
-    share: float,
+    features: FeatureTests,
     label_p: float,
     confidence_p: float,
     checked_at: float,
@@ -205,6 +211,7 @@ def _verdict(
 ) -> DriftVerdict:
     ref_conf = float(reference[REFERENCE_CONFIDENCE_COLUMN].mean())
     cur_conf = float(current[REFERENCE_CONFIDENCE_COLUMN].mean())
+    drifted, share = features.count, features.share
     feature_drift = share >= cfg.feature_share
     label_drift = label_p < cfg.label_threshold
     confidence_drift = (
@@ -243,6 +250,7 @@ def _verdict(
         reference_confidence=ref_conf,
         window_confidence=cur_conf,
         duration_s=duration_s,
+        features=features,
     )
 
 

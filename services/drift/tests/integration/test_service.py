@@ -21,7 +21,16 @@ from mlops_drift.app import create_app
 from mlops_drift.settings import DriftSettings
 from mlops_drift.simulation import clean, inverted
 
-STATUS_KEYS = {"drift_detected", "drifted_share", "window_size", "checked_at", "reasons"}
+STATUS_KEYS = {
+    "drift_detected",
+    "drifted_share",
+    "window_size",
+    "checked_at",
+    "reasons",
+    "feature_scores",
+    "drifted_features",
+    "feature_test",
+}
 
 
 def settings_for(redis_url: str, store: Any, port: int, **overrides: Any) -> DriftSettings:
@@ -122,6 +131,8 @@ async def test_shifted_traffic_drifts_and_queues_one_retrain(  # type: ignore[no
         assert set(status) == STATUS_KEYS
         assert status["drift_detected"] is True
         assert status["reasons"]
+        assert len(status["feature_scores"]) == 64
+        assert len(status["drifted_features"]) == round(status["drifted_share"] * 64)
 
         text = (await http.get("/metrics")).text
         assert metric(text, "drift_checks_total") == 3

@@ -8,6 +8,8 @@ import pytest
 from mlops_drift.detector import DriftConfig, DriftInputError, check_drift
 from mlops_drift.simulation import blended, class_prior, clean, inverted
 
+STATUS_SUMMARY = ("drift_detected", "drifted_share", "window_size", "checked_at", "reasons")
+
 
 def test_clean_window_is_not_drift(digits) -> None:  # type: ignore[no-untyped-def]
     x, y = clean(digits.pool_x, digits.pool_y, 200, np.random.default_rng(0))
@@ -15,13 +17,16 @@ def test_clean_window_is_not_drift(digits) -> None:  # type: ignore[no-untyped-d
     assert not verdict.drift_detected
     assert verdict.reasons == ()
     assert verdict.window_size == 200
-    assert verdict.status() == {
+    status = verdict.status()
+    assert {key: status[key] for key in STATUS_SUMMARY} == {
         "drift_detected": False,
         "drifted_share": verdict.drifted_share,
         "window_size": 200,
         "checked_at": 123.0,
         "reasons": [],
     }
+    assert len(status["feature_scores"]) == 64
+    assert len(status["drifted_features"]) == verdict.drifted_features < 4
 
 
 def test_inverted_window_is_feature_drift(digits) -> None:  # type: ignore[no-untyped-def]
