@@ -18,9 +18,15 @@ def compose_config(overrides: Sequence[str] = (), conf_dir: Path | None = None) 
     """The trainer config with ``overrides`` applied (``["model=cnn_large", "seed=1"]``).
 
     Raises:
+        FileNotFoundError: ``conf_dir`` holds no ``config.yaml``.
         hydra.errors.ConfigCompositionException: an override names an unknown group or key.
     """
     folder = (conf_dir or default_conf_dir()).resolve()
+    if not (folder / f"{CONFIG_NAME}.yaml").is_file():
+        raise FileNotFoundError(
+            f"no Hydra config at {folder}/{CONFIG_NAME}.yaml: set TRAINER_CONF_DIR to the "
+            "folder holding services/trainer/conf"
+        )
     if GlobalHydra.instance().is_initialized():  # e.g. inside a @hydra.main run
         GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(folder), version_base="1.3", job_name="mlops-train"):

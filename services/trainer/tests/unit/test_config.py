@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
@@ -32,6 +34,11 @@ def test_overrides_apply() -> None:
 def test_unknown_override_is_refused() -> None:
     with pytest.raises(ConfigCompositionException):
         compose_config(["model=nope"])
+
+
+def test_missing_config_folder_says_what_to_set(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="TRAINER_CONF_DIR"):
+        compose_config(conf_dir=tmp_path)
 
 
 @pytest.mark.parametrize("model", ["cnn", "cnn_large", "tiny"])
