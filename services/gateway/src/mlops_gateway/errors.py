@@ -102,6 +102,27 @@ class DependencyUnavailableError(GatewayError):
         self.code = f"{dependency}_unavailable"
 
 
+class DependencyFailedError(GatewayError):
+    """A dependency answered, but not as its API says it answers."""
+
+    status, code = 502, "dependency_failed"
+
+    def __init__(self, dependency: str, message: str) -> None:
+        super().__init__(message)
+        self.code = f"{dependency}_failed"
+
+
+class RelayedError(GatewayError):
+    """A dependency's own error answer (status, code, message), passed on as it came."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, headers=headers)
+        self.status = status
+        self.code = code
+
+
 class DeadlineExceededError(GatewayError):
     """A dependency did not answer within its deadline."""
 

@@ -148,14 +148,50 @@ class PromoteResponse(BaseModel):
     event_published: bool
 
 
+class FeatureTest(BaseModel):
+    """How the per-feature scores read: the test, its threshold, and its direction."""
+
+    method: str = Field(description="Evidently's stat test, e.g. `ks`.", examples=["ks"])
+    name: str = Field(description="Evidently's name of the test.", examples=["K-S p_value"])
+    threshold: float = Field(description="Per-feature threshold.", examples=[0.001])
+    score_is_p_value: bool = Field(
+        description="True: a score is a p-value and drift is below the threshold; "
+        "false: a distance, drift at or above it."
+    )
+
+
 class DriftStatus(BaseModel):
-    """The drift service's latest verdict."""
+    """The drift service's latest verdict, with the test of each feature."""
 
     drift_detected: bool | None = None
-    drifted_share: float | None = None
+    drifted_share: float | None = Field(
+        default=None, description="Share of the 64 features whose test found drift."
+    )
     window_size: int | None = None
-    checked_at: str | float | None = None
+    checked_at: str | float | None = Field(
+        default=None, description="When the check ran (Unix seconds or ISO 8601)."
+    )
     reasons: list[str] = Field(default_factory=list)
+    feature_scores: dict[str, float] = Field(
+        default_factory=dict,
+        description="Score of each feature's drift test (`pixel_0_0`…`pixel_7_7`): a p-value "
+        "for the default K-S test (see `feature_test`).",
+        examples=[{"pixel_0_0": 0.83, "pixel_3_4": 1.2e-09}],
+    )
+    drifted_features: list[str] = Field(
+        default_factory=list,
+        description="The features whose test found drift.",
+        examples=[["pixel_3_4"]],
+    )
+    feature_test: FeatureTest | None = None
+
+
+class DriftCheckResult(DriftStatus):
+    """The verdict of a check run on request, and the retraining job it queued, if any."""
+
+    retrain_job_id: str | None = Field(
+        default=None, description="Job queued on drift; null when none (or in the cool-down)."
+    )
 
 
 class HealthResponse(BaseModel):

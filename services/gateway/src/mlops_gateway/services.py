@@ -79,7 +79,12 @@ async def open_services(
         metrics.traffic_buffer_depth.set_function(lambda: traffic.depth if traffic else 0)
         traffic.start()
     celery = build_celery(settings.redis_url, settings.redis_timeout_s)
-    drift = DriftClient(settings.drift_url, settings.drift_timeout_s)
+    drift = DriftClient(
+        settings.drift_url,
+        settings.drift_timeout_s,
+        check_timeout_s=settings.drift_check_timeout_s,
+        report_timeout_s=settings.drift_report_timeout_s,
+    )
     services = Services(
         settings=settings,
         metrics=metrics,

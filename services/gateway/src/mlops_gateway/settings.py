@@ -51,7 +51,18 @@ class GatewaySettings(ServiceSettings):
     registry_http_retries: int = Field(
         default=1, ge=0, description="MLflow client HTTP retries (MLFLOW_HTTP_REQUEST_MAX_RETRIES)."
     )
-    drift_timeout_s: float = Field(default=2.0, gt=0, description="Timeout of drift calls.")
+    drift_timeout_s: float = Field(
+        default=2.0, gt=0, description="Timeout of drift calls (the verdict; connecting)."
+    )
+    drift_check_timeout_s: float = Field(
+        default=30.0, gt=0, description="Deadline of a drift check asked through the gateway."
+    )
+    drift_report_timeout_s: float = Field(
+        default=50.0,
+        gt=0,
+        description="Deadline for the drift service to start sending its Evidently report "
+        "(it builds it on the first request after a check: seconds).",
+    )
     admin_api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [DEFAULT_ADMIN_KEY],
         description="Keys accepted in X-API-Key on admin routes (comma-separated in the env).",

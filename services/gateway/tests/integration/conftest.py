@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from mlops_common.registry import MODEL_NAME
@@ -99,7 +99,10 @@ class HttpServer:
 
 @dataclass
 class FakeDrift:
-    """A real HTTP server playing the drift service: ``GET /v1/drift/status``."""
+    """A real HTTP server playing the drift service: status, check and report, always happy.
+
+    The relay's behaviour against the real drift service is tested with :func:`start_drift`.
+    """
 
     verdict: dict[str, Any] = field(
         default_factory=lambda: {
@@ -108,6 +111,14 @@ class FakeDrift:
             "window_size": 500,
             "checked_at": "2025-01-01T00:00:00+00:00",
             "reasons": [],
+            "feature_scores": {"pixel_0_0": 0.5, "pixel_3_4": 1e-5},
+            "drifted_features": ["pixel_3_4"],
+            "feature_test": {
+                "method": "ks",
+                "name": "K-S p_value",
+                "threshold": 0.001,
+                "score_is_p_value": True,
+            },
         }
     )
     server: HttpServer | None = None
@@ -118,7 +129,67 @@ class FakeDrift:
         async def status(_: Request) -> JSONResponse:
             return JSONResponse(self.verdict)
 
-        return Starlette(routes=[Route("/v1/drift/status", status)])
+        async def check(_: Request) -> JSONResponse:
+            return JSONResponse({**self.verdict, "retrain_job_id": None})
+
+        async def report(_: Request) -> HTMLResponse:
+            return HTMLResponse("<!doctype html><html><body>stand-in report</body></html>")
+
+        return Starlette(
+            routes=[
+                Route("/v1/drift/status", status),
+                Route("/v1/drift/check", check, methods=["POST"]),
+                Route("/v1/drift/report", report),
+            ]
+        )
+
+
+def write_reference_csv(path: Path, model: Path, rows: int = 300, seed: int = 7) -> Path:
+    """A drift reference: random 8×8 grids with ``model``'s own predictions on them."""
+    import numpy as np
+    import onnxruntime as ort
+    import pandas as pd
+
+    from mlops_common.features import FEATURE_NAMES, N_FEATURES
+
+    features = np.random.default_rng(seed).uniform(0, 16, size=(rows, N_FEATURES))
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    inputs = {session.get_inputs()[0].name: features.astype(np.float32)}
+    probabilities = session.run(None, inputs)[0]
+    frame = pd.DataFrame(features.astype(np.float32), columns=list(FEATURE_NAMES))
+    frame["label"] = probabilities.argmax(axis=1)
+    frame["prediction"] = probabilities.argmax(axis=1)
+    frame["confidence"] = probabilities.max(axis=1)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def start_drift(
+    loop: BackgroundLoop, redis_url: str, registry_uri: str, **overrides: Any
+) -> HttpServer:
+    """Start the real drift service (``mlops_drift.create_app``) on the loop; stop it after.
+
+    It reads the traffic stream of ``redis_url`` (use a private Redis: its consumer group must
+    not take entries other suites wait for) and the production reference of ``registry_uri``;
+    checks run in a thread and only on request.
+    """
+    from mlops_drift.app import create_app as create_drift_app
+    from mlops_drift.settings import DriftSettings
+
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "mlflow_tracking_uri": registry_uri,
+        "model_name": MODEL_NAME,
+        "window_size": 500,
+        "min_window_size": 30,
+        "check_interval_s": 3600,
+        "check_executor": "thread",
+        "start_from": "earliest",
+        "read_block_ms": 100,
+        "retrain_enabled": False,
+        **overrides,
+    }
+    return loop.run(HttpServer(create_drift_app(DriftSettings(**values))).start())
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ ROUTES = {
     ("get", "/v1/models"),
     ("post", "/v1/model/promote"),
     ("get", "/v1/drift"),
+    ("get", "/v1/drift/report"),
+    ("post", "/v1/drift/check"),
     ("get", "/v2/health/live"),
     ("get", "/v2/health/ready"),
     ("get", "/v2/models/{name}"),
@@ -41,3 +43,16 @@ def test_errors_are_documented_in_the_one_shape() -> None:
     retrain = spec["paths"]["/v1/retrain"]["post"]
     assert {"401", "403"} <= set(retrain["responses"])
     assert retrain["security"] == [{"APIKeyHeader": []}]
+
+
+def test_drift_routes_document_the_per_feature_scores_and_the_admin_key() -> None:
+    spec = create_app(GatewaySettings()).openapi()
+    status = spec["components"]["schemas"]["DriftStatus"]["properties"]
+    assert {"feature_scores", "drifted_features", "feature_test"} <= set(status)
+    assert status["feature_scores"]["additionalProperties"] == {"type": "number"}
+    check = spec["paths"]["/v1/drift/check"]["post"]
+    assert check["security"] == [{"APIKeyHeader": []}]
+    assert {"401", "403", "409", "503", "504"} <= set(check["responses"])
+    report = spec["paths"]["/v1/drift/report"]["get"]["responses"]
+    assert list(report["200"]["content"]) == ["text/html"]
+    assert list(report["404"]["content"]) == ["application/json"]

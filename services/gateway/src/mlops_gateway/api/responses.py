@@ -11,12 +11,13 @@ _DESCRIPTIONS: Final = {
     401: "No admin key in X-API-Key",
     403: "Wrong admin key",
     404: "Not found",
+    409: "Not possible now (e.g. the drift window holds too few rows)",
     413: "Body, image or pixel count too large",
     415: "Unsupported media type",
     422: "Invalid body: wrong shape, lengths, NaN/inf, values out of range",
     429: "Rate limit exceeded",
     502: "A dependency answered wrongly",
-    503: "A dependency (inference, Redis, MLflow, drift, broker) is down",
+    503: "A dependency (inference, Redis, MLflow, drift, broker) is down or not ready",
     504: "A dependency missed its deadline",
 }
 
