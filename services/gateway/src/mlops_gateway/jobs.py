@@ -22,9 +22,8 @@ from mlops_common.jobs import (
     META_PROGRESS,
     META_STAGE,
     PROGRESS_STATE,
-    RETRAIN_QUEUE,
-    RETRAIN_TASK,
 )
+from mlops_common.retrain_lock import submit_retrain
 from mlops_gateway.errors import DependencyUnavailableError, NotFoundError
 
 JOB_KEY_PREFIX = "jobs:"
@@ -73,23 +72,21 @@ class JobQueue:
         self._celery = celery
 
     async def submit_retrain(self, reason: str, overrides: list[str]) -> str:
-        """Queue a retraining job; return its id."""
+        """Queue a retraining job and return its id; while one is in flight, return that one's.
+
+        Single-flight through :mod:`mlops_common.retrain_lock` (the worker honours the same key).
+        """
         return await asyncio.to_thread(self._submit, reason, overrides)
 
     def _submit(self, reason: str, overrides: list[str]) -> str:
         try:
-            result = self._celery.send_task(
-                RETRAIN_TASK,
-                kwargs={"reason": reason, "overrides": overrides},
-                queue=RETRAIN_QUEUE,
-                retry=False,
-            )
-            with self._celery.backend.client.pipeline() as pipe:
-                pipe.set(JOB_KEY_PREFIX + result.id, reason, ex=JOB_KEY_TTL_S)
-                pipe.execute()
+            client = self._celery.backend.client
+            job_id, queued = submit_retrain(self._celery, client, reason, overrides, retry=False)
+            if queued:
+                client.set(JOB_KEY_PREFIX + job_id, reason, ex=JOB_KEY_TTL_S)
         except _BROKER_ERRORS as exc:
             raise DependencyUnavailableError("broker", f"cannot queue the job: {exc}") from exc
-        return str(result.id)
+        return job_id
 
     async def status(self, job_id: str) -> JobStatus:
         """State, progress, result or error of ``job_id``; 404 when unknown."""

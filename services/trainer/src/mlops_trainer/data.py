@@ -193,3 +193,39 @@ def load_split(
     return split, make_manifest(
         split, source=source if path is None else f"{source}:{path}", seed=seed
     )
+
+
+@dataclass(frozen=True)
+class ExtraRows:
+    """Labelled rows from outside the dataset (feedback on live traffic), by split part."""
+
+    train: tuple[Features, Labels]
+    val: tuple[Features, Labels]
+    test: tuple[Features, Labels]
+    source: str = "feedback"
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Rows per part."""
+        return {"train": len(self.train[1]), "val": len(self.val[1]), "test": len(self.test[1])}
+
+    def __len__(self) -> int:
+        return sum(self.sizes.values())
+
+
+def add_rows(split: Split, manifest: Manifest, extra: ExtraRows) -> tuple[Split, Manifest]:
+    """Append ``extra``'s parts to the split's; the manifest counts them and hashes the result."""
+
+    def join(part: tuple[Features, Labels], more: tuple[Features, Labels]) -> tuple[Any, Any]:
+        x = np.concatenate([part[0], np.asarray(more[0], np.float32).reshape(-1, N_FEATURES)])
+        return x, np.concatenate([part[1], np.asarray(more[1], np.int64)])
+
+    x_train, y_train = join((split.x_train, split.y_train), extra.train)
+    x_val, y_val = join((split.x_val, split.y_val), extra.val)
+    x_test, y_test = join((split.x_test, split.y_test), extra.test)
+    merged = Split(x_train, y_train, x_val, y_val, x_test, y_test)
+    described = make_manifest(
+        merged, source=f"{manifest.source}+{extra.source}", seed=manifest.seed
+    )
+    described.extra.update({**manifest.extra, extra.source: extra.sizes})
+    return merged, described

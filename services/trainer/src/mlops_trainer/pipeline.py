@@ -1,9 +1,14 @@
 """The whole job in one call: train → evaluate → export ONNX → parity → register → promote.
 
-``run_pipeline(cfg)`` is what the CLI and the retraining worker call. Everything a version needs
-(ONNX model, metrics, config, manifest, confusion matrix, drift reference, model card) is logged
-to the run first; the model version is created last and aliases move only after it exists, so a
-failed or killed job never leaves a half-registered version or a moved alias.
+``run_pipeline(cfg)`` is what the CLI and the retraining worker call; the worker also passes
+``extra`` rows (feedback-labelled traffic), appended to the train/val/test parts, so candidate
+and production are judged on one held-out set that includes the new distribution; the test
+set's two slices are reported too (``dataset_test_*``, ``feedback_test_*``).
+
+Everything a version needs (ONNX model, metrics, config, manifest, confusion matrix, drift
+reference, model card) is logged to the run first; the model version is created last and aliases
+move only after it exists, so a failed or killed job never leaves a half-registered version or a
+moved alias.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from mlops_common.registry import (
 from mlops_trainer import registry
 from mlops_trainer.checkpoint import save_checkpoint
 from mlops_trainer.config import flat_params, to_yaml
-from mlops_trainer.data import Manifest, Split
+from mlops_trainer.data import ExtraRows, Features, Labels, Manifest, Split, add_rows
 from mlops_trainer.evaluate import (
     classification_metrics,
     confusion_figure,
@@ -82,15 +87,34 @@ def _noop(stage: str, epoch: int | None, progress: float) -> None:
     del stage, epoch, progress
 
 
+Slices = dict[str, tuple[Features, Labels]]
+
+
+def _test_slices(split: Split, extra: ExtraRows | None) -> Slices:
+    """Named parts of the test set, reported besides the whole (prefix → rows)."""
+    held_out = 0 if extra is None else len(extra.test[1])
+    if not held_out:
+        return {}
+    return {
+        "dataset_test_": (split.x_test[:-held_out], split.y_test[:-held_out]),
+        "feedback_test_": (split.x_test[-held_out:], split.y_test[-held_out:]),
+    }
+
+
 def _production_metrics(
-    client: MlflowClient, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], tmp: Path
+    client: MlflowClient, split: Split, slices: Slices, tmp: Path
 ) -> tuple[str | None, dict[str, float]]:
     """The production version and its metrics on *this* test set (None, {} when there is none)."""
     current = registry.alias_version(client, ALIAS_PRODUCTION)
     if current is None:
         return None, {}
     path = registry.download_model(f"models:/{MODEL_NAME}@{ALIAS_PRODUCTION}", tmp / "production")
-    return str(current.version), evaluate_onnx(path, x, y)
+    metrics = evaluate_onnx(path, split.x_test, split.y_test)
+    for prefix, (x, y) in slices.items():
+        metrics.update(
+            {prefix + k.removeprefix("test_"): v for k, v in evaluate_onnx(path, x, y).items()}
+        )
+    return str(current.version), metrics
 
 
 def _train_and_log(
@@ -116,10 +140,12 @@ def _train_and_log(
     return trained
 
 
-def _evaluate_and_log(network: nn.Module, split: Split) -> dict[str, float]:
-    """Test metrics and the confusion matrix of the PyTorch network."""
+def _evaluate_and_log(network: nn.Module, split: Split, slices: Slices) -> dict[str, float]:
+    """Test metrics (whole and per slice) and the confusion matrix of the PyTorch network."""
     probabilities = predict_proba(network, split.x_test).numpy()
     metrics = classification_metrics(probabilities, split.y_test)
+    for prefix, (x, y) in slices.items():
+        metrics.update(classification_metrics(predict_proba(network, x).numpy(), y, prefix))
     mlflow.log_metrics(metrics)
     figure = confusion_figure(probabilities, split.y_test)
     mlflow.log_figure(figure, "evaluation/confusion_matrix.png")
@@ -166,13 +192,14 @@ def _register_and_promote(
     result: PipelineResult,
     model_uri: str,
     split: Split,
+    slices: Slices,
     progress: ProgressCallback,
     tmp: Path,
 ) -> None:
     """Create the version (last), set ``staging``, then apply the promotion rule."""
     progress("register", None, 0.0)
     result.production_version, result.production_metrics = _production_metrics(
-        client, split.x_test, split.y_test, tmp
+        client, split, slices, tmp
     )
     if result.production_metrics:
         mlflow.log_metrics({f"production_{k}": v for k, v in result.production_metrics.items()})
@@ -203,11 +230,13 @@ def run_pipeline(
     on_progress: ProgressCallback | None = None,
     tags: dict[str, str] | None = None,
     checkpoint: Path | None = None,
+    extra: ExtraRows | None = None,
 ) -> PipelineResult:
     """Run the configured job end to end and return what it produced (see the module docstring).
 
     ``on_progress(stage, epoch, progress)`` is called as work advances; ``checkpoint`` also
-    saves the trained network there (for ``mlops-train export``/``optimise``).
+    saves the trained network there (for ``mlops-train export``/``optimise``); ``extra`` rows
+    join the dataset's parts (the retraining worker's feedback-labelled traffic).
 
     Raises:
         ParityError: the ONNX model disagrees with PyTorch (nothing is registered).
@@ -230,6 +259,9 @@ def run_pipeline(
         tmp = Path(tmp_name)
         progress("data", None, 0.0)
         split, manifest = load_data(cfg)
+        if extra is not None and len(extra):
+            split, manifest = add_rows(split, manifest, extra)
+        slices = _test_slices(split, extra)
         mlflow.log_params(flat_params(cfg))
         mlflow.log_text(to_yaml(cfg), "config/config.yaml")
         mlflow.log_text(manifest.to_json(), "data/manifest.json")
@@ -239,7 +271,7 @@ def run_pipeline(
         if checkpoint is not None:
             save_checkpoint(trained.network, cfg, checkpoint)
         progress("evaluate", None, 0.0)
-        metrics = _evaluate_and_log(trained.network, split)
+        metrics = _evaluate_and_log(trained.network, split, slices)
         model, parity = _export_and_check(cfg, trained.network, split, tmp / "model.onnx", progress)
         _log_reference(cfg, trained.network, split)
         card = model_card(cfg, manifest, metrics, parity, run.info.run_id)
@@ -253,7 +285,7 @@ def run_pipeline(
             data_hash=manifest.content_hash,
         )
         if cfg.registry.register:
-            _register_and_promote(cfg, client, result, info.model_uri, split, progress, tmp)
+            _register_and_promote(cfg, client, result, info.model_uri, split, slices, progress, tmp)
         result.duration_s = time.perf_counter() - started
         progress("done", None, 1.0)
         log.info(

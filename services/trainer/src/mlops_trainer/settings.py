@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from mlops_common.settings import ServiceSettings, service_config
 
@@ -33,6 +36,84 @@ class TrainerSettings(ServiceSettings):
             "default <state_dir>/mlflow/artifacts. Ignored for a remote tracking server."
         ),
     )
+
+    # The retraining worker (``celery -A mlops_trainer.worker worker``)
+    retrain_overrides: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Hydra overrides every retraining job starts from, before the job's own: "
+            "space-separated (`trainer=fast model=tiny`) or a JSON list."
+        ),
+    )
+    worker_metrics_port: int = Field(
+        default=8091, ge=0, le=65535, description="Prometheus port of the retraining worker."
+    )
+    retrain_soft_time_limit_s: float = Field(
+        default=1800.0, gt=0, description="A job past this gets SoftTimeLimitExceeded (fails)."
+    )
+    retrain_time_limit_s: float = Field(
+        default=1900.0, gt=0, description="A job past this is killed (prefork pool)."
+    )
+    retrain_lock_ttl_s: float = Field(
+        default=60.0,
+        gt=1,
+        description="TTL of the single-flight lock, renewed by a running job every third of it.",
+    )
+    broker_visibility_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Seconds before a job whose worker died is delivered again (Redis broker); "
+            "default: the hard time limit plus 10 minutes, so a live job is never redelivered."
+        ),
+    )
+    feedback_max_rows: int = Field(
+        default=20_000, ge=0, description="Most feedback-labelled traffic rows a job uses."
+    )
+    feedback_test_fraction: float = Field(
+        default=0.3,
+        ge=0,
+        lt=1,
+        description="Share of feedback rows held out for the test set (chosen by id hash).",
+    )
+    feedback_val_fraction: float = Field(
+        default=0.1, ge=0, lt=1, description="Share of feedback rows for validation."
+    )
+    feedback_repeat: int = Field(
+        default=3,
+        ge=1,
+        description="Times each training feedback row is repeated (they are few and new).",
+    )
+    feedback_stream_scan: int = Field(
+        default=100_000,
+        ge=0,
+        description="Traffic entries scanned for labelled ids whose prediction hash expired.",
+    )
+
+    @field_validator("retrain_overrides", mode="before")
+    @classmethod
+    def _split_overrides(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return text.split()
+        return value
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> TrainerSettings:
+        if self.retrain_time_limit_s <= self.retrain_soft_time_limit_s:
+            raise ValueError(
+                "TRAINER_RETRAIN_TIME_LIMIT_S must exceed TRAINER_RETRAIN_SOFT_TIME_LIMIT_S"
+            )
+        if self.feedback_test_fraction + self.feedback_val_fraction >= 1:
+            raise ValueError("feedback test + val fractions must leave rows for training")
+        return self
+
+    @property
+    def visibility_timeout_s(self) -> float:
+        """Seconds the broker waits before redelivering an unacknowledged job."""
+        return self.broker_visibility_timeout_s or self.retrain_time_limit_s + 600.0
 
     @property
     def artifact_location(self) -> Path:
