@@ -96,7 +96,6 @@ class StackConfig:
             "GATEWAY_DRIFT_URL": self.url("DRIFT_PORT"),
             "GATEWAY_ADMIN_API_KEYS": self.admin_key,
             "FRONTEND_GATEWAY_URL": self.url("GATEWAY_PORT"),
-            "FRONTEND_DRIFT_URL": self.url("DRIFT_PORT"),
             "FRONTEND_ADMIN_API_KEY": self.admin_key,
             "PYTHONUNBUFFERED": "1",
         }
