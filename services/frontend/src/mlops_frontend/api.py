@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 #: Job states after which nothing changes any more (Celery's ready states).
 FINISHED_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
@@ -115,6 +115,32 @@ def parse_model_list(body: Any) -> list[ModelVersion]:
 
 
 @dataclass(frozen=True, slots=True)
+class FeatureTest:
+    """How the per-feature scores read: the test, its threshold and its direction."""
+
+    method: str = "ks"
+    name: str = "K-S p_value"
+    threshold: float = 0.001
+    #: True: a score is a p-value (drift below the threshold); False: a distance (at or above).
+    score_is_p_value: bool = True
+
+    @classmethod
+    def from_json(cls, raw: Any) -> FeatureTest:
+        """Parse ``feature_test``; the drift service's defaults fill what is missing."""
+        if not isinstance(raw, Mapping):
+            return cls()
+        default = cls()
+        threshold = raw.get("threshold")
+        p_value = raw.get("score_is_p_value")
+        return cls(
+            method=str(raw.get("method") or default.method),
+            name=str(raw.get("name") or default.name),
+            threshold=float(threshold) if _is_number(threshold) else default.threshold,
+            score_is_p_value=p_value if isinstance(p_value, bool) else default.score_is_p_value,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class DriftVerdict:
     """The drift service's latest verdict; ``drift_detected`` is None before the first check."""
 
@@ -123,25 +149,35 @@ class DriftVerdict:
     window_size: int | None
     checked_at: dt.datetime | None
     reasons: tuple[str, ...]
-    #: Per-feature drift scores (feature name → p-value or score) when the service sends them.
+    #: Score of each feature's drift test (feature name → p-value, or distance).
     feature_scores: dict[str, float] = field(default_factory=dict)
+    #: The features whose test found drift.
+    drifted_features: tuple[str, ...] = ()
+    feature_test: FeatureTest = field(default_factory=FeatureTest)
 
     @classmethod
     def from_json(cls, body: Any) -> DriftVerdict:
-        """Parse ``GET /v1/drift`` (or the drift service's own status / check answer)."""
+        """Parse ``GET /v1/drift`` (or the answer of ``POST /v1/drift/check``)."""
         body = _as_object(body, "drift")
         detected = body.get("drift_detected")
         share = body.get("drifted_share")
         window = body.get("window_size")
         reasons = body.get("reasons") or []
+        drifted = body.get("drifted_features") or []
         return cls(
             drift_detected=detected if isinstance(detected, bool) else None,
-            drifted_share=float(share) if isinstance(share, int | float) else None,
-            window_size=int(window) if isinstance(window, int | float) else None,
+            drifted_share=float(share) if _is_number(share) else None,
+            window_size=int(window) if _is_number(window) else None,
             checked_at=_timestamp(body.get("checked_at")),
             reasons=tuple(str(r) for r in reasons) if isinstance(reasons, list) else (),
-            feature_scores=_feature_scores(body),
+            feature_scores=_metrics(body.get("feature_scores")),
+            drifted_features=tuple(str(d) for d in drifted) if isinstance(drifted, list) else (),
+            feature_test=FeatureTest.from_json(body.get("feature_test")),
         )
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _timestamp(raw: Any) -> dt.datetime | None:
@@ -156,27 +192,50 @@ def _timestamp(raw: Any) -> dt.datetime | None:
     return None
 
 
-def _feature_scores(body: Mapping[str, Any]) -> dict[str, float]:
-    """Per-feature scores from ``features`` / ``feature_scores``: a mapping or a list of rows."""
-    raw = body.get("feature_scores") or body.get("features")
-    items: Iterable[tuple[Any, Any]]
-    if isinstance(raw, Mapping):
-        items = raw.items()
-    elif isinstance(raw, list):
-        items = (
-            (row.get("name") or row.get("column"), row.get("score", row.get("p_value")))
-            for row in raw
-            if isinstance(row, Mapping)
+@dataclass(frozen=True, slots=True)
+class RetrainResult:
+    """A finished retraining job's result: the trainer's ``PipelineResult.as_dict()``
+    (``run_id, metrics, parity, data_hash, version, promoted, production_version,
+    production_metrics, duration_s``), plus a ``decision`` (or ``reason``) sentence if given."""
+
+    run_id: str | None = None
+    version: str | None = None
+    promoted: bool | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    production_version: str | None = None
+    production_metrics: dict[str, float] = field(default_factory=dict)
+    parity: dict[str, Any] = field(default_factory=dict)
+    data_hash: str | None = None
+    duration_s: float | None = None
+    decision: str | None = None
+
+    @classmethod
+    def from_json(cls, raw: Any) -> RetrainResult:
+        """Parse a job's ``result``; a missing field stays None (or empty)."""
+        if not isinstance(raw, Mapping):
+            return cls()
+        promoted = raw.get("promoted")
+        parity = raw.get("parity")
+        duration = raw.get("duration_s")
+        return cls(
+            run_id=_text(raw.get("run_id")),
+            version=_text(raw.get("version")),
+            promoted=promoted if isinstance(promoted, bool) else None,
+            metrics=_metrics(raw.get("metrics")),
+            production_version=_text(raw.get("production_version")),
+            production_metrics=_metrics(raw.get("production_metrics")),
+            parity=dict(parity) if isinstance(parity, Mapping) else {},
+            data_hash=_text(raw.get("data_hash")),
+            duration_s=float(duration) if _is_number(duration) else None,
+            decision=_text(raw.get("decision")) or _text(raw.get("reason")),
         )
-    else:
-        return {}
-    scores: dict[str, float] = {}
-    for name, value in items:
-        if isinstance(value, Mapping):
-            value = value.get("score", value.get("p_value"))
-        if isinstance(name, str) and isinstance(value, int | float) and not isinstance(value, bool):
-            scores[name] = float(value)
-    return scores
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string (or number, e.g. a version) as text; None otherwise."""
+    if isinstance(value, str):
+        return value or None
+    return str(value) if _is_number(value) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,19 +274,19 @@ class JobStatus:
         return self.state in FINISHED_STATES
 
     @property
+    def outcome(self) -> RetrainResult:
+        """The result as the trainer's pipeline returns it."""
+        return RetrainResult.from_json(self.result)
+
+    @property
     def promoted(self) -> bool | None:
         """Whether the result says the candidate was promoted (None until it says)."""
-        value = self.result.get("promoted")
-        return value if isinstance(value, bool) else None
+        return self.outcome.promoted
 
     @property
     def decision(self) -> str | None:
         """The result's own explanation of the promotion decision, when it gives one."""
-        for key in ("decision", "reason", "message", "explanation", "why"):
-            value = self.result.get(key)
-            if isinstance(value, str) and value:
-                return value
-        return None
+        return self.outcome.decision
 
 
 def _fraction(raw: Any) -> float | None:

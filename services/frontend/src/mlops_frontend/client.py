@@ -85,20 +85,18 @@ def _error_of(response: httpx.Response, service: str) -> ApiError:
 
 
 class PlatformClient:
-    """Calls the gateway (and the drift service's report and check when its URL is set)."""
+    """Calls the gateway's REST API, the one address of the platform the pages use."""
 
     def __init__(
         self,
         gateway_url: str,
         *,
-        drift_url: str = "",
         connect_timeout_s: float = 2.0,
         request_timeout_s: float = 10.0,
         report_timeout_s: float = 60.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.gateway_url = gateway_url.rstrip("/")
-        self.drift_url = drift_url.rstrip("/")
         self._timeout = httpx.Timeout(request_timeout_s, connect=connect_timeout_s)
         self._report_timeout = httpx.Timeout(report_timeout_s, connect=connect_timeout_s)
         self._http = httpx.Client(timeout=self._timeout, transport=transport)
@@ -108,7 +106,6 @@ class PlatformClient:
         """A client configured by the frontend's settings."""
         return cls(
             settings.gateway_url,
-            drift_url=settings.drift_url,
             connect_timeout_s=settings.connect_timeout_s,
             request_timeout_s=settings.request_timeout_s,
             report_timeout_s=settings.report_timeout_s,
@@ -125,12 +122,11 @@ class PlatformClient:
         method: str,
         path: str,
         *,
-        service: str = "gateway",
         api_key: str | None = None,
         timeout: httpx.Timeout | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        base = self.drift_url if service == "drift" else self.gateway_url
+        service, base = "gateway", self.gateway_url
         url = base + path
         headers = {API_KEY_HEADER: api_key} if api_key else {}
         chosen = timeout or self._timeout
@@ -219,26 +215,14 @@ class PlatformClient:
         """The latest verdict (``GET /v1/drift`` on the gateway)."""
         return DriftVerdict.from_json(self._json("GET", "/v1/drift"))
 
-    def drift_feature_scores(self) -> dict[str, float]:
-        """Per-feature scores from the drift service's own status (the gateway relays only the
-        summary); empty when no drift URL is set or the service sends none."""
-        if not self.drift_url:
-            return {}
-        body = self._json("GET", "/v1/drift/status", service="drift")
-        return DriftVerdict.from_json(body).feature_scores
-
     def drift_report(self) -> str:
-        """The Evidently HTML report of the current window."""
-        service = "drift" if self.drift_url else "gateway"
-        response = self._call(
-            "GET", "/v1/drift/report", service=service, timeout=self._report_timeout
-        )
-        return response.text
+        """The Evidently HTML report of the last check (``GET /v1/drift/report``)."""
+        return self._call("GET", "/v1/drift/report", timeout=self._report_timeout).text
 
-    def run_drift_check(self) -> DriftVerdict:
-        """Ask for a drift check now and return its verdict."""
-        service = "drift" if self.drift_url else "gateway"
-        body = self._json("POST", "/v1/drift/check", service=service, timeout=self._report_timeout)
+    def run_drift_check(self, api_key: str) -> DriftVerdict:
+        """Check the traffic window now and return the verdict (``POST /v1/drift/check``,
+        admin: a check costs the drift service CPU and may queue a retraining job)."""
+        body = self._json("POST", "/v1/drift/check", api_key=api_key, timeout=self._report_timeout)
         return DriftVerdict.from_json(body)
 
 

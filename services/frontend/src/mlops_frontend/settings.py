@@ -1,5 +1,8 @@
 """Frontend settings (env prefix ``FRONTEND_``; ``LOG_LEVEL`` shared).
 
+The frontend talks to the gateway's REST API only (verdict, report and checks of drift too),
+so the gateway's URL is the one address it needs.
+
 The Streamlit process reads them when a page runs, so ``python -m mlops_frontend`` and a plain
 ``streamlit run`` of :mod:`mlops_frontend.app` see the same values::
 
@@ -30,13 +33,6 @@ class FrontendSettings(ServiceSettings):
     gateway_url: str = Field(
         default="http://localhost:8080", description="Base URL of the gateway's REST API."
     )
-    drift_url: str = Field(
-        default="http://localhost:8090",
-        description=(
-            "Base URL of the drift service, for its Evidently report, on-demand checks and "
-            "per-feature detail (the gateway relays only the verdict); empty asks the gateway."
-        ),
-    )
     admin_api_key: SecretStr = Field(
         default=SecretStr(""),
         description="X-API-Key for admin actions (promote, retrain); empty asks on the page.",
@@ -50,13 +46,16 @@ class FrontendSettings(ServiceSettings):
         default=10.0, gt=0, description="Time for the gateway to answer one request."
     )
     report_timeout_s: float = Field(
-        default=60.0, gt=0, description="Time to build and fetch the Evidently report."
+        default=60.0,
+        gt=0,
+        description="Time to build and fetch the Evidently report, or to run a drift check "
+        "(above the gateway's own deadlines, so its 504 arrives first).",
     )
     job_poll_interval_s: float = Field(
         default=1.0, gt=0, description="How often the Retraining page refreshes a running job."
     )
 
-    @field_validator("gateway_url", "drift_url", mode="before")
+    @field_validator("gateway_url", mode="before")
     @classmethod
     def _strip_url(cls, value: object) -> object:
         return _base_url(value)

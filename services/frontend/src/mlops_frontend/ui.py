@@ -53,14 +53,12 @@ def settings() -> FrontendSettings:
 @st.cache_resource(show_spinner=False)
 def _client(
     gateway_url: str,
-    drift_url: str,
     connect_timeout_s: float,
     request_timeout_s: float,
     report_timeout_s: float,
 ) -> PlatformClient:
     return PlatformClient(
         gateway_url,
-        drift_url=drift_url,
         connect_timeout_s=connect_timeout_s,
         request_timeout_s=request_timeout_s,
         report_timeout_s=report_timeout_s,
@@ -72,7 +70,6 @@ def client(config: FrontendSettings | None = None) -> PlatformClient:
     config = config or settings()
     return _client(
         config.gateway_url,
-        config.drift_url,
         config.connect_timeout_s,
         config.request_timeout_s,
         config.report_timeout_s,

@@ -6,9 +6,11 @@ adds what the frontend needs on top:
 
 - a private ``redis-server`` (the traffic stream is shared state: other suites must not see ours);
 - an MLflow registry with two versions carrying test metrics and a drift reference sample;
-- the real drift service (``mlops_drift.create_app``) reading the gateway's traffic;
+- the real drift service (the gateway suite's ``start_drift``) reading the gateway's traffic;
+  the pages reach it only through the gateway;
 - a real Celery worker (solo pool, in a thread) running a stand-in ``retrain`` task that reports
-  stages and progress like the trainer's and returns a promotion decision.
+  stages and progress like the trainer's and returns what it returns: the trainer's
+  ``PipelineResult.as_dict()`` plus a ``decision`` sentence.
 """
 
 from __future__ import annotations
@@ -26,11 +28,8 @@ from typing import Any
 # and two threads importing narwhals (via Evidently and via Altair) at once deadlock.
 import altair  # noqa: F401
 import numpy as np
-import onnxruntime as ort
-import pandas as pd
 import pytest
 
-from mlops_common.features import FEATURE_NAMES, N_FEATURES
 from mlops_common.jobs import META_EPOCH, META_PROGRESS, META_STAGE, PROGRESS_STATE, RETRAIN_TASK
 from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.onnx_models import register_onnx_model
@@ -64,16 +63,28 @@ drift_service = _gw.drift_service  # the stand-in the factory needs; ours replac
 gateway_factory = _gw.gateway_factory
 HttpServer = _gw.HttpServer
 ADMIN_KEY: str = _gw.ADMIN_KEY
+start_drift = _gw.start_drift
+write_reference_csv = _gw.write_reference_csv
 
 #: What the stand-in retrain task reports and returns.
 RETRAIN_STAGES = ("loading data", "training", "evaluating", "registering")
-RETRAIN_RESULT = {
+RETRAIN_RESULT = {  # mlops_trainer.pipeline.PipelineResult.as_dict(), plus "decision"
     "run_id": "stand-in-run",
+    "metrics": {"test_accuracy": 0.962, "test_f1": 0.958},
+    "parity": {
+        "samples": 360,
+        "argmax_mismatches": 0,
+        "max_abs_diff": 3.1e-07,
+        "atol": 0.0001,
+        "ok": True,
+    },
+    "data_hash": "5f1d2c3b4a69788796a5b4c3d2e1f001",
     "version": "3",
     "promoted": True,
-    "decision": "candidate test_accuracy 0.962 ≥ production 0.910 + margin 0.005",
-    "metrics": {"test_accuracy": 0.962, "test_f1": 0.958},
+    "production_version": "2",
     "production_metrics": {"test_accuracy": 0.910, "test_f1": 0.905},
+    "duration_s": 12.5,
+    "decision": "candidate test_accuracy 0.962 ≥ production 0.910 + margin 0.005",
 }
 SERVING_METRICS = {"test_accuracy": 0.91, "test_f1": 0.905}
 
@@ -116,20 +127,6 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _reference_csv(path: Path, model: Path, rows: int = 300) -> Path:
-    """A drift reference: random 8×8 grids with the model's own predictions on them."""
-    rng = np.random.default_rng(7)
-    features = rng.uniform(0, 16, size=(rows, N_FEATURES)).astype(np.float32)
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    probabilities = session.run(None, {session.get_inputs()[0].name: features})[0]
-    frame = pd.DataFrame(features, columns=list(FEATURE_NAMES))
-    frame["label"] = probabilities.argmax(axis=1)
-    frame["prediction"] = probabilities.argmax(axis=1)
-    frame["confidence"] = probabilities.max(axis=1)
-    frame.to_csv(path, index=False)
-    return path
-
-
 @pytest.fixture(scope="session")
 def registry_uri(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> str:
     """Versions 1 and 2 of the model (2 in production), with metrics and a drift reference."""
@@ -137,7 +134,7 @@ def registry_uri(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> 
 
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    reference = _reference_csv(root / "reference.csv", model_path)
+    reference = write_reference_csv(root / "reference.csv", model_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     for alias, accuracy in ((None, 0.88), ("production", SERVING_METRICS["test_accuracy"])):
         version = register_onnx_model(uri, model_path, alias=alias, reference_csv=reference)
@@ -150,22 +147,7 @@ def registry_uri(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> 
 @pytest.fixture(scope="session")
 def drift_url(loop: Any, redis_url: str, registry_uri: str) -> Iterator[str]:
     """The real drift service over the private Redis and the registry's reference."""
-    from mlops_drift.app import create_app
-    from mlops_drift.settings import DriftSettings
-
-    settings = DriftSettings(
-        redis_url=redis_url,
-        mlflow_tracking_uri=registry_uri,
-        model_name=MODEL_NAME,
-        window_size=500,
-        min_window_size=30,
-        check_interval_s=3600,
-        check_executor="thread",
-        start_from="earliest",
-        read_block_ms=100,
-        retrain_enabled=False,
-    )
-    server = loop.run(HttpServer(create_app(settings)).start())
+    server = start_drift(loop, redis_url, registry_uri)
     yield server.url
     loop.run(server.stop())
 
@@ -185,7 +167,8 @@ def retrain_worker(redis_url: str) -> Iterator[None]:
             meta = {META_STAGE: stage, META_EPOCH: index, META_PROGRESS: index / 5}
             self.update_state(state=PROGRESS_STATE, meta=meta)
             time.sleep(0.4)
-        return {**RETRAIN_RESULT, "reason": reason, "overrides": overrides}
+        del reason, overrides
+        return dict(RETRAIN_RESULT)
 
     with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
         yield

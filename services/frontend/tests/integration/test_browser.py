@@ -51,7 +51,6 @@ def frontend_url(platform: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "FRONTEND_HOST": "127.0.0.1",
         "FRONTEND_PORT": str(port),
         "FRONTEND_GATEWAY_URL": platform.gateway_url,
-        "FRONTEND_DRIFT_URL": platform.drift_url,
         "FRONTEND_ADMIN_API_KEY": platform.admin_key,
     }
     log = (tmp_path_factory.mktemp("frontend") / "streamlit.log").open("wb")

@@ -26,7 +26,6 @@ Opener = Callable[[str], AppTest]
 def open_page(monkeypatch: pytest.MonkeyPatch, platform: Platform) -> Opener:
     """Open a page of the app, configured for the running platform, with the admin key set."""
     monkeypatch.setenv("FRONTEND_GATEWAY_URL", platform.gateway_url)
-    monkeypatch.setenv("FRONTEND_DRIFT_URL", platform.drift_url)
     monkeypatch.setenv("FRONTEND_ADMIN_API_KEY", platform.admin_key)
     monkeypatch.setenv("FRONTEND_JOB_POLL_INTERVAL_S", "0.2")
     return _opener
@@ -157,11 +156,18 @@ def _wait_for_window(drift_url: str, rows: int, timeout: float = 30.0) -> None:
     raise AssertionError(f"the drift window never held {rows} rows")
 
 
-def test_drift_page_runs_a_check_and_embeds_the_report(
-    open_page: Opener, platform: Platform
+def test_drift_page_runs_a_check_and_draws_each_feature_and_the_report(
+    open_page: Opener, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _send_blank_traffic(platform.gateway_url, 60)
     _wait_for_window(platform.drift_url, 60)
+
+    monkeypatch.setenv("FRONTEND_ADMIN_API_KEY", "wrong-key")
+    refused = open_page("drift")
+    refused.button(key="drift_check").click().run()
+    assert "Admin key refused" in texts(refused)
+
+    monkeypatch.setenv("FRONTEND_ADMIN_API_KEY", platform.admin_key)
     app = open_page("drift")
     app.button(key="drift_check").click().run()
     assert not app.exception
@@ -170,13 +176,25 @@ def test_drift_page_runs_a_check_and_embeds_the_report(
     assert "features drifted" in shown  # the reason the drift service gives
     assert int(metric(app, "Window size").replace(",", "")) >= 60
 
+    # the per-feature chart is drawn from the verdict the gateway relays
+    with httpx.Client(base_url=platform.gateway_url, timeout=60) as http:
+        verdict = http.get("/v1/drift").json()
+    assert len(verdict["feature_scores"]) == 64
+    drifted = verdict["drifted_features"]
+    assert drifted, verdict
+    charts = [c for c in app.get("vega_lite_chart") if "Drift of each pixel" in c.proto.spec]
+    assert charts, "the per-feature chart is drawn"
+    assert "K-S p_value" in charts[0].proto.spec
+    assert f"{len(drifted)} of 64 pixels drifted (ks p < 0.001" in shown
+    assert "No per-feature scores" not in shown
+
     app.toggle(key="drift_report").set_value(True).run()
     frames = list(app.get("iframe"))
     assert frames, "the Evidently report is embedded"
     with httpx.Client(base_url=platform.drift_url, timeout=60) as http:
         report = http.get("/v1/drift/report").text
     assert "<html" in report
-    assert frames[0].proto.srcdoc == report
+    assert frames[0].proto.srcdoc == report  # fetched through the gateway, byte for byte
 
 
 def test_retraining_page_follows_a_job_until_it_is_promoted(
@@ -195,8 +213,14 @@ def test_retraining_page_follows_a_job_until_it_is_promoted(
         app.run()
     assert any("epoch" in stage for stage in seen_stages), seen_stages
     shown = texts(app)
-    assert "version v3 now serves" in shown
+    assert "version v3 now serves (was v2)" in shown
     assert "candidate test_accuracy 0.962" in shown  # why it was promoted
+    assert "MLflow run `stand-in-run`" in shown
+    assert "ONNX parity ✓" in shown
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["Candidate", "Production v2"]
+    assert table.loc["test_accuracy", "Candidate"] == pytest.approx(0.962)
+    assert table.loc["test_accuracy", "Production v2"] == pytest.approx(0.910)
 
 
 @pytest.mark.parametrize("page", ["model", "drift"])
@@ -204,7 +228,6 @@ def test_pages_say_clearly_when_the_gateway_is_down(
     page: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FRONTEND_GATEWAY_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("FRONTEND_DRIFT_URL", "")
     app = _opener(page)
     assert not app.exception
     assert len(app.error) == 1

@@ -46,24 +46,54 @@ def test_model_list_accepts_versions_and_skips_non_numeric_metrics() -> None:
         ModelVersion.from_json({"name": "d"})
 
 
-def test_drift_verdict_reads_epoch_and_iso_times_and_feature_scores() -> None:
+def test_drift_verdict_reads_epoch_and_iso_times_and_per_feature_scores() -> None:
     epoch = DriftVerdict.from_json({"drift_detected": True, "checked_at": 0, "reasons": ["r"]})
     assert epoch.checked_at == dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     assert epoch.reasons == ("r",)
+    assert epoch.feature_scores == {}
+    assert epoch.feature_test.score_is_p_value  # the drift service's default test
     iso = DriftVerdict.from_json(
         {
             "checked_at": "2025-01-01T00:00:00",
-            "features": [{"name": "pixel_0_1", "p_value": 0.0001}, {"bad": 1}],
+            "feature_scores": {"pixel_0_1": 0.0001, "pixel_0_2": True, "pixel_0_3": "x"},
+            "drifted_features": ["pixel_0_1"],
+            "feature_test": {
+                "method": "wasserstein",
+                "name": "Wasserstein distance (normed)",
+                "threshold": 0.1,
+                "score_is_p_value": False,
+            },
         }
     )
     assert iso.drift_detected is None
     assert iso.checked_at == dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     assert iso.feature_scores == {"pixel_0_1": 0.0001}
-    mapped = DriftVerdict.from_json({"feature_scores": {"pixel_0_0": {"score": 0.3}}})
-    assert mapped.feature_scores == {"pixel_0_0": 0.3}
+    assert iso.drifted_features == ("pixel_0_1",)
+    assert (iso.feature_test.method, iso.feature_test.threshold) == ("wasserstein", 0.1)
+    assert iso.feature_test.score_is_p_value is False
 
 
-def test_job_status_progress_result_and_decision() -> None:
+#: What the retraining task returns: the trainer's PipelineResult.as_dict().
+PIPELINE_RESULT = {
+    "run_id": "abc123",
+    "metrics": {"test_accuracy": 0.95, "test_f1": 0.94},
+    "parity": {
+        "samples": 360,
+        "argmax_mismatches": 0,
+        "max_abs_diff": 2e-7,
+        "atol": 1e-4,
+        "ok": True,
+    },
+    "data_hash": "0123456789abcdef",
+    "version": "7",
+    "promoted": False,
+    "production_version": "6",
+    "production_metrics": {"test_accuracy": 0.97, "test_f1": 0.96},
+    "duration_s": 41.5,
+}
+
+
+def test_job_status_progress_and_the_pipeline_result() -> None:
     running = JobStatus.from_json(
         {"job_id": "j", "state": "progress", "progress": {"stage": "training", "progress": 40}}
     )
@@ -73,10 +103,27 @@ def test_job_status_progress_result_and_decision() -> None:
         0.4,
         False,
     )
-    done = JobStatus.from_json(
-        {"job_id": "j", "state": "SUCCESS", "result": {"promoted": False, "reason": "worse"}}
-    )
+    done = JobStatus.from_json({"job_id": "j", "state": "SUCCESS", "result": PIPELINE_RESULT})
     assert done.finished
     assert done.promoted is False
-    assert done.decision == "worse"
+    assert done.decision is None
+    outcome = done.outcome
+    assert (outcome.run_id, outcome.version, outcome.production_version) == ("abc123", "7", "6")
+    assert outcome.metrics == {"test_accuracy": 0.95, "test_f1": 0.94}
+    assert outcome.production_metrics["test_accuracy"] == 0.97
+    assert outcome.parity["ok"] is True
+    assert (outcome.data_hash, outcome.duration_s) == ("0123456789abcdef", 41.5)
+    explained = {**PIPELINE_RESULT, "reason": "worse", "decision": "kept v6: 0.95 < 0.97"}
+    assert (
+        JobStatus.from_json({"job_id": "j", "state": "SUCCESS", "result": explained}).decision
+        == "kept v6: 0.95 < 0.97"
+    )
+    reason_only = {**PIPELINE_RESULT, "reason": "worse"}
+    assert (
+        JobStatus.from_json({"job_id": "j", "state": "SUCCESS", "result": reason_only}).decision
+        == "worse"
+    )
+    unregistered = {**PIPELINE_RESULT, "version": None, "production_version": None}
+    bare = JobStatus.from_json({"job_id": "j", "state": "SUCCESS", "result": unregistered}).outcome
+    assert (bare.version, bare.production_version) == (None, None)
     assert JobStatus.from_json({"job_id": "j", "state": "SUCCESS"}).promoted is None

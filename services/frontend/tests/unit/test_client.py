@@ -104,11 +104,24 @@ def test_admin_calls_send_the_key_and_job_ids_are_escaped() -> None:
     assert seen[1].url.raw_path == b"/v1/jobs/j%2F1"
 
 
-def test_drift_report_and_check_go_to_the_drift_service_when_set() -> None:
+def test_drift_report_and_check_go_to_the_gateway_and_the_check_sends_the_key() -> None:
     seen: list[httpx.Request] = []
-    transport = answering(200, {"drift_detected": True, "drifted_share": 0.5}, seen)
-    client = PlatformClient("http://gateway", drift_url="http://drift/", transport=transport)
-    assert client.run_drift_check().drift_detected is True
-    assert str(seen[0].url) == "http://drift/v1/drift/check"
-    assert client.drift_feature_scores() == {}
-    assert client_with(answering(200, {})).drift_feature_scores() == {}
+    verdict = {"drift_detected": True, "drifted_share": 0.5, "drifted_features": ["pixel_1_1"]}
+    client = client_with(answering(200, verdict, seen), report_timeout_s=42)
+    checked = client.run_drift_check("secret")
+    assert checked.drift_detected is True
+    assert checked.drifted_features == ("pixel_1_1",)
+    assert (seen[0].method, str(seen[0].url)) == ("POST", "http://gateway/v1/drift/check")
+    assert seen[0].headers["X-API-Key"] == "secret"
+    assert seen[0].extensions["timeout"]["read"] == 42
+    client.drift_report()
+    assert (seen[1].method, str(seen[1].url)) == ("GET", "http://gateway/v1/drift/report")
+    assert seen[1].extensions["timeout"]["read"] == 42
+
+
+def test_a_drift_error_relayed_by_the_gateway_keeps_its_code() -> None:
+    body = {"error": {"code": "window_too_small", "message": "the window holds 3 rows"}}
+    with pytest.raises(ApiError) as caught:
+        client_with(answering(409, body)).run_drift_check("secret")
+    assert (caught.value.status, caught.value.code) == (409, "window_too_small")
+    assert caught.value.service == "gateway"

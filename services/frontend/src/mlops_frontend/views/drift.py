@@ -10,18 +10,15 @@ import streamlit as st
 
 from mlops_common.features import IMAGE_SIDE
 from mlops_frontend import ui
-from mlops_frontend.api import DriftVerdict, MalformedAnswerError
-from mlops_frontend.client import ClientError
+from mlops_frontend.api import DriftVerdict
 
 REPORT_HEIGHT = 900
-#: p-value under which a feature counts as drifted on the chart (the drift service's default).
-FEATURE_P_THRESHOLD = 0.001
 
 
 @st.cache_data(ttl=60, show_spinner="Building the Evidently report…")
-def _report_html(gateway_url: str, drift_url: str) -> str:
-    """The report HTML, cached a minute per service (building it takes seconds)."""
-    del gateway_url, drift_url  # cache keys only
+def _report_html(gateway_url: str) -> str:
+    """The report HTML, cached a minute per gateway (building it takes seconds)."""
+    del gateway_url  # cache key only
     return ui.client().drift_report()
 
 
@@ -46,9 +43,12 @@ def _verdict(verdict: DriftVerdict) -> None:
         st.markdown("**Why**\n" + "\n".join(f"- {reason}" for reason in verdict.reasons))
 
 
-def _feature_frame(scores: dict[str, float]) -> pd.DataFrame:
+def _feature_frame(verdict: DriftVerdict) -> pd.DataFrame:
+    """One row per pixel: its place on the grid, score, drift strength and drift flag."""
+    test = verdict.feature_test
+    drifted = set(verdict.drifted_features)
     rows = []
-    for name, score in scores.items():
+    for name, score in verdict.feature_scores.items():
         parts = name.split("_")
         if len(parts) != 3 or not (parts[1].isdigit() and parts[2].isdigit()):
             continue
@@ -57,58 +57,58 @@ def _feature_frame(scores: dict[str, float]) -> pd.DataFrame:
                 "feature": name,
                 "row": int(parts[1]),
                 "column": int(parts[2]),
-                "p_value": score,
-                "strength": -math.log10(max(score, 1e-12)),
-                "drifted": score < FEATURE_P_THRESHOLD,
+                "score": score,
+                # −log10 p grows with the evidence of drift; a distance already does
+                "strength": -math.log10(max(score, 1e-300)) if test.score_is_p_value else score,
+                "drifted": name in drifted,
             }
         )
     return pd.DataFrame(rows)
 
 
-def _feature_scores(verdict: DriftVerdict) -> dict[str, float]:
-    if verdict.feature_scores:
-        return verdict.feature_scores
-    try:
-        return ui.client().drift_feature_scores()
-    except (ClientError, MalformedAnswerError):
-        return {}
-
-
 def _feature_chart(verdict: DriftVerdict) -> None:
     st.subheader("Drift per feature")
-    frame = _feature_frame(_feature_scores(verdict))
+    frame = _feature_frame(verdict)
     if frame.empty:
         st.info(
             "No per-feature scores in the latest verdict; "
             "the Evidently report below holds the test of every pixel."
         )
         return
-    heat = (
-        alt.Chart(frame, title="Drift strength of each pixel (−log10 p)")
-        .mark_rect()
-        .encode(
-            x=alt.X("column:O", title="Column"),
-            y=alt.Y("row:O", title="Row"),
-            color=alt.Color("strength:Q", scale=alt.Scale(scheme="orangered"), title="−log10 p"),
-            tooltip=["feature", alt.Tooltip("p_value:Q", format=".2g"), "drifted"],
-        )
-        .properties(width=320, height=320)
+    test = verdict.feature_test
+    strength = "−log10 p" if test.score_is_p_value else "score"
+    base = alt.Chart(frame, title=f"Drift of each pixel ({test.name}; {strength})").encode(
+        x=alt.X("column:O", title="Column"),
+        y=alt.Y("row:O", title="Row"),
+        tooltip=["feature", alt.Tooltip("score:Q", format=".3g"), "drifted"],
     )
-    st.altair_chart(heat)
-    drifted = int(frame["drifted"].sum())
+    heat = base.mark_rect().encode(
+        color=alt.Color("strength:Q", scale=alt.Scale(scheme="orangered"), title=strength)
+    )
+    marks = base.transform_filter(alt.datum.drifted).mark_text(text="●", color="black")
+    st.altair_chart((heat + marks).properties(width=320, height=320))
+    rule = "p <" if test.score_is_p_value else "score ≥"
     st.caption(
-        f"{drifted} of {IMAGE_SIDE * IMAGE_SIDE} pixels drifted (p < {FEATURE_P_THRESHOLD:g})."
+        f"{len(verdict.drifted_features)} of {IMAGE_SIDE * IMAGE_SIDE} pixels drifted "
+        f"({test.method} {rule} {test.threshold:g}; ● marks them)."
     )
 
 
 def _check_now() -> None:
-    if st.button("Run a drift check now", key="drift_check"):
-        with st.spinner("Checking the current window…"):
-            verdict = ui.fetch(ui.client().run_drift_check)
-        if verdict is not None:
-            _report_html.clear()
-            st.toast("Drift check finished.")
-            st.session_state["drift_checked"] = True
+    config = ui.settings()
+    with st.expander("Run a drift check now (admin)"):
+        key = ui.admin_key(config, "drift_check_key")
+        clicked = st.button("Run a drift check now", key="drift_check")
+    if not clicked:
+        return
+    if not key:
+        st.warning("Enter the admin API key first.")
+        return
+    with st.spinner("Checking the current window…"):
+        verdict = ui.fetch(lambda: ui.client(config).run_drift_check(key))
+    if verdict is not None:
+        _report_html.clear()
+        st.toast("Drift check finished.")
 
 
 def _report() -> None:
@@ -116,7 +116,7 @@ def _report() -> None:
     if not st.toggle("Show the full report (takes a few seconds to build)", key="drift_report"):
         return
     config = ui.settings()
-    html = ui.fetch(lambda: _report_html(config.gateway_url, config.drift_url))
+    html = ui.fetch(lambda: _report_html(config.gateway_url))
     if html is not None:
         # Trusted HTML: our own drift service renders it from Evidently.
         st.iframe(html, height=REPORT_HEIGHT)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
 from mlops_frontend import ui
-from mlops_frontend.api import JobStatus
+from mlops_frontend.api import JobStatus, RetrainResult
 
 JOB_KEY = "retrain_job_id"
 FINAL_KEY = "retrain_final_status"
+#: The metric the promotion rule compares (the trainer's ``registry.should_promote``).
+ACCURACY = "test_accuracy"
 
 STATE_TEXT = {
     "PENDING": "Queued: waiting for a training worker to pick it up",
@@ -52,21 +51,44 @@ def _start_form() -> None:
         st.toast(f"Retraining job {job_id} queued.")
 
 
-def _metrics_table(result: Mapping[str, Any]) -> pd.DataFrame | None:
-    """Candidate vs production metrics when the result holds both; else the candidate's."""
-    columns = {}
-    for key, title in (
-        ("metrics", "Candidate"),
-        ("candidate_metrics", "Candidate"),
-        ("production_metrics", "Production"),
-        ("baseline_metrics", "Production"),
-    ):
-        value = result.get(key)
-        if isinstance(value, Mapping) and title not in columns:
-            columns[title] = {k: v for k, v in value.items() if isinstance(v, int | float)}
-    if not columns:
+def _metrics_table(result: RetrainResult) -> pd.DataFrame | None:
+    """The candidate's test metrics beside production's on the same held-out set."""
+    columns = {"Candidate": result.metrics}
+    if result.production_metrics:
+        title = f"Production {ui.version_label(result.production_version)}"
+        columns[title if result.production_version else "Production"] = result.production_metrics
+    if not any(columns.values()):
         return None
     return pd.DataFrame(columns)
+
+
+def _explanation(result: RetrainResult) -> str:
+    """The result's own decision sentence, else one read from the two accuracies."""
+    if result.decision:
+        return result.decision
+    candidate = result.metrics.get(ACCURACY)
+    production = result.production_metrics.get(ACCURACY)
+    if candidate is None:
+        return ""
+    if production is None:
+        return f"Candidate {ACCURACY} {candidate:.3f}; there was no production model to beat."
+    return f"Candidate {ACCURACY} {candidate:.3f} vs production {production:.3f}."
+
+
+def _details(result: RetrainResult) -> str:
+    parts = []
+    if result.run_id:
+        parts.append(f"MLflow run `{result.run_id}`")
+    if result.data_hash:
+        parts.append(f"data `{result.data_hash[:12]}`")
+    if result.parity:
+        ok = "✓" if result.parity.get("ok") else "✗"
+        diff = result.parity.get("max_abs_diff")
+        shown = f" (max diff {diff:.1e})" if isinstance(diff, int | float) else ""
+        parts.append(f"ONNX parity {ok}{shown}")
+    if result.duration_s is not None:
+        parts.append(f"{result.duration_s:,.0f} s")
+    return " · ".join(parts)
 
 
 def _outcome(status: JobStatus) -> None:
@@ -76,23 +98,28 @@ def _outcome(status: JobStatus) -> None:
             f"{status.error or 'no detail given'}"
         )
         return
-    version = status.result.get("version")
-    why = status.decision
-    if status.promoted:
-        st.success(
-            f"**Promoted**: version {ui.version_label(str(version))} now serves."
-            + (f" {why}" if why else "")
-        )
-    elif status.promoted is False:
+    result = status.outcome
+    why = _explanation(result)
+    version = ui.version_label(result.version)
+    serving = ui.version_label(result.production_version)
+    if result.promoted:
+        was = f" (was {serving})" if result.production_version else ""
+        st.success(f"**Promoted**: version {version} now serves{was}. {why}".rstrip())
+    elif result.promoted is False and result.version:
         st.warning(
-            f"**Not promoted**: version {ui.version_label(str(version))} was registered as "
-            "staging, but production stays." + (f" {why}" if why else "")
+            f"**Not promoted**: version {version} was registered as staging; production stays "
+            f"at {serving}. {why}".rstrip()
         )
+    elif result.promoted is False:
+        st.info(f"**Trained, not registered** (registration is off). {why}".rstrip())
     else:
         st.info("The job finished without saying whether it promoted the model.")
-    table = _metrics_table(status.result)
+    table = _metrics_table(result)
     if table is not None:
         st.dataframe(table, use_container_width=True)
+    details = _details(result)
+    if details:
+        st.caption(details)
     with st.expander("Full job result"):
         st.json(status.result)
 
