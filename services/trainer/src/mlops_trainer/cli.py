@@ -1,4 +1,4 @@
-"""``mlops-train``: prepare, train, evaluate, export, optimise, promote, rollback.
+"""``mlops-train``: prepare, train, evaluate, export, optimise, promote, rollback, bootstrap.
 
 Hydra overrides go after the subcommand (``mlops-train train model=cnn_large optimizer.lr=1e-3``);
 ``train -m`` runs a Hydra multirun sweep (``mlops-train train -m +experiment=sweep``).
@@ -70,6 +70,29 @@ def _cmd_train(args: argparse.Namespace, settings: TrainerSettings) -> int:
     cfg = compose_config(args.overrides, settings.conf_dir)
     result = run_pipeline(cfg, settings=settings, checkpoint=args.save)
     _print(result.as_dict())
+    return 0
+
+
+def _cmd_bootstrap(args: argparse.Namespace, settings: TrainerSettings) -> int:
+    """Train, register and promote a first model unless production already exists."""
+    from mlops_common.registry import ALIAS_PRODUCTION
+    from mlops_trainer.registry import alias_version, make_client, promote
+
+    client = make_client(settings.tracking_uri)
+    current = alias_version(client, ALIAS_PRODUCTION)
+    if current is not None:
+        _print({"production": str(current.version), "trained": False})
+        return 0
+    from mlops_trainer.config import compose_config
+    from mlops_trainer.pipeline import run_pipeline
+
+    cfg = compose_config(["trainer.enable_progress_bar=false", *args.overrides], settings.conf_dir)
+    result = run_pipeline(cfg, settings=settings)
+    if result.version is None:
+        raise RuntimeError("bootstrap needs registry.register=true")
+    if not result.promoted:
+        promote(client, result.version)
+    _print({"production": result.version, "trained": True, **result.as_dict(), "promoted": True})
     return 0
 
 
@@ -153,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--multirun", action="store_true", help="Hydra multirun sweep")
     p.add_argument("--save", type=Path, default=None, help="also write a checkpoint here")
     p.set_defaults(handler=_cmd_train)
+    p = with_overrides(
+        sub.add_parser("bootstrap", help="train and promote a first model unless one serves")
+    )
+    p.set_defaults(handler=_cmd_bootstrap)
     p = with_overrides(sub.add_parser("evaluate", help="test metrics of an ONNX file or model URI"))
     p.add_argument(
         "--model", required=True, help="path.onnx or models:/digits-classifier@production"

@@ -1,0 +1,194 @@
+"""One retraining job, without Celery: config → feedback rows → pipeline → decision → event.
+
+The held-out set on which candidate and production are compared is the dataset's test split
+**plus** a held-out slice of the feedback-labelled traffic (chosen per prediction id, see
+:mod:`mlops_trainer.feedback`). A test set of the old distribution alone could never show that a
+candidate has learnt the new one; a feedback slice alone would be small and would forget the old
+distribution. Both slices are reported beside the whole (``dataset_test_*``, ``feedback_test_*``).
+
+A job is tagged with its id on its MLflow run. When it fails, or when a redelivered job finds runs
+of an earlier attempt (its worker was killed), every version those runs registered is deleted
+unless it is production, and ``staging`` goes back where it was: nothing half-done stays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from redis import Redis
+from redis.exceptions import RedisError
+
+from mlops_common.redis_keys import MODEL_EVENTS_CHANNEL, ModelEvent
+from mlops_common.registry import ALIAS_PRODUCTION, ALIAS_STAGING, MODEL_NAME
+from mlops_trainer import registry
+from mlops_trainer.config import compose_config
+from mlops_trainer.feedback import load_feedback, split_rows
+from mlops_trainer.pipeline import PipelineResult, run_pipeline
+from mlops_trainer.settings import TrainerSettings
+from mlops_trainer.train import ProgressCallback
+
+log = logging.getLogger(__name__)
+
+JOB_TAG = "retrain_job_id"
+#: Always applied first: a worker has no terminal to draw a progress bar on.
+BASE_OVERRIDES = ("trainer.enable_progress_bar=false",)
+
+
+@dataclass(frozen=True)
+class Aliases:
+    """Where ``staging`` and ``production`` pointed before the job."""
+
+    staging: str | None
+    production: str | None
+
+    @classmethod
+    def read(cls, client: MlflowClient) -> Aliases:
+        """The current targets of both aliases."""
+        staging = registry.alias_version(client, ALIAS_STAGING)
+        production = registry.alias_version(client, ALIAS_PRODUCTION)
+        return cls(
+            str(staging.version) if staging else None,
+            str(production.version) if production else None,
+        )
+
+
+def job_overrides(settings: TrainerSettings, overrides: list[str]) -> list[str]:
+    """The overrides a job composes with: base, ``TRAINER_RETRAIN_OVERRIDES``, then its own."""
+    return [*BASE_OVERRIDES, *settings.retrain_overrides, *overrides]
+
+
+def explain(result: PipelineResult, *, margin: float, promote: bool, feedback_test: int) -> str:
+    """One sentence on the promotion decision, with the numbers it was made on."""
+    candidate = result.metrics.get("test_accuracy", float("nan"))
+    where = "the dataset's test split" + (
+        f" plus {feedback_test} held-out feedback-labelled rows" if feedback_test else ""
+    )
+    slice_note = ""
+    if feedback_test and "feedback_test_accuracy" in result.metrics:
+        production_slice = result.production_metrics.get("feedback_test_accuracy")
+        slice_note = f"; on the feedback rows alone {result.metrics['feedback_test_accuracy']:.4f}"
+        if production_slice is not None:
+            slice_note += f" vs {production_slice:.4f}"
+    if result.version is None:
+        return "not registered (registry.register=false)"
+    if not promote:
+        return f"registered v{result.version} as staging; promotion is off (registry.promote=false)"
+    if result.production_version is None:
+        return (
+            f"promoted v{result.version}: there was no production model (accuracy {candidate:.4f})"
+        )
+    production = result.production_metrics.get("test_accuracy", float("nan"))
+    sign = ">=" if result.promoted else "<"
+    verdict = (
+        f"promoted v{result.version} over v{result.production_version}"
+        if result.promoted
+        else f"kept production v{result.production_version}; v{result.version} stays staging"
+    )
+    return (
+        f"{verdict}: candidate accuracy {candidate:.4f} {sign} production {production:.4f} "
+        f"+ margin {margin:g} on {where}{slice_note}"
+    )
+
+
+def _versions_of_runs(client: MlflowClient, run_ids: list[str]) -> list[str]:
+    versions = []
+    for run_id in run_ids:
+        for version in client.search_model_versions(f"run_id='{run_id}'"):
+            if version.name == MODEL_NAME:
+                versions.append(str(version.version))
+    return versions
+
+
+def undo(client: MlflowClient, job_id: str, before: Aliases, *, keep_production: bool) -> None:
+    """Delete what runs of ``job_id`` registered and put ``staging`` back (see the docstring).
+
+    A version that is production now survives when ``keep_production`` (a redelivered job whose
+    earlier attempt promoted a complete version before the worker died).
+    """
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(experiments, filter_string=f"tags.{JOB_TAG} = '{job_id}'")
+    production = registry.alias_version(client, ALIAS_PRODUCTION)
+    current = str(production.version) if production else None
+    for version in _versions_of_runs(client, [run.info.run_id for run in runs]):
+        if keep_production and version == current:
+            continue
+        client.delete_model_version(MODEL_NAME, version)
+        log.warning("removed a version of an unfinished job", extra={"version": version})
+    for run in runs:
+        if run.info.status == "RUNNING":
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+    if not keep_production and before.production and current != before.production:
+        registry.set_alias(client, ALIAS_PRODUCTION, before.production)
+    if before.staging and registry.alias_version(client, ALIAS_STAGING) is None:
+        with contextlib.suppress(MlflowException):  # that version was deleted meanwhile
+            registry.set_alias(client, ALIAS_STAGING, before.staging)
+
+
+def publish_promotion(redis: Redis, version: str) -> bool:
+    """Announce a promotion on ``model-events`` (best effort: inference also polls)."""
+    try:
+        redis.publish(MODEL_EVENTS_CHANNEL, ModelEvent(name=MODEL_NAME, version=version).encode())
+    except (RedisError, OSError) as exc:
+        log.warning("model event not published", extra={"version": version, "error": str(exc)})
+        return False
+    return True
+
+
+def run_retrain(
+    reason: str,
+    overrides: list[str],
+    *,
+    job_id: str,
+    settings: TrainerSettings,
+    redis: Redis,
+    on_progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run one retraining job; the result is ``PipelineResult.as_dict()`` plus the decision.
+
+    Raises:
+        Whatever the pipeline raises, after :func:`undo` removed what the job registered.
+    """
+    cfg = compose_config(job_overrides(settings, overrides), settings.conf_dir)
+    client = registry.make_client(settings.tracking_uri)
+    undo(client, job_id, Aliases.read(client), keep_production=True)  # an earlier attempt
+    rows, stats = load_feedback(
+        redis, max_rows=settings.feedback_max_rows, stream_scan=settings.feedback_stream_scan
+    )
+    extra = split_rows(
+        rows,
+        test_fraction=settings.feedback_test_fraction,
+        val_fraction=settings.feedback_val_fraction,
+        repeat=settings.feedback_repeat,
+    )
+    before = Aliases.read(client)
+    tags = {JOB_TAG: job_id, "retrain_reason": reason[:500]}
+    try:
+        result = run_pipeline(
+            cfg, settings=settings, on_progress=on_progress, tags=tags, extra=extra
+        )
+    except BaseException:
+        log.exception("retraining failed; undoing", extra={"job_id": job_id})
+        undo(client, job_id, before, keep_production=False)
+        raise
+    if result.promoted and result.version is not None:
+        publish_promotion(redis, result.version)
+    decision = explain(
+        result,
+        margin=float(cfg.registry.margin),
+        promote=bool(cfg.registry.promote),
+        feedback_test=extra.sizes["test"],
+    )
+    log.info("retraining finished", extra={"job_id": job_id, "decision": decision})
+    return {
+        **result.as_dict(),
+        "reason": decision,
+        "trigger": reason,
+        "job_id": job_id,
+        "feedback": {**vars(stats), **{f"{k}_rows": v for k, v in extra.sizes.items()}},
+    }
