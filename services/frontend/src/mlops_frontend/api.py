@@ -196,7 +196,8 @@ def _timestamp(raw: Any) -> dt.datetime | None:
 class RetrainResult:
     """A finished retraining job's result: the trainer's ``PipelineResult.as_dict()``
     (``run_id, metrics, parity, data_hash, version, promoted, production_version,
-    production_metrics, duration_s``), plus a ``decision`` (or ``reason``) sentence if given."""
+    production_metrics, duration_s``), plus a ``decision`` (or ``reason``) sentence if given;
+    a job that did not run (another held the retraining lock) says ``skipped: true``."""
 
     run_id: str | None = None
     version: str | None = None
@@ -208,6 +209,8 @@ class RetrainResult:
     data_hash: str | None = None
     duration_s: float | None = None
     decision: str | None = None
+    #: True when the job did not train (another retraining job held the lock).
+    skipped: bool = False
 
     @classmethod
     def from_json(cls, raw: Any) -> RetrainResult:
@@ -228,6 +231,7 @@ class RetrainResult:
             data_hash=_text(raw.get("data_hash")),
             duration_s=float(duration) if _is_number(duration) else None,
             decision=_text(raw.get("decision")) or _text(raw.get("reason")),
+            skipped=raw.get("skipped") is True,
         )
 
 

@@ -127,3 +127,10 @@ def test_job_status_progress_and_the_pipeline_result() -> None:
     bare = JobStatus.from_json({"job_id": "j", "state": "SUCCESS", "result": unregistered}).outcome
     assert (bare.version, bare.production_version) == (None, None)
     assert JobStatus.from_json({"job_id": "j", "state": "SUCCESS"}).promoted is None
+    skipped = {"skipped": True, "running_job_id": "k", "reason": "not run: k was running"}
+    outcome = JobStatus.from_json({"job_id": "j", "state": "SUCCESS", "result": skipped}).outcome
+    assert (outcome.skipped, outcome.decision, outcome.promoted) == (
+        True,
+        "not run: k was running",
+        None,
+    )

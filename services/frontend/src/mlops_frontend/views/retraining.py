@@ -99,6 +99,9 @@ def _outcome(status: JobStatus) -> None:
         )
         return
     result = status.outcome
+    if result.skipped:
+        st.info(f"**Skipped** — {result.decision or 'another retraining job was running'}")
+        return
     why = _explanation(result)
     version = ui.version_label(result.version)
     serving = ui.version_label(result.production_version)
