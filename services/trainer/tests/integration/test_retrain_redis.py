@@ -1,0 +1,131 @@
+"""Single-flight lock and feedback rows against a real Redis."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import redis
+from celery import Celery
+
+from mlops_common import retrain_lock
+from mlops_common.jobs import RETRAIN_LOCK_KEY, RETRAIN_QUEUE
+from mlops_common.redis_keys import FEEDBACK_HASH, TRAFFIC_STREAM, TrafficEntry, prediction_key
+from mlops_trainer.feedback import load_feedback
+
+
+@pytest.fixture
+def db(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def celery_app(redis_url: str) -> Iterator[Celery]:
+    app = Celery("test-sender", broker=redis_url, backend=redis_url, set_as_current=False)
+    yield app
+    app.close()
+
+
+def _queued(db: redis.Redis) -> int:
+    return int(db.llen(RETRAIN_QUEUE))
+
+
+def test_second_request_gets_the_job_in_flight(db: redis.Redis, celery_app: Celery) -> None:
+    first, queued = retrain_lock.submit_retrain(celery_app, db, "drift", ["seed=1"])
+    assert queued
+    second, queued_again = retrain_lock.submit_retrain(celery_app, db, "manual", [])
+    assert (second, queued_again) == (first, False)
+    assert _queued(db) == 1
+    assert retrain_lock.holder(db) == first
+    # The worker takes the lock for that id, renews it, then releases it.
+    assert retrain_lock.acquire(db, first, ttl_s=5) is None
+    assert retrain_lock.acquire(db, "other-job", ttl_s=5) == first
+    assert retrain_lock.renew(db, first, ttl_s=5)
+    assert not retrain_lock.release(db, "other-job")
+    assert retrain_lock.release(db, first)
+    third, queued = retrain_lock.submit_retrain(celery_app, db, "later", [])
+    assert queued
+    assert third != first
+    assert _queued(db) == 2
+
+
+def test_a_finished_holder_is_replaced(db: redis.Redis, celery_app: Celery) -> None:
+    job_id, _ = retrain_lock.submit_retrain(celery_app, db, "drift")
+    celery_app.backend.store_result(job_id, {"promoted": True}, "SUCCESS")  # died before release
+    fresh, queued = retrain_lock.submit_retrain(celery_app, db, "again")
+    assert queued
+    assert fresh != job_id
+    assert retrain_lock.holder(db) == fresh
+
+
+def test_the_worker_lock_expires_without_renewal(db: redis.Redis) -> None:
+    assert retrain_lock.acquire(db, "job-a", ttl_s=0.3) is None
+    time.sleep(0.5)
+    assert retrain_lock.holder(db) is None
+    assert not retrain_lock.renew(db, "job-a", ttl_s=1)
+    assert retrain_lock.acquire(db, "job-b", ttl_s=1) is None
+
+
+def test_a_failed_send_releases_the_claim(db: redis.Redis) -> None:
+    dead = Celery("dead", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    dead.conf.broker_connection_retry = False
+    with pytest.raises(Exception):  # noqa: B017 - kombu's error type depends on the transport
+        retrain_lock.submit_retrain(dead, db, "drift", retry=False)
+    assert db.get(RETRAIN_LOCK_KEY) is None
+    dead.close()
+
+
+def _entry(features: np.ndarray, ts: float) -> TrafficEntry:
+    return TrafficEntry(
+        id=uuid.uuid4().hex,
+        request_id=uuid.uuid4().hex,
+        model_version="1",
+        features=features.astype(np.float32),
+        label=0,
+        confidence=0.5,
+        latency_ms=1.0,
+        timestamp=ts,
+    )
+
+
+def test_feedback_rows_from_hashes_and_stream(db: redis.Redis) -> None:
+    entries = [_entry(np.full(64, i % 17), ts=1000.0 + i) for i in range(30)]
+    for i, entry in enumerate(entries):
+        fields = entry.encode()
+        db.xadd(TRAFFIC_STREAM, fields)  # type: ignore[arg-type]
+        if i % 3:  # every third prediction hash has expired: its features come from the stream
+            db.hset(prediction_key(entry.id), mapping=fields)  # type: ignore[arg-type]
+        if i < 25:
+            db.hset(FEEDBACK_HASH, entry.id, str(i % 10))
+    db.hset(FEEDBACK_HASH, "unknown-id", "3")  # no features anywhere
+    db.hset(FEEDBACK_HASH, entries[26].id, "12")  # not a class
+    db.hset(FEEDBACK_HASH, entries[27].id, "seven")  # not a number
+
+    rows, stats = load_feedback(db, max_rows=100, stream_scan=1000)
+    assert len(rows) == 25
+    by_id = {row.id: row for row in rows}
+    for i, entry in enumerate(entries[:25]):
+        assert by_id[entry.id].label == i % 10
+        assert np.array_equal(by_id[entry.id].features, entry.features)
+    assert stats.no_features == 1
+    assert stats.bad == 2
+    assert stats.labels == 28
+
+    newest, _ = load_feedback(db, max_rows=5, stream_scan=1000)
+    assert [row.id for row in newest] == [e.id for e in reversed(entries[20:25])]
+    hashes_only, stats = load_feedback(db, max_rows=100, stream_scan=0)
+    assert len(hashes_only) == 25 - len(range(0, 25, 3))
+    assert stats.no_features == 1 + len(range(0, 25, 3))
+
+
+def test_no_feedback_is_no_rows(db: redis.Redis) -> None:
+    rows, stats = load_feedback(db, max_rows=100, stream_scan=1000)
+    assert rows == []
+    assert stats.used == 0
