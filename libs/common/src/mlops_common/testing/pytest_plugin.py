@@ -11,6 +11,7 @@ port; else the test is skipped with the reason.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ import pytest
 from mlops_common.testing.servers import MlflowServer, RedisServer, free_port
 
 _FOLDER_MARKERS = ("unit", "integration", "e2e")
+_MLFLOW_URI_GLOBALS = (
+    ("mlflow.tracking._tracking_service.utils", "_tracking_uri"),
+    ("mlflow.tracking._model_registry.utils", "_registry_uri"),
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -103,6 +108,13 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MlflowStore
     uri = f"sqlite:///{root / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    # An earlier test's mlflow.set_tracking_uri()/set_registry_uri() would otherwise win over
+    # the environment for the rest of the session.
+    for module, attribute in _MLFLOW_URI_GLOBALS:
+        try:
+            monkeypatch.setattr(importlib.import_module(module), attribute, None)
+        except (ImportError, AttributeError):
+            continue
     return MlflowStore(root=root, tracking_uri=uri, artifact_root=artifacts)
 
 
