@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 
 from mlops_common.logs import configure_logging
-from mlops_common.telemetry import setup_tracing
+from mlops_common.telemetry import otlp_endpoint_configured, setup_tracing
 from mlops_inference.server import InferenceServer
 from mlops_inference.settings import InferenceSettings
 
@@ -18,7 +19,9 @@ log = logging.getLogger("mlops_inference")
 async def serve(settings: InferenceSettings) -> None:
     """Run the server until SIGTERM/SIGINT, then stop gracefully."""
     provider = setup_tracing("inference")
-    server = await InferenceServer.create(settings, tracer_provider=provider)
+    # Spans cost CPU on every request: make them only when they are exported somewhere.
+    exported = otlp_endpoint_configured() and os.environ.get("OTEL_SDK_DISABLED", "") != "true"
+    server = await InferenceServer.create(settings, tracer_provider=provider if exported else None)
     await server.start(wait_for_model=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

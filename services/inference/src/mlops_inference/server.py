@@ -92,7 +92,11 @@ class InferenceServer:
     async def create(
         cls, settings: InferenceSettings, *, tracer_provider: TracerProvider | None = None
     ) -> InferenceServer:
-        """Build every part and bind the gRPC port (nothing is served before :meth:`start`)."""
+        """Build every part and bind the gRPC port (nothing is served before :meth:`start`).
+
+        Server spans go to ``tracer_provider``; with none given (and ``settings.tracing``
+        unset) no span is made, so requests pay nothing for tracing that nobody exports.
+        """
         metrics = InferenceMetrics()
         dataplane = DataPlane(settings, metrics)
         options = [
@@ -100,7 +104,8 @@ class InferenceServer:
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
-        interceptors = _interceptors(tracer_provider) if settings.tracing else []
+        traced = settings.tracing if settings.tracing is not None else tracer_provider is not None
+        interceptors = _interceptors(tracer_provider) if traced else []
         server = grpc.aio.server(interceptors=interceptors, options=options)
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(
             InferenceServicer(dataplane, metrics), server

@@ -57,7 +57,10 @@ class InferenceSettings(ServiceSettings):
         default=1024, ge=1, description="Most rows (instances) one request may carry."
     )
     intra_op_threads: int = Field(
-        default=0, ge=0, description="onnxruntime intra-op threads; 0 = the CPUs we may use."
+        default=0,
+        ge=0,
+        description="onnxruntime intra-op threads; 0 = the CPUs we may use less one (at least "
+        "one), so the gRPC event loop keeps a core while a batch runs.",
     )
     inference_workers: int = Field(
         default=0,
@@ -82,8 +85,12 @@ class InferenceSettings(ServiceSettings):
     watch_redis: bool = Field(
         default=True, description="Also listen on the Redis channel `model-events` for promotions."
     )
-    tracing: bool = Field(
-        default=True, description="OpenTelemetry server spans (continuing the caller's trace)."
+    tracing: bool | None = Field(
+        default=None,
+        description="OpenTelemetry server spans (continuing the caller's trace). Unset: on when "
+        "spans go somewhere (an OTLP endpoint in OTEL_EXPORTER_OTLP_*, or a tracer provider "
+        "given in-process), off otherwise, so an unexported span costs nothing. "
+        "OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG set the sampling.",
     )
     max_message_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest gRPC message sent or received."
@@ -93,8 +100,8 @@ class InferenceSettings(ServiceSettings):
     )
 
     def cpu_threads(self) -> int:
-        """onnxruntime intra-op threads to use."""
-        return self.intra_op_threads or available_cpus()
+        """onnxruntime intra-op threads to use (all CPUs but the event loop's, at least one)."""
+        return self.intra_op_threads or max(1, available_cpus() - 1)
 
     def worker_threads(self) -> int:
         """Threads that run unbatched requests."""
