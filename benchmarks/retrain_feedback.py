@@ -124,7 +124,7 @@ def main() -> None:
     finally:
         db.close()
         server.stop()
-    report(rows, args.rows, overrides, len(split.y_test))
+    report(rows, args.rows, args.overrides or ["(default)"], len(split.y_test))
 
 
 def report(rows: list[dict[str, object]], n_rows: int, overrides: list[str], n_test: int) -> None:

@@ -19,6 +19,8 @@ from mlops_trainer.pipeline import run_pipeline
 from mlops_trainer.retrain import JOB_TAG, run_retrain
 from mlops_trainer.settings import TrainerSettings
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def db(redis_url: str) -> Iterator[redis.Redis]:
