@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -38,6 +39,8 @@ from mlops_common.registry import (
 #: Opset and IR version every onnxruntime of the last few years loads.
 OPSET = 17
 IR_VERSION = 8
+
+_TEST_EXPERIMENT = "test-models"
 
 
 def _dense_layers(sizes: Sequence[int], seed: int) -> list[tuple[FloatArray, FloatArray]]:
@@ -132,6 +135,18 @@ def _log_reference(source: Path) -> None:
         mlflow.log_artifact(str(target), artifact_path=folder or None)
 
 
+def _experiment_id(client: Any, tracking_uri: str) -> str | None:
+    """An experiment whose artifacts sit beside a local sqlite store (never in ``./mlruns``)."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None  # a tracking server stores artifacts where it is configured to
+    experiment = client.get_experiment_by_name(_TEST_EXPERIMENT)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    db_path = Path(tracking_uri.removeprefix("sqlite:///"))
+    location = (db_path.parent / "artifacts").resolve().as_uri()
+    return str(client.create_experiment(_TEST_EXPERIMENT, artifact_location=location))
+
+
 def register_onnx_model(
     tracking_uri: str,
     path: Path | str,
@@ -154,7 +169,7 @@ def register_onnx_model(
     source = Path(path)
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=_experiment_id(client, tracking_uri)) as run:
         try:
             model = onnx.load_model(str(source))
         except Exception:  # a deliberately broken file: store the bytes as they are
