@@ -1,34 +1,53 @@
-"""``python -m mlops_gateway``: read settings, set up logging and tracing, serve with uvicorn."""
+"""``python -m mlops_gateway``: read settings, set up logging and tracing, serve with uvicorn.
+
+uvicorn runs with uvloop and httptools, no access log, and ``GATEWAY_WORKERS`` processes (each
+builds its own app through :func:`build_app`).
+"""
 
 from __future__ import annotations
 
+import os
+
 import uvicorn
+from fastapi import FastAPI
 
 from mlops_common.logs import configure_logging
-from mlops_common.telemetry import setup_tracing
+from mlops_common.telemetry import otlp_endpoint_configured, setup_tracing
 from mlops_gateway.app import create_app
 from mlops_gateway.settings import GatewaySettings
+
+
+def spans_exported() -> bool:
+    """True when the standard ``OTEL_*`` variables send spans somewhere."""
+    disabled = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+    return otlp_endpoint_configured() and not disabled
+
+
+def build_app() -> FastAPI:
+    """The app as served (one per worker): settings from the environment, traced if exported."""
+    settings = GatewaySettings()
+    configure_logging("gateway", settings.log_level)
+    provider = setup_tracing("gateway")  # the SDK shuts it down (and flushes) at exit
+    return create_app(settings, tracer_provider=provider if spans_exported() else None)
 
 
 def main() -> None:
     """Run the gateway until interrupted."""
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level)
-    provider = setup_tracing("gateway")
-    try:
-        uvicorn.run(
-            create_app(settings, tracer_provider=provider),
-            host=settings.host,
-            port=settings.port,
-            loop="uvloop",
-            http="httptools",
-            log_config=None,
-            access_log=False,
-            proxy_headers=True,
-            timeout_graceful_shutdown=10,
-        )
-    finally:
-        provider.shutdown()
+    uvicorn.run(
+        "mlops_gateway.__main__:build_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
 
@@ -26,10 +25,12 @@ def create_app(
 ) -> FastAPI:
     """Build the gateway for ``settings``; clients open in the lifespan, close after it.
 
-    ``tracer_provider`` defaults to the global one (set by ``__main__``); tests pass their own
-    with an in-memory exporter.
+    With a ``tracer_provider``, HTTP server spans and gRPC client spans go there (one trace
+    runs on into inference); without one no span is made at all, so requests pay nothing for
+    tracing that nobody exports (``__main__`` passes one only when an OTLP endpoint is set;
+    tests pass their own with an in-memory exporter).
     """
-    provider = tracer_provider or trace.get_tracer_provider()
+    provider = tracer_provider
     metrics = GatewayMetrics()
 
     @asynccontextmanager
@@ -43,6 +44,8 @@ def create_app(
         version=__version__,
         summary="Digit predictions over gRPC, feedback, retraining jobs and model admin.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry layer is off: the instrumentor below does the tracing.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -56,10 +59,11 @@ def create_app(
     )
     app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes, limiter=limiter)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=provider,
-        excluded_urls=_NOT_TRACED,
-        exclude_spans=["receive", "send"],
-    )
+    if provider is not None:
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=provider,
+            excluded_urls=_NOT_TRACED,
+            exclude_spans=["receive", "send"],
+        )
     return app

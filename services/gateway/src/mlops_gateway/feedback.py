@@ -1,8 +1,8 @@
 """Feedback: the true label of an earlier prediction, checked against the logged ids.
 
-A prediction id is known while its ``prediction:<id>`` hash lives (see :mod:`.traffic`). A
-request that held one instance may be named by its ``request_id``: the gateway then also keeps
-``prediction:<request_id>`` pointing at the prediction id (field ``id``).
+A prediction id is known while its ``prediction:<id>`` key lives (see :mod:`.traffic`); its
+value is the prediction id. A request that held one instance may be named by its
+``request_id``: the gateway then also keeps ``prediction:<request_id>`` holding the prediction id.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class FeedbackStore:
         if self._traffic is not None and self._traffic.pending(identifier):
             await self._traffic.wait_written(identifier)
         try:
-            prediction_id = await self._redis.hget(prediction_key(identifier), "id")
+            prediction_id = await self._redis.get(prediction_key(identifier))
             if prediction_id is None:
                 raise NotFoundError(
                     f"no prediction with id {identifier!r}: it is unknown or older than its TTL"

@@ -69,10 +69,12 @@ class LimitsMiddleware:
                 await response(scope, receive, send)
                 return
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and (
-                not value.isdigit() or int(value) > self.max_body_bytes
-            ):
-                await self._too_large(scope, receive, send)
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_body_bytes:
+                    await self._too_large(scope, receive, send)
+                    return
+                # The server holds the body to its declared length: nothing more to watch.
+                await self.app(scope, receive, send)
                 return
         received = 0
         responded = False

@@ -12,17 +12,18 @@ import binascii
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from mlops_common.errors import InvalidFeaturesError, InvalidImageError
 from mlops_common.features import image_to_features, validate_features
-from mlops_common.redis_keys import TrafficEntry
 from mlops_gateway.inference import InferenceClient
 from mlops_gateway.metrics import GatewayMetrics
-from mlops_gateway.schemas import ModelRef, PredictionOut, PredictResponse
-from mlops_gateway.traffic import TrafficLogger
+from mlops_gateway.schemas import PredictResponse
+from mlops_gateway.traffic import TrafficLogger, TrafficRecord
 
 
 class Predictor:
@@ -46,13 +47,13 @@ class Predictor:
         self.max_image_pixels = max_image_pixels
 
     async def predict_instances(
-        self, instances: Sequence[Sequence[float]], request_id: str
-    ) -> PredictResponse:
+        self, instances: Sequence[Sequence[float]] | NDArray[np.float32], request_id: str
+    ) -> PredictionResult:
         """Predict feature vectors (64 numbers in 0..16 each)."""
         features = validate_features(instances, max_instances=self.max_instances)
         return await self.predict_features(features, request_id)
 
-    async def predict_images(self, images: Sequence[bytes], request_id: str) -> PredictResponse:
+    async def predict_images(self, images: Sequence[bytes], request_id: str) -> PredictionResult:
         """Predict encoded images (decoded in a worker thread: decoding is CPU work)."""
         if len(images) > self.max_instances:
             raise InvalidFeaturesError(
@@ -61,7 +62,7 @@ class Predictor:
         features = await asyncio.to_thread(self._decode_all, images)
         return await self.predict_features(features, request_id)
 
-    async def predict_base64(self, images: Sequence[str], request_id: str) -> PredictResponse:
+    async def predict_base64(self, images: Sequence[str], request_id: str) -> PredictionResult:
         """Predict base64-encoded images."""
         return await self.predict_images(
             [decode_base64(i, n) for n, i in enumerate(images)], request_id
@@ -78,8 +79,8 @@ class Predictor:
 
     async def predict_features(
         self, features: NDArray[np.float32], request_id: str
-    ) -> PredictResponse:
-        """Call inference on validated ``[n, 64]`` features and build the answer."""
+    ) -> PredictionResult:
+        """Call inference on validated ``[n, 64]`` features; offer the traffic to the logger."""
         start = time.perf_counter()
         result = await self._inference.predict(features, request_id)
         elapsed = time.perf_counter() - start
@@ -88,38 +89,60 @@ class Predictor:
         labels = probabilities.argmax(axis=1)
         confidences = probabilities.max(axis=1)
         ids = [uuid.uuid4().hex for _ in range(len(labels))]
-        rows = probabilities.tolist()
-        predictions = [
-            PredictionOut.model_construct(
-                id=ids[i],
-                label=int(labels[i]),
-                confidence=float(confidences[i]),
-                probabilities=rows[i],
-            )
-            for i in range(len(ids))
-        ]
         if self._traffic is not None:
-            now, latency_ms = time.time(), elapsed * 1000.0
             self._traffic.offer(
-                [
-                    TrafficEntry(
-                        id=ids[i],
-                        request_id=request_id,
-                        model_version=result.model_version,
-                        features=features[i],
-                        label=int(labels[i]),
-                        confidence=float(confidences[i]),
-                        latency_ms=latency_ms,
-                        timestamp=now,
-                    )
-                    for i in range(len(ids))
-                ]
+                TrafficRecord(
+                    request_id=request_id,
+                    model_version=result.model_version,
+                    ids=ids,
+                    features=features,
+                    labels=labels,
+                    confidences=confidences,
+                    latency_ms=elapsed * 1000.0,
+                    timestamp=time.time(),
+                )
             )
-        return PredictResponse.model_construct(
-            request_id=request_id,
-            model=ModelRef.model_construct(name=result.model_name, version=result.model_version),
-            predictions=predictions,
+        return PredictionResult(
+            request_id, result.model_name, result.model_version, ids, labels, confidences,
+            probabilities,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionResult:
+    """The answer of a prediction request, rendered straight to JSON (no model validation)."""
+
+    request_id: str
+    model_name: str
+    model_version: str
+    ids: list[str]
+    labels: NDArray[np.int64]
+    confidences: NDArray[np.float32]
+    probabilities: NDArray[np.float32]
+
+    def to_json(self) -> bytes:
+        """The :class:`PredictResponse` document as JSON bytes (orjson)."""
+        labels, confidences = self.labels.tolist(), self.confidences.tolist()
+        rows = self.probabilities.tolist()
+        return orjson.dumps(
+            {
+                "request_id": self.request_id,
+                "model": {"name": self.model_name, "version": self.model_version},
+                "predictions": [
+                    {
+                        "id": self.ids[i],
+                        "label": labels[i],
+                        "confidence": confidences[i],
+                        "probabilities": rows[i],
+                    }
+                    for i in range(len(self.ids))
+                ],
+            }
         )
+
+    def to_model(self) -> PredictResponse:
+        """The same answer as a pydantic model."""
+        return PredictResponse.model_validate_json(self.to_json())
 
 
 def decode_base64(text: str, index: int = 0) -> bytes:

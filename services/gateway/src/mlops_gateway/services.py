@@ -43,9 +43,12 @@ class Services:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: GatewaySettings, metrics: GatewayMetrics, tracer_provider: TracerProvider
+    settings: GatewaySettings, metrics: GatewayMetrics, tracer_provider: TracerProvider | None
 ) -> AsyncIterator[Services]:
-    """Open the channel, the Redis client, the Celery client; close them all on exit."""
+    """Open the channel, the Redis client, the Celery client; close them all on exit.
+
+    gRPC client spans go to ``tracer_provider``; ``None`` = no client interceptor at all.
+    """
     # The MLflow client reads its HTTP retry policy from the environment only; an operator's
     # explicit values win. Its default (7 retries with backoff) outlives any request.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(settings.registry_http_retries))
@@ -62,7 +65,11 @@ async def open_services(
         timeout_s=settings.inference_timeout_s,
         retries=settings.inference_retries,
         backoff_s=settings.inference_backoff_s,
-        interceptors=aio_client_interceptors(tracer_provider=tracer_provider),  # type: ignore[no-untyped-call]
+        interceptors=(
+            aio_client_interceptors(tracer_provider=tracer_provider)  # type: ignore[no-untyped-call]
+            if tracer_provider is not None
+            else ()
+        ),
     )
     traffic: TrafficLogger | None = None
     if settings.traffic_logging:

@@ -27,6 +27,14 @@ class GatewaySettings(ServiceSettings):
 
     host: str = Field(default="0.0.0.0", description="Address the HTTP server binds.")
     port: int = Field(default=8080, ge=0, le=65535, description="HTTP port (0 = any free port).")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="uvicorn worker processes. Each keeps its own traffic buffer and metrics, "
+        "so with several /metrics shows the counts of whichever answers; more than one helps "
+        "only when the host has idle cores (scale pods instead on Kubernetes).",
+    )
     inference_target: str = Field(
         default="localhost:8001", description="host:port of the inference gRPC server."
     )

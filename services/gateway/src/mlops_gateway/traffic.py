@@ -1,10 +1,14 @@
 """Traffic logging off the request path.
 
-A request only appends its entries to a bounded in-memory buffer (O(1), no I/O). A background
-task flushes the buffer every ``flush_interval_s`` to Redis in pipelines: ``XADD traffic MAXLEN ~``
-per entry plus the ``prediction:<id>`` hash (with a TTL) that lets feedback check the id and gives
-the features back for retraining. When the buffer is full, or Redis is down, entries are dropped
-and counted; the first failure is logged once, and so is the recovery. Memory stays bounded.
+A request only appends one record (its ids, features, labels…) to a bounded in-memory deque:
+no encoding, no I/O, O(1). A background task flushes the buffer every ``flush_interval_s``: it
+encodes each predicted instance as a :class:`~mlops_common.redis_keys.TrafficEntry` and sends a
+batch as ONE command, a Lua script (:data:`WRITE_SCRIPT`, cached server-side, EVALSHA) that
+runs, per instance, ``XADD traffic MAXLEN ~ n`` and ``SET prediction:<id> <id> EX ttl``, the
+key that lets feedback check the id (a one-instance request also gets
+``prediction:<request_id>`` → its prediction id). One reply per flush, not two per instance.
+When the buffer is full, or Redis is down, entries are dropped and counted; the first failure is
+logged once, and so is the recovery. Memory stays bounded (``capacity`` instances).
 """
 
 from __future__ import annotations
@@ -12,8 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
+import numpy as np
+from numpy.typing import NDArray
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -21,9 +30,80 @@ from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry, prediction_key
 
 log = logging.getLogger(__name__)
 
+#: ARGV: maxlen, ttl, key prefix, n field names, the names; then per instance an alias (or "")
+#: and the n field values (the first one is the prediction id). KEYS[1]: the stream.
+WRITE_SCRIPT: Final = """
+local maxlen, ttl, prefix, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local fields, i, written = {}, 5 + n, 0
+while i <= #ARGV do
+  for j = 1, n do
+    fields[2 * j - 1] = ARGV[4 + j]
+    fields[2 * j] = ARGV[i + j]
+  end
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', unpack(fields))
+  local id = ARGV[i + 1]
+  redis.call('SET', prefix .. id, id, 'EX', ttl)
+  if ARGV[i] ~= '' then
+    redis.call('SET', prefix .. ARGV[i], id, 'EX', ttl)
+  end
+  written = written + 1
+  i = i + 1 + n
+end
+return written
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficRecord:
+    """One prediction request as it waits in memory: ``n`` instances, not yet encoded."""
+
+    request_id: str
+    model_version: str
+    ids: Sequence[str]
+    features: NDArray[np.float32]
+    labels: Sequence[int]
+    confidences: Sequence[float]
+    latency_ms: float
+    timestamp: float
+
+    def entries(self) -> list[TrafficEntry]:
+        """The stream entries of this request, one per instance."""
+        return [
+            TrafficEntry(
+                id=self.ids[i],
+                request_id=self.request_id,
+                model_version=self.model_version,
+                features=self.features[i],
+                label=int(self.labels[i]),
+                confidence=float(self.confidences[i]),
+                latency_ms=self.latency_ms,
+                timestamp=self.timestamp,
+            )
+            for i in range(len(self.ids))
+        ]
+
+    def head(self, n: int) -> TrafficRecord:
+        """The record of its first ``n`` instances only."""
+        return TrafficRecord(
+            self.request_id,
+            self.model_version,
+            self.ids[:n],
+            self.features[:n],
+            self.labels[:n],
+            self.confidences[:n],
+            self.latency_ms,
+            self.timestamp,
+        )
+
+    def names(self, identifier: str) -> bool:
+        """True when ``identifier`` is one of its prediction ids (or its one-instance request)."""
+        if len(self.ids) == 1 and identifier == self.request_id:
+            return True
+        return identifier in self.ids
+
 
 class TrafficLogger:
-    """Buffer of traffic entries and the task that writes them to Redis."""
+    """Buffer of traffic records and the task that writes them to Redis."""
 
     def __init__(
         self,
@@ -38,6 +118,7 @@ class TrafficLogger:
         on_dropped: Callable[[int], None] = lambda n: None,
     ) -> None:
         self._redis = redis
+        self._script = redis.register_script(WRITE_SCRIPT)
         self.capacity = capacity
         self.flush_interval_s = flush_interval_s
         self.batch_size = batch_size
@@ -45,10 +126,10 @@ class TrafficLogger:
         self.prediction_ttl_s = prediction_ttl_s
         self._on_logged = on_logged
         self._on_dropped = on_dropped
-        self._buffer: dict[str, TrafficEntry] = {}
-        self._in_flight: dict[str, TrafficEntry] = {}
-        # request id → prediction id, for requests that held one instance.
-        self._aliases: dict[str, str] = {}
+        self._buffer: deque[TrafficRecord] = deque()
+        self._buffered = 0  # instances in ``_buffer``
+        self._in_flight: list[TrafficRecord] = []
+        self._in_flight_count = 0
         self._wake = asyncio.Event()
         self._flushed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -58,31 +139,31 @@ class TrafficLogger:
 
     @property
     def depth(self) -> int:
-        """Entries waiting in memory (buffered or being written)."""
-        return len(self._buffer) + len(self._in_flight)
+        """Instances waiting in memory (buffered or being written)."""
+        return self._buffered + self._in_flight_count
 
-    def offer(self, entries: list[TrafficEntry]) -> None:
-        """Queue ``entries``; those that do not fit in the buffer are dropped and counted."""
-        room = self.capacity - self.depth
-        if room < len(entries):
-            self._drop(len(entries) - max(room, 0), "traffic buffer full")
-            entries = entries[: max(room, 0)]
-        for entry in entries:
-            self._buffer[entry.id] = entry
-        if len(entries) == 1 and entries[0].request_id != entries[0].id:
-            self._aliases[entries[0].request_id] = entries[0].id
-        if len(self._buffer) >= self.batch_size:
+    def offer(self, record: TrafficRecord) -> None:
+        """Queue one request's instances; beyond ``capacity`` the record is dropped and counted."""
+        n = len(record.ids)
+        room = self.capacity - self._buffered - self._in_flight_count
+        if room < n:
+            self._drop(n - max(room, 0), "traffic buffer full")
+            if room <= 0:
+                return
+            record, n = record.head(room), room
+        self._buffer.append(record)
+        self._buffered += n
+        if self._buffered >= self.batch_size:
             self._wake.set()
 
-    def pending(self, prediction_id: str) -> bool:
-        """True while ``prediction_id`` (or a one-instance request id) is not yet in Redis."""
-        prediction_id = self._aliases.get(prediction_id, prediction_id)
-        return prediction_id in self._buffer or prediction_id in self._in_flight
+    def pending(self, identifier: str) -> bool:
+        """True while ``identifier`` (a prediction id or a one-instance request id) is in memory."""
+        return any(r.names(identifier) for r in (*self._buffer, *self._in_flight))
 
-    async def wait_written(self, prediction_id: str, timeout_s: float = 2.0) -> None:
-        """Flush now and wait until ``prediction_id`` has left memory (written or dropped)."""
+    async def wait_written(self, identifier: str, timeout_s: float = 2.0) -> None:
+        """Flush now and wait until ``identifier`` has left memory (written or dropped)."""
         async with asyncio.timeout(timeout_s):
-            while self.pending(prediction_id):
+            while self.pending(identifier):
                 self._flushed.clear()
                 self._wake.set()
                 await self._flushed.wait()
@@ -119,45 +200,56 @@ class TrafficLogger:
             finally:
                 self._flushed.set()
 
+    def _take(self) -> None:
+        """Move up to ``batch_size`` instances (whole records) from the buffer to in flight."""
+        while self._buffer and (not self._in_flight or self._in_flight_count < self.batch_size):
+            record = self._buffer.popleft()
+            n = len(record.ids)
+            self._buffered -= n
+            self._in_flight.append(record)
+            self._in_flight_count += n
+
     async def flush(self) -> None:
         """Write everything buffered now; on a Redis error the batch is dropped, then re-raised."""
         while self._buffer:
-            self._in_flight, self._buffer = self._buffer, {}
-            batch = list(self._in_flight.values())
+            self._take()
             try:
-                for start in range(0, len(batch), self.batch_size):
-                    await self._write(batch[start : start + self.batch_size])
+                await self._write(self._in_flight)
             except BaseException:
-                self._drop(len(self._in_flight), "Redis unavailable")
-                for entry in self._in_flight.values():
-                    self._aliases.pop(entry.request_id, None)
+                # Redis is away: drop this batch and what waits behind it (each retry would
+                # cost a timeout); later requests try again.
+                self._drop(self._in_flight_count + self._buffered, "Redis unavailable")
+                self._buffer.clear()
+                self._buffered = 0
                 raise
             finally:
-                self._in_flight = {}
+                self._in_flight, self._in_flight_count = [], 0
             if self._failing:
                 log.info("traffic logging recovered")
                 self._failing = False
 
-    async def _write(self, batch: list[TrafficEntry]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for entry in batch:
+    async def _write(self, records: list[TrafficRecord]) -> None:
+        names: list[str] = []
+        values: list[Any] = []
+        for record in records:
+            alias = record.request_id if len(record.ids) == 1 else ""
+            for entry in record.entries():
                 fields = entry.encode()
-                pipe.xadd(TRAFFIC_STREAM, fields, maxlen=self.stream_maxlen, approximate=True)  # type: ignore[arg-type]
-                key = prediction_key(entry.id)
-                pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-                pipe.expire(key, self.prediction_ttl_s)
-                if self._aliases.get(entry.request_id) == entry.id:
-                    alias = prediction_key(entry.request_id)
-                    pipe.hset(alias, mapping=fields)  # type: ignore[arg-type]
-                    pipe.expire(alias, self.prediction_ttl_s)
-            await pipe.execute()
-        # Entries written are removed from the in-flight set one batch at a time.
-        for entry in batch:
-            self._in_flight.pop(entry.id, None)
-            if self._aliases.get(entry.request_id) == entry.id:
-                del self._aliases[entry.request_id]
-        self.logged += len(batch)
-        self._on_logged(len(batch))
+                if not names:
+                    names = list(fields)
+                    assert names[0] == "id", "the script takes the prediction id first"
+                values.append("" if alias == entry.id else alias)
+                values.extend(fields.values())
+        head: list[Any] = [
+            self.stream_maxlen,
+            self.prediction_ttl_s,
+            prediction_key(""),
+            len(names),
+            *names,
+        ]
+        written = int(await self._script(keys=[TRAFFIC_STREAM], args=[*head, *values]))
+        self.logged += written
+        self._on_logged(written)
 
     def _drop(self, count: int, reason: str) -> None:
         if count <= 0:

@@ -5,23 +5,20 @@ from __future__ import annotations
 import numpy as np
 from redis.asyncio import Redis
 
-from mlops_common.redis_keys import TrafficEntry
-from mlops_gateway.traffic import TrafficLogger
+from mlops_gateway.traffic import TrafficLogger, TrafficRecord
 
 
-def _entries(n: int, request_id: str = "r") -> list[TrafficEntry]:
-    return [
-        TrafficEntry(
-            id=f"{request_id}-{i}",
-            request_id=request_id,
-            model_version="1",
-            features=np.zeros(64, np.float32),
-            label=0,
-            confidence=1.0,
-            latency_ms=1.0,
-        )
-        for i in range(n)
-    ]
+def _entries(n: int, request_id: str = "r") -> TrafficRecord:
+    return TrafficRecord(
+        request_id=request_id,
+        model_version="1",
+        ids=[f"{request_id}-{i}" for i in range(n)],
+        features=np.arange(n * 64, dtype=np.float32).reshape(n, 64) % 17,
+        labels=np.arange(n) % 10,
+        confidences=np.full(n, 0.5, np.float32),
+        latency_ms=1.0,
+        timestamp=123.0,
+    )
 
 
 def test_entries_beyond_capacity_are_dropped_and_counted() -> None:
@@ -46,3 +43,15 @@ def test_pending_knows_ids_and_one_instance_request_ids() -> None:
     assert logger.pending("multi-1")
     assert not logger.pending("multi")
     assert not logger.pending("unknown")
+
+
+def test_a_record_becomes_one_stream_entry_per_instance() -> None:
+    record = _entries(3, "req")
+    entries = record.entries()
+    assert [e.id for e in entries] == ["req-0", "req-1", "req-2"]
+    assert all(e.request_id == "req" and e.timestamp == 123.0 for e in entries)
+    assert entries[2].features.tolist() == (np.arange(128, 192) % 17).tolist()
+    assert [e.label for e in entries] == [0, 1, 2]
+    head = record.head(2)
+    assert list(head.ids) == ["req-0", "req-1"]
+    assert head.features.shape == (2, 64)

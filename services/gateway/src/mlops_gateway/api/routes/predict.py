@@ -1,14 +1,30 @@
-"""``POST /v1/predict`` (instances or base64 images) and ``POST /v1/predict/image`` (multipart)."""
+"""``POST /v1/predict`` (instances or base64 images) and ``POST /v1/predict/image`` (multipart).
+
+``/v1/predict`` is the hot route, so it reads its body itself: orjson, then one numpy check of
+the common case (only ``instances``, every vector 64 finite numbers in 0..16). Anything else
+(images, or a body that fails that check) goes through the :class:`PredictRequest` model,
+whose schema the OpenAPI document shows and whose messages say what to fix. Answers are
+rendered straight to JSON bytes; ``response_model`` only documents them.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+import json
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, File, UploadFile
+import numpy as np
+import orjson
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from numpy.typing import NDArray
+from pydantic import ValidationError
 
+from mlops_common.features import FEATURE_MAX, FEATURE_MIN, N_FEATURES
 from mlops_gateway.api.deps import PredictorDep, RequestIdDep
 from mlops_gateway.api.responses import errors
 from mlops_gateway.errors import UnsupportedMediaTypeError
+from mlops_gateway.predictor import PredictionResult, Predictor
 from mlops_gateway.schemas import PredictRequest, PredictResponse
 
 router = APIRouter(prefix="/v1/predict", tags=["predict"])
@@ -16,17 +32,88 @@ router = APIRouter(prefix="/v1/predict", tags=["predict"])
 _INFERENCE_ERRORS: Final = (400, 502, 503, 504)
 #: Declared types we read as images (browsers send octet-stream for unknown files).
 _IMAGE_TYPES: Final = ("image/", "application/octet-stream")
+_JSON_BODY: Final = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+    }
+}
 
 
-@router.post("", response_model=PredictResponse, responses=errors(*_INFERENCE_ERRORS))
-async def predict(
-    body: PredictRequest, predictor: PredictorDep, request_id: RequestIdDep
-) -> PredictResponse:
+def fast_instances(body: bytes) -> NDArray[np.float32] | None:
+    """The ``[n, 64]`` features of a plain ``{"instances": [...]}`` body that is surely valid.
+
+    ``None`` means "not sure": the caller validates the body with the full model instead.
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if type(data) is not dict or len(data) != 1:
+        return None
+    instances = data.get("instances")
+    if type(instances) is not list or not instances:
+        return None
+    try:
+        array = np.array(instances, dtype=np.float32)
+    except (TypeError, ValueError):
+        return None
+    if array.ndim != 2 or array.shape[1] != N_FEATURES or not np.isfinite(array).all():
+        return None
+    if array.min() < FEATURE_MIN or array.max() > FEATURE_MAX:
+        return None
+    return array
+
+
+def parse_body(body: bytes) -> PredictRequest:
+    """Validate ``body`` with :class:`PredictRequest`; errors as FastAPI would report them."""
+    try:
+        data: Any = json.loads(body)  # like FastAPI: NaN/Infinity parse, then fail validation
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", position),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": str(exc)},
+                }
+            ]
+        ) from None
+    try:
+        return PredictRequest.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)],
+            body=data,
+        ) from None
+
+
+def _json(result: PredictionResult) -> Response:
+    return Response(result.to_json(), media_type="application/json")
+
+
+@router.post(
+    "",
+    response_model=PredictResponse,
+    responses=errors(*_INFERENCE_ERRORS),
+    openapi_extra=_JSON_BODY,
+)
+async def predict(request: Request) -> Response:
     """Predict the digit of each instance (64 numbers in 0..16) or base64 image."""
-    if body.instances is not None:
-        return await predictor.predict_instances(body.instances, request_id)
-    assert body.images is not None
-    return await predictor.predict_base64(body.images, request_id)
+    body = await request.body()
+    predictor: Predictor = request.app.state.services.predictor
+    request_id = str(request.scope["state"]["request_id"])
+    features = fast_instances(body)
+    if features is not None:
+        return _json(await predictor.predict_instances(features, request_id))
+    parsed = parse_body(body)
+    if parsed.instances is not None:
+        return _json(await predictor.predict_instances(parsed.instances, request_id))
+    assert parsed.images is not None
+    return _json(await predictor.predict_base64(parsed.images, request_id))
 
 
 @router.post("/image", response_model=PredictResponse, responses=errors(415, *_INFERENCE_ERRORS))
@@ -34,7 +121,7 @@ async def predict_image(
     file: Annotated[UploadFile, File(description="One image: PNG, JPEG, GIF, BMP, WebP, TIFF")],
     predictor: PredictorDep,
     request_id: RequestIdDep,
-) -> PredictResponse:
+) -> Response:
     """Predict the digit in one uploaded image."""
     content_type = (file.content_type or "application/octet-stream").lower()
     if not content_type.startswith(_IMAGE_TYPES):
@@ -42,4 +129,4 @@ async def predict_image(
             f"upload has content type {content_type!r}; send an image (image/png, image/jpeg…)"
         )
     data = await file.read()
-    return await predictor.predict_images([data], request_id)
+    return _json(await predictor.predict_images([data], request_id))
