@@ -323,7 +323,7 @@ def test_killed_worker_leaves_nothing_half_done_and_the_job_is_redelivered(
 ) -> None:  # fmt: skip
     worker_env = {
         **env,
-        "TRAINER_RETRAIN_OVERRIDES": " ".join([*BASE, "trainer.max_epochs=15"]),
+        "TRAINER_RETRAIN_OVERRIDES": " ".join([*BASE, "trainer.max_epochs=10"]),
         "TRAINER_BROKER_VISIBILITY_TIMEOUT_S": "5",
         "TRAINER_RETRAIN_LOCK_TTL_S": "4",
     }
