@@ -6,11 +6,11 @@ A throwaway MLflow store and a private ``redis-server``. The old model is the de
 trained on the clean digits (``mlops-train bootstrap``). For each shift of
 ``mlops_drift.simulation`` (inverted intensities, translation by 1–2 px), ``--rows`` rows of the
 digits' *training* part are shifted, "predicted" by the old model and written to Redis as the
-gateway writes traffic and feedback (``traffic`` stream, ``prediction:<id>``, ``feedback``
-hash); then the retraining job runs (``mlops_trainer.retrain.run_retrain``, the worker's code
-path minus Celery) and the old and new models are compared on the digits' *test* part, clean and
-shifted (rows neither model saw). Production is rolled back to the old model between shifts.
-Prints a table and saves it to benchmarks/results/retrain_feedback.md.
+gateway writes traffic and feedback (``traffic`` stream, ``prediction:<id>`` marker,
+``feedback`` hash); then the retraining job runs (``mlops_trainer.retrain.run_retrain``, the
+worker's code path minus Celery) and the old and new models are compared on the digits' *test*
+part, clean and shifted (rows neither model saw). Production is rolled back to the old model
+between shifts. Prints a table and saves it to benchmarks/results/retrain_feedback.md.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def write_feedback(db: redis.Redis, x: np.ndarray, y: np.ndarray, model: Path) -
             )
             fields = entry.encode()
             pipe.xadd(TRAFFIC_STREAM, fields)  # type: ignore[arg-type]
-            pipe.hset(prediction_key(entry.id), mapping=fields)  # type: ignore[arg-type]
+            pipe.set(prediction_key(entry.id), entry.id, ex=3600)
             pipe.hset(FEEDBACK_HASH, entry.id, str(int(label)))
         pipe.execute()
 

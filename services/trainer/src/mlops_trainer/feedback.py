@@ -1,11 +1,12 @@
 """Feedback-labelled traffic as training rows: the ``feedback`` hash joined with what was predicted.
 
 The gateway stores a true label per prediction id in :data:`~mlops_common.redis_keys.FEEDBACK_HASH`
-and the prediction itself twice: in the ``traffic`` stream (bounded) and in the
-``prediction:<id>`` hash (with a TTL). The features come from the hash, and from the stream for
-ids whose hash expired. Each labelled row is assigned to train, val or test by a hash of its id,
-so a row keeps its part from one job to the next: the held-out feedback a candidate is judged on
-was never trained on by an earlier candidate either.
+and each predicted instance, features included, in the ``traffic`` stream (bounded by an
+approximate ``MAXLEN``); ``prediction:<id>`` only marks a known id. The features are looked up in
+the stream, newest first (at most ``stream_scan`` entries); a ``prediction:<id>`` *hash* holding
+the entry's fields (the gateway's earlier layout) is used when present. Each labelled row is
+assigned to train, val or test by a hash of its id, so a row keeps its part from one job to the
+next: the held-out feedback a candidate is judged on was never trained on by an earlier candidate.
 """
 
 from __future__ import annotations
@@ -84,9 +85,9 @@ def _from_hashes(redis: Redis, ids: list[str]) -> dict[str, TrafficEntry]:
         with redis.pipeline(transaction=False) as pipe:
             for prediction_id in chunk:
                 pipe.hgetall(prediction_key(prediction_id))
-            answers = pipe.execute()
+            answers = pipe.execute(raise_on_error=False)  # a string key answers WRONGTYPE
         for prediction_id, fields in zip(chunk, answers, strict=True):
-            if fields:
+            if isinstance(fields, dict) and fields:
                 try:
                     found[prediction_id] = TrafficEntry.decode(fields)
                 except TrafficDecodeError:

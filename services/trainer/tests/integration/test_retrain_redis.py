@@ -100,8 +100,10 @@ def test_feedback_rows_from_hashes_and_stream(db: redis.Redis) -> None:
     for i, entry in enumerate(entries):
         fields = entry.encode()
         db.xadd(TRAFFIC_STREAM, fields)  # type: ignore[arg-type]
-        if i % 3:  # every third prediction hash has expired: its features come from the stream
+        if i % 3:  # the gateway's earlier layout: a hash holding the entry
             db.hset(prediction_key(entry.id), mapping=fields)  # type: ignore[arg-type]
+        else:  # its current one: the key only marks the id; the features are in the stream
+            db.set(prediction_key(entry.id), entry.id, ex=60)
         if i < 25:
             db.hset(FEEDBACK_HASH, entry.id, str(i % 10))
     db.hset(FEEDBACK_HASH, "unknown-id", "3")  # no features anywhere
@@ -120,7 +122,8 @@ def test_feedback_rows_from_hashes_and_stream(db: redis.Redis) -> None:
 
     newest, _ = load_feedback(db, max_rows=5, stream_scan=1000)
     assert [row.id for row in newest] == [e.id for e in reversed(entries[20:25])]
-    hashes_only, stats = load_feedback(db, max_rows=100, stream_scan=0)
+    db.delete(TRAFFIC_STREAM)  # trimmed away: only the hashes are left
+    hashes_only, stats = load_feedback(db, max_rows=100, stream_scan=1000)
     assert len(hashes_only) == 25 - len(range(0, 25, 3))
     assert stats.no_features == 1 + len(range(0, 25, 3))
 

@@ -155,7 +155,7 @@ def shifted_traffic(db: redis.Redis, rows: int) -> None:
             )
             fields = entry.encode()
             pipe.xadd(TRAFFIC_STREAM, fields)  # type: ignore[arg-type]
-            pipe.hset(prediction_key(entry.id), mapping=fields)  # type: ignore[arg-type]
+            pipe.set(prediction_key(entry.id), entry.id, ex=3600)
             pipe.hset(FEEDBACK_HASH, entry.id, str(int(label)))
         pipe.execute()
 
