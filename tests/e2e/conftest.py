@@ -1,0 +1,193 @@
+"""E2E fixtures: the local stack started exactly as ``make up`` starts it, and a real Prometheus."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mlops_common.testing.servers import free_port, stop_process_group
+
+ROOT = Path(__file__).resolve().parents[2]
+PORT_NAMES = (
+    "GATEWAY_PORT",
+    "INFERENCE_PORT",
+    "INFERENCE_METRICS_PORT",
+    "DRIFT_PORT",
+    "FRONTEND_PORT",
+    "MLFLOW_PORT",
+    "REDIS_PORT",
+    "TRAINER_WORKER_METRICS_PORT",
+)
+
+
+@dataclass
+class RunningStack:
+    """A stack started by ``scripts/stack.py`` and what it printed."""
+
+    ports: dict[str, int]
+    state_dir: Path
+    proc: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+
+    def url(self, name: str) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def redis_url(self) -> str:
+        """The stack's Redis."""
+        return f"redis://127.0.0.1:{self.ports['REDIS_PORT']}/0"
+
+    @property
+    def admin_key(self) -> str:
+        """The admin key ``make up`` generated."""
+        return (self.state_dir / "admin-api-key").read_text().strip()
+
+    def wait_for_line(self, pattern: str, timeout: float) -> re.Match[str]:
+        """Block until the launcher prints a line matching ``pattern``."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            for line in self.lines[seen:]:
+                if match := re.search(pattern, line):
+                    return match
+            seen = len(self.lines)
+            if self.proc.poll() is not None:
+                tail = "".join(self.lines[-60:])
+                raise AssertionError(f"stack exited ({self.proc.returncode}):\n{tail}")
+            time.sleep(0.2)
+        raise AssertionError(f"no line matching {pattern!r} after {timeout:.0f}s")
+
+
+@contextmanager
+def _local_stack(state_dir: Path, extra_env: dict[str, str]) -> Iterator[RunningStack]:
+    """Run ``scripts/stack.py`` on free ports; stop it with Ctrl-C (SIGINT) afterwards."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ports = {name: free_port() for name in PORT_NAMES}
+    env = {
+        **os.environ,
+        **{name: str(port) for name, port in ports.items()},
+        "MLOPS_STATE_DIR": str(state_dir),
+        **extra_env,
+    }
+    for variable in ("REDIS_URL", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        env.pop(variable, None)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "stack.py"), "--timeout", "400"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    stack = RunningStack(ports=ports, state_dir=state_dir, proc=proc)
+    log = (state_dir / "stack-test.log").open("w")
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            stack.lines.append(line)
+            log.write(line)
+            log.flush()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        yield stack
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                stop_process_group(proc)  # type: ignore[arg-type]
+        reader.join(timeout=5)
+        log.close()
+
+
+@dataclass
+class Prometheus:
+    """A real Prometheus scraping the stack."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+
+    def query(self, expr: str) -> list[dict[str, object]]:
+        """Run an instant query and return its result vector."""
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5)
+        response.raise_for_status()
+        result: list[dict[str, object]] = response.json()["data"]["result"]
+        return result
+
+
+@contextmanager
+def _prometheus(stack: RunningStack, workdir: Path) -> Iterator[Prometheus]:
+    """Start Debian's ``prometheus`` scraping gateway, inference, drift and worker every second."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise AssertionError("prometheus is not installed: apt-get install prometheus")
+    targets = {
+        "gateway": stack.ports["GATEWAY_PORT"],
+        "inference": stack.ports["INFERENCE_METRICS_PORT"],
+        "drift": stack.ports["DRIFT_PORT"],
+        "worker": stack.ports["TRAINER_WORKER_METRICS_PORT"],
+    }
+    scrape = "\n".join(
+        f"  - job_name: {job}\n    static_configs:\n      - targets: ['127.0.0.1:{port}']"
+        for job, port in targets.items()
+    )
+    config = workdir / "prometheus.yml"
+    config.write_text(f"global:\n  scrape_interval: 1s\nscrape_configs:\n{scrape}\n")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "prometheus.log").open("wb"),
+        start_new_session=True,
+    )
+    server = Prometheus(url=f"http://127.0.0.1:{port}", proc=proc)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{server.url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("prometheus did not become ready")
+            time.sleep(0.3)
+        yield server
+    finally:
+        stop_process_group(proc)
+
+
+@pytest.fixture
+def local_stack() -> Callable[[Path, dict[str, str]], AbstractContextManager[RunningStack]]:
+    """``with local_stack(state_dir, env) as stack:`` runs the stack the way ``make up`` does."""
+    return _local_stack
+
+
+@pytest.fixture
+def prometheus() -> Callable[[RunningStack, Path], AbstractContextManager[Prometheus]]:
+    """``with prometheus(stack, workdir) as prom:`` scrapes the stack with a real Prometheus."""
+    return _prometheus
