@@ -134,7 +134,7 @@ class Batcher:
 
     async def _collect(self) -> list[_Pending]:
         first = await self._next()
-        if self._queue.empty():
+        if self._queue.empty() and not self._inline():
             await asyncio.sleep(0)  # one loop pass: lets requests already received queue up
         batch = [first]
         rows = self._fill(batch, first.rows)
@@ -162,6 +162,9 @@ class Batcher:
             except BaseException:
                 self._slot.release()
                 raise
+            if len(batch) == 1 and self._inline():
+                await self._run(batch)  # a lone request on a fast model: no extra task hop
+                continue
             task = asyncio.get_running_loop().create_task(self._run(batch))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
