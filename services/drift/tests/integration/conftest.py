@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-import uvicorn
-from fastapi import FastAPI
 
 from mlops_common.jobs import RETRAIN_QUEUE
 from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
+from mlops_common.testing.asgi import serve_asgi
 from mlops_common.testing.onnx_models import register_onnx_model, write_linear_model
 
 
@@ -57,24 +54,7 @@ def queued_tasks(client: redis.Redis) -> list[tuple[str, dict[str, Any]]]:
     return tasks
 
 
-@asynccontextmanager
-async def serve(app: FastAPI, port: int) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on ``127.0.0.1:port`` (lifespan included); yield its URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.02)
-    if task.done():
-        task.result()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
+serve = serve_asgi
 
 
 @pytest.fixture

@@ -18,15 +18,6 @@ from mlops_trainer.feedback import load_feedback
 
 
 @pytest.fixture
-def db(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
-
-
-@pytest.fixture
 def celery_app(redis_url: str) -> Iterator[Celery]:
     app = Celery("test-sender", broker=redis_url, backend=redis_url, set_as_current=False)
     yield app

@@ -18,8 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,7 @@ import httpx
 import numpy as np
 import pytest
 import redis
-import uvicorn
 from celery import Celery
-from fastapi import FastAPI
 from mlflow.tracking import MlflowClient
 from redis.asyncio import Redis as AsyncRedis
 
@@ -49,6 +46,7 @@ from mlops_common.registry import (
     PRODUCTION_URI,
     REFERENCE_ARTIFACT,
 )
+from mlops_common.testing.asgi import serve_asgi
 from mlops_common.testing.pytest_plugin import MlflowStore
 from mlops_common.testing.servers import RedisServer, free_port, stop_process_group
 from mlops_trainer import registry
@@ -182,26 +180,6 @@ def assert_complete(client: MlflowClient, version: str) -> None:
     assert REFERENCE_ARTIFACT in {a.path for a in client.list_artifacts(run_id, "reference")}
 
 
-@asynccontextmanager
-async def serve(app: FastAPI, port: int) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on ``127.0.0.1:port`` (lifespan included)."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(600):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.05)
-    if task.done():
-        task.result()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
-
-
 async def _collect_events(url: str, into: list[ModelEvent], ready: asyncio.Event) -> None:
     client = AsyncRedis.from_url(url)
     async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
@@ -248,7 +226,7 @@ async def test_shifted_traffic_drift_one_retrain_promoted_and_announced(
             min_window_size=200,
         )
         async with (
-            serve(create_app(drift), drift.port) as url,
+            serve_asgi(create_app(drift), drift.port) as url,
             httpx.AsyncClient(base_url=url, timeout=60) as http,
         ):
             first = await _check_until_window(http, 300)
