@@ -11,6 +11,7 @@ import os
 import uvicorn
 from fastapi import FastAPI
 
+from mlops_common.gc_tuning import tune_gc_for_serving
 from mlops_common.logs import configure_logging
 from mlops_common.telemetry import otlp_endpoint_configured, setup_tracing
 from mlops_gateway.app import create_app
@@ -28,7 +29,9 @@ def build_app() -> FastAPI:
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level)
     provider = setup_tracing("gateway")  # the SDK shuts it down (and flushes) at exit
-    return create_app(settings, tracer_provider=provider if spans_exported() else None)
+    app = create_app(settings, tracer_provider=provider if spans_exported() else None)
+    tune_gc_for_serving()  # everything imported so far lives until exit
+    return app
 
 
 def main() -> None:

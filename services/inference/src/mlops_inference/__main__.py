@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 
+from mlops_common.gc_tuning import tune_gc_for_serving
 from mlops_common.logs import configure_logging
 from mlops_common.telemetry import otlp_endpoint_configured, setup_tracing
 from mlops_inference.server import InferenceServer
@@ -23,6 +24,7 @@ async def serve(settings: InferenceSettings) -> None:
     exported = otlp_endpoint_configured() and os.environ.get("OTEL_SDK_DISABLED", "") != "true"
     server = await InferenceServer.create(settings, tracer_provider=provider if exported else None)
     await server.start(wait_for_model=False)
+    tune_gc_for_serving()  # everything imported so far lives until exit
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,7 +11,7 @@ import pytest
 from mlops_inference.errors import ModelLoadError
 from mlops_inference.manager import file_version
 from mlops_inference.model import RegistryRef, load_model, parse_registry_uri
-from mlops_inference.settings import InferenceSettings
+from mlops_inference.settings import InferenceSettings, available_cpus
 
 NAME = "digits-classifier"
 
@@ -77,7 +77,9 @@ def test_settings_read_the_contract_names(monkeypatch: pytest.MonkeyPatch) -> No
     assert (settings.port, settings.metrics_port, settings.max_batch_size) == (9001, 9002, 16)
     assert settings.batching is False
     assert settings.redis_url == "redis://r:1/0"
-    assert settings.cpu_threads() >= 1
+    assert settings.cpu_threads() == available_cpus()
+    monkeypatch.setenv("INFERENCE_INTRA_OP_THREADS", "3")
+    assert InferenceSettings().cpu_threads() == 3
     monkeypatch.setenv("INFERENCE_BATCHING", "on")
     assert InferenceSettings().batching is True
 
