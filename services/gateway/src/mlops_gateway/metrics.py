@@ -56,11 +56,12 @@ class GatewayMetrics:
         )
 
 
-def _request_id(scope: Scope) -> str:
+def _request_id(scope: Scope) -> tuple[str, bool]:
+    """The request's id, and whether the gateway made it (then it is unique: a random UUID)."""
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER and _SAFE_REQUEST_ID.match(value):
-            return str(value.decode())
-    return uuid.uuid4().hex
+            return str(value.decode()), False
+    return uuid.uuid4().hex, True
 
 
 class RequestContextMiddleware:
@@ -90,8 +91,10 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id, generated = _request_id(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["request_id_unique"] = generated
         header = (REQUEST_ID_HEADER, request_id.encode())
         status = 500
 

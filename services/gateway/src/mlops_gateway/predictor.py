@@ -47,25 +47,39 @@ class Predictor:
         self.max_image_pixels = max_image_pixels
 
     async def predict_instances(
-        self, instances: Sequence[Sequence[float]] | NDArray[np.float32], request_id: str
+        self,
+        instances: Sequence[Sequence[float]] | NDArray[np.float32],
+        request_id: str,
+        *,
+        request_id_unique: bool = False,
     ) -> PredictionResult:
         """Predict feature vectors (64 numbers in 0..16 each)."""
         features = validate_features(instances, max_instances=self.max_instances)
-        return await self.predict_features(features, request_id)
+        return await self.predict_features(
+            features, request_id, request_id_unique=request_id_unique
+        )
 
-    async def predict_images(self, images: Sequence[bytes], request_id: str) -> PredictionResult:
+    async def predict_images(
+        self, images: Sequence[bytes], request_id: str, *, request_id_unique: bool = False
+    ) -> PredictionResult:
         """Predict encoded images (decoded in a worker thread: decoding is CPU work)."""
         if len(images) > self.max_instances:
             raise InvalidFeaturesError(
                 f"{len(images)} images in one request; the limit is {self.max_instances}"
             )
         features = await asyncio.to_thread(self._decode_all, images)
-        return await self.predict_features(features, request_id)
+        return await self.predict_features(
+            features, request_id, request_id_unique=request_id_unique
+        )
 
-    async def predict_base64(self, images: Sequence[str], request_id: str) -> PredictionResult:
+    async def predict_base64(
+        self, images: Sequence[str], request_id: str, *, request_id_unique: bool = False
+    ) -> PredictionResult:
         """Predict base64-encoded images."""
         return await self.predict_images(
-            [decode_base64(i, n) for n, i in enumerate(images)], request_id
+            [decode_base64(i, n) for n, i in enumerate(images)],
+            request_id,
+            request_id_unique=request_id_unique,
         )
 
     def _decode_all(self, images: Sequence[bytes]) -> NDArray[np.float32]:
@@ -78,9 +92,13 @@ class Predictor:
         return np.stack(rows)
 
     async def predict_features(
-        self, features: NDArray[np.float32], request_id: str
+        self, features: NDArray[np.float32], request_id: str, *, request_id_unique: bool = False
     ) -> PredictionResult:
-        """Call inference on validated ``[n, 64]`` features; offer the traffic to the logger."""
+        """Call inference on validated ``[n, 64]`` features; offer the traffic to the logger.
+
+        A one-instance request whose id is unique (the gateway made it) uses that id as its
+        prediction id: feedback may name either, and Redis keeps one key for it, not two.
+        """
         start = time.perf_counter()
         result = await self._inference.predict(features, request_id)
         elapsed = time.perf_counter() - start
@@ -88,7 +106,8 @@ class Predictor:
         probabilities = result.probabilities
         labels = probabilities.argmax(axis=1)
         confidences = probabilities.max(axis=1)
-        ids = new_ids(len(labels))
+        n = len(labels)
+        ids = [request_id] if request_id_unique and n == 1 else new_ids(n)
         if self._traffic is not None:
             self._traffic.offer(
                 TrafficRecord(

@@ -46,8 +46,13 @@ def drift_registry(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -
 
 @pytest.fixture(scope="module")
 def drift(loop: BackgroundLoop, relay_redis: str, drift_registry: str) -> Iterator[HttpServer]:
-    """The real drift service."""
+    """The real drift service, once it has loaded the production reference (in the background)."""
     server = start_drift(loop, relay_redis, drift_registry)
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=server.url) as http:
+        while 'drift_reference_info{name="' not in http.get("/metrics").text:
+            assert time.monotonic() < deadline, "the drift service never loaded its reference"
+            time.sleep(0.1)
     yield server
     loop.run(server.stop())
 

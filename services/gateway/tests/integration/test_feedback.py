@@ -8,7 +8,7 @@ import httpx
 import pytest
 import redis
 
-from mlops_common.redis_keys import FEEDBACK_HASH
+from mlops_common.redis_keys import FEEDBACK_HASH, prediction_key
 
 DIGIT = [3.0] * 64
 
@@ -31,6 +31,37 @@ def test_request_id_of_a_one_instance_request_is_accepted(
     prediction_id = body["predictions"][0]["id"]
     assert response.json()["id"] == prediction_id
     assert redis.Redis.from_url(redis_url).hget(FEEDBACK_HASH, prediction_id) == b"2"
+
+
+def test_a_one_instance_request_is_its_own_prediction_id(
+    client: httpx.Client, redis_url: str
+) -> None:
+    """The gateway made the request id (unique): it names the prediction, one key in Redis."""
+    body = client.post("/v1/predict", json={"instances": [DIGIT]}).json()
+    assert body["predictions"][0]["id"] == body["request_id"]
+    response = client.post("/v1/feedback", json={"id": body["request_id"], "label": 4})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"id": body["request_id"], "label": 4}
+    store = redis.Redis.from_url(redis_url)
+    assert store.get(prediction_key(body["request_id"])) == body["request_id"].encode()
+
+
+def test_a_client_request_id_gets_its_own_prediction_id_and_an_alias(
+    client: httpx.Client, redis_url: str
+) -> None:
+    """A client's X-Request-ID may repeat: the prediction gets a fresh id; both names work."""
+    request_id = f"client-{uuid.uuid4().hex[:8]}"
+    body = client.post(
+        "/v1/predict", json={"instances": [DIGIT]}, headers={"X-Request-ID": request_id}
+    ).json()
+    prediction_id = body["predictions"][0]["id"]
+    assert body["request_id"] == request_id != prediction_id
+    response = client.post("/v1/feedback", json={"id": request_id, "label": 5})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"id": prediction_id, "label": 5}
+    store = redis.Redis.from_url(redis_url)
+    assert store.get(prediction_key(request_id)) == prediction_id.encode()
+    assert store.get(prediction_key(prediction_id)) == prediction_id.encode()
 
 
 def test_request_id_of_a_many_instance_request_is_404(client: httpx.Client) -> None:

@@ -31,6 +31,12 @@ async def get_request_id(request: Request) -> str:
     return str(request.scope["state"]["request_id"])
 
 
+def request_identity(request: Request) -> tuple[str, bool]:
+    """The request id, and whether it is unique (the middleware made it, not the client)."""
+    state = request.scope["state"]
+    return str(state["request_id"]), bool(state["request_id_unique"])
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
 

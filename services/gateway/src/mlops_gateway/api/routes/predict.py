@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from mlops_common.features import FEATURE_MAX, FEATURE_MIN, N_FEATURES
-from mlops_gateway.api.deps import PredictorDep, RequestIdDep
+from mlops_gateway.api.deps import PredictorDep, request_identity
 from mlops_gateway.api.responses import errors
 from mlops_gateway.errors import UnsupportedMediaTypeError
 from mlops_gateway.predictor import PredictionResult, Predictor
@@ -105,22 +105,30 @@ async def predict(request: Request) -> Response:
     """Predict the digit of each instance (64 numbers in 0..16) or base64 image."""
     body = await request.body()
     predictor: Predictor = request.app.state.services.predictor
-    request_id = str(request.scope["state"]["request_id"])
+    request_id, unique = request_identity(request)
     features = fast_instances(body)
     if features is not None:
-        return _json(await predictor.predict_instances(features, request_id))
+        return _json(
+            await predictor.predict_instances(features, request_id, request_id_unique=unique)
+        )
     parsed = parse_body(body)
     if parsed.instances is not None:
-        return _json(await predictor.predict_instances(parsed.instances, request_id))
+        return _json(
+            await predictor.predict_instances(
+                parsed.instances, request_id, request_id_unique=unique
+            )
+        )
     assert parsed.images is not None
-    return _json(await predictor.predict_base64(parsed.images, request_id))
+    return _json(
+        await predictor.predict_base64(parsed.images, request_id, request_id_unique=unique)
+    )
 
 
 @router.post("/image", response_model=PredictResponse, responses=errors(415, *_INFERENCE_ERRORS))
 async def predict_image(
+    request: Request,
     file: Annotated[UploadFile, File(description="One image: PNG, JPEG, GIF, BMP, WebP, TIFF")],
     predictor: PredictorDep,
-    request_id: RequestIdDep,
 ) -> Response:
     """Predict the digit in one uploaded image."""
     content_type = (file.content_type or "application/octet-stream").lower()
@@ -129,4 +137,5 @@ async def predict_image(
             f"upload has content type {content_type!r}; send an image (image/png, image/jpeg…)"
         )
     data = await file.read()
-    return _json(await predictor.predict_images([data], request_id))
+    request_id, unique = request_identity(request)
+    return _json(await predictor.predict_images([data], request_id, request_id_unique=unique))
