@@ -20,15 +20,14 @@ import logging
 import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import redis
 
-from mlops_common.redis_keys import FEEDBACK_HASH, TRAFFIC_STREAM, TrafficEntry, prediction_key
 from mlops_common.registry import PRODUCTION_URI
 from mlops_common.testing.servers import RedisServer
+from mlops_common.testing.traffic import write_labelled_traffic
 from mlops_drift.simulation import inverted, translated
 from mlops_trainer import registry
 from mlops_trainer.config import compose_config
@@ -46,22 +45,7 @@ SHIFTS = {"inverted": inverted, "translation": translated}
 def write_feedback(db: redis.Redis, x: np.ndarray, y: np.ndarray, model: Path) -> None:
     """Traffic entries answered by ``model`` plus a true label for each, as the gateway writes."""
     probabilities = onnx_proba(onnx_session(model), x.astype(np.float32))
-    with db.pipeline(transaction=False) as pipe:
-        for features, label, proba in zip(x, y, probabilities, strict=True):
-            entry = TrafficEntry(
-                id=uuid.uuid4().hex,
-                request_id=uuid.uuid4().hex,
-                model_version="1",
-                features=features.astype(np.float32),
-                label=int(proba.argmax()),
-                confidence=float(proba.max()),
-                latency_ms=1.0,
-            )
-            fields = entry.encode()
-            pipe.xadd(TRAFFIC_STREAM, fields)  # type: ignore[arg-type]
-            pipe.set(prediction_key(entry.id), entry.id, ex=3600)
-            pipe.hset(FEEDBACK_HASH, entry.id, str(int(label)))
-        pipe.execute()
+    write_labelled_traffic(db, x, y, probabilities)
 
 
 def main() -> None:

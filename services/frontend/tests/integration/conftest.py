@@ -161,7 +161,7 @@ def retrain_worker(redis_url: str) -> Iterator[None]:
     app = Celery("frontend-tests", broker=redis_url, backend=redis_url, set_as_current=False)
     app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
 
-    @app.task(name=RETRAIN_TASK, bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name=RETRAIN_TASK, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def retrain(self: Any, reason: str, overrides: list[str]) -> dict[str, Any]:
         for index, stage in enumerate(RETRAIN_STAGES, start=1):
             meta = {META_STAGE: stage, META_EPOCH: index, META_PROGRESS: index / 5}

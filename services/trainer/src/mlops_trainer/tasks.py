@@ -75,6 +75,10 @@ def _check_arguments(reason: Any, overrides: Any) -> list[str]:
 @app.task(  # type: ignore[untyped-decorator]
     bind=True,
     name=RETRAIN_TASK,
+    # Celery shares a task with every app finalized later in the process by default; this one
+    # belongs to the worker's app only (a test's stand-in worker in the same process must not
+    # pick up the real, torch-training task).
+    shared=False,
     acks_late=True,
     reject_on_worker_lost=True,
     track_started=True,

@@ -32,12 +32,8 @@ from redis.asyncio import Redis as AsyncRedis
 
 from mlops_common import retrain_lock
 from mlops_common.redis_keys import (
-    FEEDBACK_HASH,
     MODEL_EVENTS_CHANNEL,
-    TRAFFIC_STREAM,
     ModelEvent,
-    TrafficEntry,
-    prediction_key,
 )
 from mlops_common.registry import (
     ALIAS_PRODUCTION,
@@ -49,6 +45,7 @@ from mlops_common.registry import (
 from mlops_common.testing.asgi import serve_asgi
 from mlops_common.testing.pytest_plugin import MlflowStore
 from mlops_common.testing.servers import RedisServer, free_port, stop_process_group
+from mlops_common.testing.traffic import write_labelled_traffic
 from mlops_trainer import registry
 from mlops_trainer.cli import main
 from mlops_trainer.data import load_sklearn_digits
@@ -140,22 +137,7 @@ def shifted_traffic(db: redis.Redis, rows: int) -> None:
     x, y = 16.0 - x[index], y[index]
     model = registry.download_model(PRODUCTION_URI, Path(os.environ["MLOPS_STATE_DIR"]) / "p")
     probabilities = onnx_proba(onnx_session(model), x.astype(np.float32))
-    with db.pipeline(transaction=False) as pipe:
-        for features, label, proba in zip(x, y, probabilities, strict=True):
-            entry = TrafficEntry(
-                id=uuid.uuid4().hex,
-                request_id=uuid.uuid4().hex,
-                model_version="1",
-                features=features,
-                label=int(proba.argmax()),
-                confidence=float(proba.max()),
-                latency_ms=2.0,
-            )
-            fields = entry.encode()
-            pipe.xadd(TRAFFIC_STREAM, fields)  # type: ignore[arg-type]
-            pipe.set(prediction_key(entry.id), entry.id, ex=3600)
-            pipe.hset(FEEDBACK_HASH, entry.id, str(int(label)))
-        pipe.execute()
+    write_labelled_traffic(db, x, y, probabilities, latency_ms=2.0)
 
 
 def versions(client: MlflowClient) -> list[str]:
@@ -250,7 +232,9 @@ async def test_shifted_traffic_drift_one_retrain_promoted_and_announced(
             await asyncio.to_thread(wait_for, finished, 150, "the retraining job", 0.1)
             assert result.state == "SUCCESS", (result.state, worker.log.read_text()[-3000:])
             outcome = result.result
-            assert {"train", "register"} <= seen
+            # Progress is polled every 0.1 s: the long "train" stage is always seen, a short one
+            # (register takes milliseconds) may pass between two polls; the outcome shows it ran.
+            assert "train" in seen, seen
             assert outcome["version"] == "2"
             assert outcome["promoted"], outcome["reason"]
             assert outcome["reason"].startswith("promoted v2 over v1")

@@ -100,6 +100,11 @@ class RedisServer:
         """True while the process lives."""
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (benchmarks read its CPU time)."""
+        return self._proc.pid if self.running and self._proc is not None else None
+
 
 @dataclass
 class MlflowServer:
