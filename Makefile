@@ -59,7 +59,7 @@ up: $(STAMP) ## Run the whole platform locally (Ctrl-C stops it)
 	$(BIN)/python scripts/stack.py
 
 bench: $(STAMP) ## Run every benchmark in benchmarks/ (prints tables, saves benchmarks/results/)
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 docs: $(STAMP) ## Build the documentation site into site/ (strict)
 	$(BIN)/mkdocs build --strict

@@ -1,0 +1,109 @@
+"""Closed-loop load generators for the gateway benchmark, each run as its own process.
+
+- ``grpc``: ``ModelInfer`` with raw contents over one grpc.aio channel (what the gateway does),
+  decoding the answer like the gateway does, so both sides pay for it;
+- ``http``: ``POST /v1/predict`` over keep-alive HTTP/1.1 with a minimal asyncio client, so the
+  client's own cost stays small.
+
+Each of ``concurrency`` workers sends one request, waits for its answer, and sends the next.
+It prints one JSON object on stdout: ``latencies`` (seconds, after the warm-up) and
+``requests`` (all answered, warm-up included, for CPU time per request).
+
+    python benchmarks/_loadgen.py grpc|http TARGET CONCURRENCY DURATION WARMUP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+INSTANCE = [float(i % 17) for i in range(64)]
+
+
+async def grpc_run(
+    target: str, concurrency: int, duration: float, warmup: float
+) -> tuple[list[float], int]:
+    """Drive ``ModelInfer`` on ``host:port``; the latencies after warm-up, and all requests."""
+    import grpc
+    import numpy as np
+
+    from mlops_common.proto import grpc_service_pb2 as pb
+    from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
+
+    features = np.asarray([INSTANCE], dtype="<f4")
+    request = pb.ModelInferRequest(
+        model_name="digits-classifier",
+        inputs=[
+            pb.ModelInferRequest.InferInputTensor(name="features", datatype="FP32", shape=[1, 64])
+        ],
+        outputs=[pb.ModelInferRequest.InferRequestedOutputTensor(name="probabilities")],
+        raw_input_contents=[features.tobytes()],
+    )
+    latencies: list[float] = []
+    answered = 0
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        await stub.ModelInfer(request, timeout=10)
+        warm_until = time.perf_counter() + warmup
+        stop_at = warm_until + duration
+
+        async def worker() -> None:
+            nonlocal answered
+            while (now := time.perf_counter()) < stop_at:
+                response = await stub.ModelInfer(request, timeout=10)
+                np.frombuffer(response.raw_output_contents[0], dtype="<f4").argmax()
+                answered += 1
+                if now >= warm_until:
+                    latencies.append(time.perf_counter() - now)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, answered + 1
+
+
+async def http_run(
+    url: str, concurrency: int, duration: float, warmup: float
+) -> tuple[list[float], int]:
+    """Drive ``POST /v1/predict`` on ``http://host:port``; the latencies after warm-up, and all
+    requests."""
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps({"instances": [INSTANCE]}).encode()
+    request = (
+        f"POST /v1/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    latencies: list[float] = []
+    answered = 0
+    warm_until = time.perf_counter() + warmup
+    stop_at = warm_until + duration
+
+    async def worker() -> None:
+        nonlocal answered
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while (now := time.perf_counter()) < stop_at:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(head.decode(errors="replace"))
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            json.loads(await reader.readexactly(length))
+            answered += 1
+            if now >= warm_until:
+                latencies.append(time.perf_counter() - now)
+        writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, answered
+
+
+def main(argv: list[str]) -> None:
+    """Run one load and print its latencies and request count as JSON."""
+    kind, target, concurrency, duration, warmup = argv
+    run = grpc_run if kind == "grpc" else http_run
+    latencies, requests = asyncio.run(run(target, int(concurrency), float(duration), float(warmup)))
+    print(json.dumps({"latencies": latencies, "requests": requests}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
