@@ -136,10 +136,10 @@ def test_every_page_renders_in_chromium(page: Any, frontend_url: str) -> None:
     draw_seven(page)
     settle(page, "What the model sees")
     page.get_by_role("button", name="Predict").click()
-    settle(page, "Was it right?")
-    body = page.inner_text("body")
+    # Streamlit draws a rerun's elements one by one: wait for each, not only the last.
     for expected in ("Predicted digit", "Confidence", "Model version", "Was it right?"):
-        assert expected in body, body
+        settle(page, expected)  # fails with a timeout when the text never shows
+    body = page.inner_text("body")
     assert "unreachable" not in body
     assert "Predicted digit\n\n7" in body, "the drawn 7 is read as a 7"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
