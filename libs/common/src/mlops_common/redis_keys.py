@@ -3,8 +3,10 @@
 - ``traffic`` — a stream with one entry per predicted instance (:class:`TrafficEntry`), written by
   the gateway with an approximate ``MAXLEN``, read by the drift service through a consumer group.
 - ``feedback`` — a hash: prediction id → true label (written by ``POST /v1/feedback``).
-- ``prediction:<id>`` — a key with a TTL per logged prediction, so feedback can be checked
-  against known ids and gives the features back for retraining.
+- ``predictions:<hour>`` — the ids feedback may name, in hourly hashes that expire
+  (:mod:`mlops_common.prediction_index`).
+- ``prediction:<id>`` — an earlier layout, no longer written: a hash holding a traffic entry
+  (the trainer still reads its features when one is there).
 - ``model-events`` — a pub/sub channel announcing promotions (:class:`ModelEvent`).
 
 Features travel as 64 little-endian float32 values (256 bytes): compact, exact and fast.
@@ -34,7 +36,7 @@ _FEATURE_DTYPE: Final = np.dtype("<f4")
 
 
 def prediction_key(prediction_id: str) -> str:
-    """The key that records a logged prediction id (with a TTL)."""
+    """The earlier layout's key of a logged prediction (a hash of its traffic entry)."""
     return f"{PREDICTION_KEY_PREFIX}{prediction_id}"
 
 

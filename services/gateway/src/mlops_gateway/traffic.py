@@ -1,13 +1,10 @@
 """Traffic logging off the request path.
 
 A request only appends one record (its ids, features, labels…) to a bounded in-memory deque:
-no encoding, no I/O, O(1). A background task flushes the buffer every ``flush_interval_s``:
-it packs each predicted instance into one string holding the fields of a
-:class:`~mlops_common.redis_keys.TrafficEntry` and sends a batch as ONE command, a Lua script
-(:data:`WRITE_SCRIPT`, cached server-side, EVALSHA) that runs, per instance,
-``XADD traffic MAXLEN ~ n`` and ``SET prediction:<id> <id> EX ttl``, the key that lets feedback
-check the id (a one-instance request also gets
-``prediction:<request_id>`` → its prediction id). One reply per flush, not two per instance.
+no encoding, no I/O, O(1). A background task flushes the buffer every ``flush_interval_s``: it
+encodes the batch as ready-made Redis commands (:class:`~.traffic_commands.FlushCommands`: an
+``XADD traffic MAXLEN ~ n`` per instance, then the prediction-id index that lets feedback check
+an id) and sends them in one write on one pooled connection, then reads the replies.
 When the buffer is full, or Redis is down, entries are dropped and counted; the first failure is
 logged once, and so is the recovery. Memory stays bounded (``capacity`` instances).
 """
@@ -17,139 +14,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.connection import Connection
+from redis.exceptions import RedisError, ResponseError
 
-from mlops_common.features import N_FEATURES
-from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry, prediction_key
+from mlops_common.redis_keys import TRAFFIC_STREAM
+from mlops_gateway.traffic_commands import FlushCommands, TrafficRecord
+
+__all__ = ["TrafficLogger", "TrafficRecord"]
 
 log = logging.getLogger(__name__)
 
-#: The text fields of a traffic entry, in the order they are packed (the binary field
-#: ``features`` goes first, at a fixed width).
-TEXT_FIELDS: Final = (
-    "id", "request_id", "ts", "model_version", "label", "confidence", "latency_ms",
-)  # fmt: skip
-_FEATURE_BYTES: Final = N_FEATURES * 4
-_SEP: Final = "\x1f"  # ASCII unit separator; replaced where a text value could hold it
-
-#: ARGV: maxlen, ttl, key prefix, the binary field's name and width, the text field names; then
-#: one packed string per instance: the binary field, then alias (or ""), then the text values,
-#: all joined by \31. KEYS[1]: the stream. One packed argument per instance, not one per field,
-#: keeps the client's command encoding (per argument, in Python) off the flush's cost.
-WRITE_SCRIPT: Final = """
-local maxlen, ttl, prefix = ARGV[1], ARGV[2], ARGV[3]
-local binary, width, n = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local first = 7 + n
-local fields, written = {binary, false}, 0
-for i = first, #ARGV do
-  local packed = ARGV[i]
-  fields[2] = string.sub(packed, 1, width)
-  local values, start = {}, width + 1
-  while true do
-    local stop = string.find(packed, '\\31', start, true)
-    if not stop then
-      values[#values + 1] = string.sub(packed, start)
-      break
-    end
-    values[#values + 1] = string.sub(packed, start, stop - 1)
-    start = stop + 1
-  end
-  if #values ~= n + 1 then
-    return redis.error_reply('traffic entry ' .. (i - first + 1) .. ' has ' .. #values .. ' values')
-  end
-  for j = 1, n do
-    fields[1 + 2 * j] = ARGV[6 + j]
-    fields[2 + 2 * j] = values[j + 1]
-  end
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', unpack(fields))
-  local id = values[2]
-  redis.call('SET', prefix .. id, id, 'EX', ttl)
-  if values[1] ~= '' then
-    redis.call('SET', prefix .. values[1], id, 'EX', ttl)
-  end
-  written = written + 1
-end
-return written
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class TrafficRecord:
-    """One prediction request as it waits in memory: ``n`` instances, not yet encoded."""
-
-    request_id: str
-    model_version: str
-    ids: Sequence[str]
-    features: NDArray[np.float32]
-    labels: Sequence[int]
-    confidences: Sequence[float]
-    latency_ms: float
-    timestamp: float
-
-    def entries(self) -> list[TrafficEntry]:
-        """The stream entries of this request, one per instance."""
-        return [
-            TrafficEntry(
-                id=self.ids[i],
-                request_id=self.request_id,
-                model_version=self.model_version,
-                features=self.features[i],
-                label=int(self.labels[i]),
-                confidence=float(self.confidences[i]),
-                latency_ms=self.latency_ms,
-                timestamp=self.timestamp,
-            )
-            for i in range(len(self.ids))
-        ]
-
-    def head(self, n: int) -> TrafficRecord:
-        """The record of its first ``n`` instances only."""
-        return TrafficRecord(
-            self.request_id,
-            self.model_version,
-            self.ids[:n],
-            self.features[:n],
-            self.labels[:n],
-            self.confidences[:n],
-            self.latency_ms,
-            self.timestamp,
-        )
-
-    def packed(self) -> list[bytes]:
-        """One string per instance for :data:`WRITE_SCRIPT`: the same values as
-        :meth:`TrafficEntry.encode <mlops_common.redis_keys.TrafficEntry.encode>` gives."""
-        features = np.ascontiguousarray(self.features, dtype="<f4").tobytes()
-        labels = np.asarray(self.labels).tolist()
-        confidences = np.asarray(self.confidences, dtype=np.float64).tolist()
-        request_id = self.request_id.replace(_SEP, " ")  # ids from OIP bodies are free text
-        alias = request_id if len(self.ids) == 1 else ""
-        shared = (
-            _SEP + request_id + _SEP + repr(self.timestamp) + _SEP
-            + self.model_version.replace(_SEP, " ") + _SEP
-        )  # fmt: skip
-        tail = _SEP + repr(float(self.latency_ms))
-        return [
-            features[i * _FEATURE_BYTES : (i + 1) * _FEATURE_BYTES]
-            + (
-                _SEP.join(("" if alias == identifier else alias, identifier))
-                + shared + str(int(labels[i])) + _SEP + repr(confidences[i]) + tail
-            ).encode()
-            for i, identifier in enumerate(self.ids)
-        ]  # fmt: skip
-
-    def names(self, identifier: str) -> bool:
-        """True when ``identifier`` is one of its prediction ids (or its one-instance request)."""
-        if len(self.ids) == 1 and identifier == self.request_id:
-            return True
-        return identifier in self.ids
+_READ_TIMEOUT_S = 5.0  # for the replies of a flush when the client sets no socket timeout
 
 
 class TrafficLogger:
@@ -168,7 +50,8 @@ class TrafficLogger:
         on_dropped: Callable[[int], None] = lambda n: None,
     ) -> None:
         self._redis = redis
-        self._script = redis.register_script(WRITE_SCRIPT)
+        self._commands = FlushCommands(TRAFFIC_STREAM, stream_maxlen, prediction_ttl_s)
+        self._quiet = True  # CLIENT REPLY OFF around the XADD, until Redis refuses it
         self.capacity = capacity
         self.flush_interval_s = flush_interval_s
         self.batch_size = batch_size
@@ -264,7 +147,7 @@ class TrafficLogger:
         while self._buffer:
             self._take()
             try:
-                await self._write(self._in_flight)
+                written = await self._write(self._in_flight)
             except BaseException:
                 # Redis is away: drop this batch and what waits behind it (each retry would
                 # cost a timeout); later requests try again.
@@ -274,30 +157,64 @@ class TrafficLogger:
                 raise
             finally:
                 self._in_flight, self._in_flight_count = [], 0
-            if self._failing:
+            if written and self._failing:
                 log.info("traffic logging recovered")
                 self._failing = False
 
-    async def _write(self, records: list[TrafficRecord]) -> None:
-        head: list[Any] = [
-            self.stream_maxlen,
-            self.prediction_ttl_s,
-            prediction_key(""),
-            "features",
-            _FEATURE_BYTES,
-            len(TEXT_FIELDS),
-            *TEXT_FIELDS,
-        ]
-        packed = [value for record in records for value in record.packed()]
-        written = int(await self._script(keys=[TRAFFIC_STREAM], args=[*head, *packed]))
-        self.logged += written
-        self._on_logged(written)
+    async def _write(self, records: list[TrafficRecord]) -> bool:
+        """Send one batch; False when Redis refused some of it (counted as dropped)."""
+        quiet = self._quiet
+        payload, count = self._commands.encode(records, time.time(), quiet=quiet)
+        if not count:
+            return True
+        pool = self._redis.connection_pool
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await connection.send_packed_command(payload)
+            # One deadline for all replies, not one timer per reply (the client's default).
+            async with asyncio.timeout(connection.socket_timeout or _READ_TIMEOUT_S):
+                replies = await _read(connection, 4 if quiet else count + 3)
+                if quiet and isinstance(replies[0], ResponseError):
+                    # CLIENT REPLY refused (a proxy, an ACL): every XADD answered after all.
+                    log.warning(
+                        "Redis refused CLIENT REPLY OFF (%s); reading every reply", replies[0]
+                    )
+                    self._quiet = False
+                    replies = replies[1:] + await _read(connection, count + 1)
+                    del replies[count]  # CLIENT REPLY ON's own reply
+                    quiet = False
+        except BaseException:
+            await connection.disconnect()  # replies may be left unread: never reuse it
+            raise
+        finally:
+            await pool.release(connection)
+        # quiet: [ON, HSET, EXPIREAT, XLEN]; else: [XADD × count, HSET, EXPIREAT, XLEN]
+        errors = [r for r in replies if isinstance(r, ResponseError)]
+        if quiet:
+            refused = count if errors else 0  # which XADD failed is not known: count them all
+        else:
+            refused = sum(isinstance(r, ResponseError) for r in replies[:count])
+        self.logged += count - refused
+        self._on_logged(count - refused)
+        if errors:  # OOM, READONLY, WRONGTYPE…: entries refused, or ids left out of the index
+            self._drop(refused, f"Redis refused them: {errors[0]}")
+        return not errors
 
     def _drop(self, count: int, reason: str) -> None:
-        if count <= 0:
-            return
-        self.dropped += count
-        self._on_dropped(count)
+        if count > 0:
+            self.dropped += count
+            self._on_dropped(count)
         if not self._failing:
             log.warning("dropping traffic entries: %s", reason, extra={"dropped": count})
             self._failing = True
+
+
+async def _read(connection: Connection, n: int) -> list[Any]:
+    """The next ``n`` replies; an error reply is returned as its ``ResponseError``."""
+    replies: list[Any] = []
+    for _ in range(n):
+        try:
+            replies.append(await connection.read_response(disable_decoding=True, timeout=math.inf))
+        except ResponseError as exc:  # an error reply: the ones after it still come
+            replies.append(exc)
+    return replies

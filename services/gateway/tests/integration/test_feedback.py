@@ -8,7 +8,8 @@ import httpx
 import pytest
 import redis
 
-from mlops_common.redis_keys import FEEDBACK_HASH, prediction_key
+from mlops_common.redis_keys import FEEDBACK_HASH
+from mlops_common.testing.traffic import indexed_prediction
 
 DIGIT = [3.0] * 64
 
@@ -36,14 +37,16 @@ def test_request_id_of_a_one_instance_request_is_accepted(
 def test_a_one_instance_request_is_its_own_prediction_id(
     client: httpx.Client, redis_url: str
 ) -> None:
-    """The gateway made the request id (unique): it names the prediction, one key in Redis."""
+    """The gateway made the request id (unique): it names the prediction, one index field."""
     body = client.post("/v1/predict", json={"instances": [DIGIT]}).json()
     assert body["predictions"][0]["id"] == body["request_id"]
     response = client.post("/v1/feedback", json={"id": body["request_id"], "label": 4})
     assert response.status_code == 200, response.text
     assert response.json() == {"id": body["request_id"], "label": 4}
     store = redis.Redis.from_url(redis_url)
-    assert store.get(prediction_key(body["request_id"])) == body["request_id"].encode()
+    found = indexed_prediction(store, body["request_id"], 7 * 24 * 3600)
+    assert found is not None
+    assert found[0] == body["request_id"]
 
 
 def test_a_client_request_id_gets_its_own_prediction_id_and_an_alias(
@@ -60,8 +63,10 @@ def test_a_client_request_id_gets_its_own_prediction_id_and_an_alias(
     assert response.status_code == 200, response.text
     assert response.json() == {"id": prediction_id, "label": 5}
     store = redis.Redis.from_url(redis_url)
-    assert store.get(prediction_key(request_id)) == prediction_id.encode()
-    assert store.get(prediction_key(prediction_id)) == prediction_id.encode()
+    for name in (request_id, prediction_id):
+        found = indexed_prediction(store, name, 7 * 24 * 3600)
+        assert found is not None
+        assert found[0] == prediction_id
 
 
 def test_request_id_of_a_many_instance_request_is_404(client: httpx.Client) -> None:

@@ -12,7 +12,8 @@ import pytest
 import redis
 from PIL import Image
 
-from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry, prediction_key
+from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
+from mlops_common.testing.traffic import indexed_prediction
 
 DIGIT = [0.0, 0, 5, 13, 9, 1, 0, 0] * 8
 
@@ -50,7 +51,7 @@ def test_instances_are_predicted_and_logged(client: httpx.Client, redis_url: str
     store = redis.Redis.from_url(redis_url)
     ids = [p["id"] for p in body["predictions"]]
     deadline = time.monotonic() + 5
-    while not all(store.exists(prediction_key(i)) for i in ids):
+    while not all(indexed_prediction(store, i, 7 * 24 * 3600) for i in ids):
         assert time.monotonic() < deadline, "traffic never reached Redis"
         time.sleep(0.02)
     entries = [TrafficEntry.decode(f) for _, f in store.xrevrange(TRAFFIC_STREAM, count=500)]
@@ -60,7 +61,10 @@ def test_instances_are_predicted_and_logged(client: httpx.Client, redis_url: str
     assert first.features.tolist() == DIGIT
     assert first.label == body["predictions"][0]["label"]
     assert first.model_version == body["model"]["version"]
-    assert 0 < store.ttl(prediction_key(ids[0])) <= 7 * 24 * 3600
+    found = indexed_prediction(store, ids[0], 7 * 24 * 3600)
+    assert found is not None
+    assert found == (ids[0], found[1])
+    assert 7 * 24 * 3600 - 1 <= found[1] <= 7 * 24 * 3600 + 3600  # the TTL, at most 1 h more
 
 
 def test_client_request_id_is_kept(client: httpx.Client) -> None:

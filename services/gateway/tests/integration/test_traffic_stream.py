@@ -1,20 +1,25 @@
 """What the flush writes to a real Redis is exactly the shared ``TrafficEntry`` encoding.
 
-The gateway packs each instance into one argument for its Lua script (for speed); these tests
-pin that the stream still holds, field by field, what ``TrafficEntry.encode`` gives, and that
-the ``prediction:<id>`` keys feedback relies on are set with their TTL.
+The gateway writes hand-built RESP (for speed); these tests pin that the stream still holds,
+field by field, what ``TrafficEntry.encode`` gives, that the prediction-id index feedback relies
+on holds every id with its expiry, and that refused writes are counted, not lost silently.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import numpy as np
+import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry, prediction_key
+from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
 from mlops_common.testing.servers import RedisServer
-from mlops_gateway.traffic import TrafficLogger, TrafficRecord
+from mlops_common.testing.traffic import indexed_prediction
+from mlops_gateway.traffic import TrafficLogger
+from mlops_gateway.traffic_commands import TrafficRecord
 
 
 def _record(n: int, request_id: str, version: str = "7") -> TrafficRecord:
@@ -22,7 +27,7 @@ def _record(n: int, request_id: str, version: str = "7") -> TrafficRecord:
     return TrafficRecord(
         request_id=request_id,
         model_version=version,
-        ids=[f"{request_id.replace(chr(31), '_')}-{i}" for i in range(n)],
+        ids=[f"{request_id}-{i}" for i in range(n)],
         features=(rng.random((n, 64)) * 16).astype(np.float32),
         labels=np.arange(n) % 10,
         confidences=rng.random(n).astype(np.float32),
@@ -42,7 +47,7 @@ async def _write_and_read(url: str, records: list[TrafficRecord]) -> tuple[list,
 
 
 def test_stream_entries_equal_the_shared_encoding(redis_server: RedisServer) -> None:
-    records = [_record(1, "single"), _record(3, "multi"), _record(1, "odd\x1fid", "v\x1f2")]
+    records = [_record(1, "single"), _record(3, "multi"), _record(1, "odd\r\n$3 ïd", "v\x1f2")]
 
     async def scenario() -> None:
         rows, redis = await _write_and_read(redis_server.url, records)
@@ -54,20 +59,24 @@ def test_stream_entries_equal_the_shared_encoding(redis_server: RedisServer) -> 
             for (_, fields), entry in zip(rows, expected, strict=True):
                 want = {k.encode(): (v if isinstance(v, bytes) else v.encode())
                         for k, v in entry.encode().items()}  # fmt: skip
-                if "\x1f" in entry.request_id:  # the separator is replaced, nothing else
-                    want[b"request_id"] = b"odd id"
-                    want[b"model_version"] = b"v 2"
                 assert fields == want
                 decoded = TrafficEntry.decode(fields)
                 assert decoded.features.tobytes() == entry.features.astype("<f4").tobytes()
                 assert decoded.confidence == float(entry.confidence)
+            sync = SyncRedis.from_url(redis_server.url)
+
+            def named(identifier: str) -> str | None:
+                found = indexed_prediction(sync, identifier, 600)
+                if found is not None:
+                    assert 599 <= found[1] <= 600 + 3600  # the TTL, at most an hour more
+                return None if found is None else found[0]
+
             for entry in expected:
-                assert await redis.get(prediction_key(entry.id)) == entry.id.encode()
-                assert 0 < await redis.ttl(prediction_key(entry.id)) <= 600
+                assert named(entry.id) == entry.id
             # A one-instance request's id also names its prediction; a multi one's does not.
-            assert await redis.get(prediction_key("single")) == b"single-0"
-            assert await redis.get(prediction_key("odd id")) == b"odd_id-0"
-            assert await redis.get(prediction_key("multi")) is None
+            assert named("single") == "single-0"
+            assert named("odd\r\n$3 ïd") == "odd\r\n$3 ïd-0"
+            assert named("multi") is None
         finally:
             await redis.aclose()
 
@@ -91,3 +100,71 @@ def test_a_large_flush_is_split_into_batches(redis_server: RedisServer) -> None:
             await redis.aclose()
 
     asyncio.run(scenario())
+
+
+def test_refused_writes_are_counted_and_the_connection_stays_usable(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis answers errors (here WRONGTYPE): dropped and counted; later flushes recover."""
+    sync = SyncRedis.from_url(redis_server.url)
+
+    async def scenario() -> None:
+        redis = Redis.from_url(redis_server.url)
+        logger = TrafficLogger(redis)
+        try:
+            sync.set(TRAFFIC_STREAM, "not a stream")
+            logger.offer(_record(3, "refused"))
+            await logger.flush()
+            assert (logger.logged, logger.dropped) == (0, 3)
+            assert "Redis refused them" in caplog.text
+            assert "WRONGTYPE" in caplog.text
+            assert await redis.ping()  # every reply was read: the pooled connection is in step
+
+            sync.delete(TRAFFIC_STREAM)
+            logger.offer(_record(2, "after"))
+            await logger.flush()
+            assert (logger.logged, logger.dropped) == (2, 3)
+            assert await redis.xlen(TRAFFIC_STREAM) == 2
+            assert "traffic logging recovered" in caplog.text
+        finally:
+            await redis.aclose()
+
+    with caplog.at_level(logging.INFO, logger="mlops_gateway.traffic"):
+        asyncio.run(scenario())
+    sync.delete(TRAFFIC_STREAM)
+
+
+def test_without_client_reply_every_reply_is_read(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis user barred from CLIENT REPLY (as behind some proxies): writes still land."""
+    sync = SyncRedis.from_url(redis_server.url)
+    sync.acl_setuser(
+        "noreply", enabled=True, passwords=["+pw"], keys=["~*"], channels=["&*"],
+        commands=["+@all", "-client|reply"],
+    )  # fmt: skip
+    url = redis_server.url.replace("redis://", "redis://noreply:pw@")
+
+    async def scenario() -> None:
+        redis = Redis.from_url(url)
+        logger = TrafficLogger(redis, prediction_ttl_s=600)
+        try:
+            for batch in (_record(3, "first"), _record(1, "second")):
+                logger.offer(batch)
+                await logger.flush()
+            assert (logger.logged, logger.dropped) == (4, 0)
+            rows = await redis.xrange(TRAFFIC_STREAM)
+            assert [fields[b"id"] for _, fields in rows][-4:] == [
+                b"first-0", b"first-1", b"first-2", b"second-0",
+            ]  # fmt: skip
+            assert await redis.ping()  # replies and commands are still in step
+        finally:
+            await redis.aclose()
+
+    with caplog.at_level(logging.INFO, logger="mlops_gateway.traffic"):
+        asyncio.run(scenario())
+    assert caplog.text.count("refused CLIENT REPLY OFF") == 1
+    assert "dropping" not in caplog.text
+    assert indexed_prediction(sync, "second", 600) is not None
+    sync.acl_deluser("noreply")
+    sync.delete(TRAFFIC_STREAM)

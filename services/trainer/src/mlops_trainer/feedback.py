@@ -2,9 +2,9 @@
 
 The gateway stores a true label per prediction id in :data:`~mlops_common.redis_keys.FEEDBACK_HASH`
 and each predicted instance, features included, in the ``traffic`` stream (bounded by an
-approximate ``MAXLEN``); ``prediction:<id>`` only marks a known id. The features are looked up in
-the stream, newest first (at most ``stream_scan`` entries); a ``prediction:<id>`` *hash* holding
-the entry's fields (the gateway's earlier layout) is used when present. Each labelled row is
+approximate ``MAXLEN``). The features are looked up in the stream, newest first (at most
+``stream_scan`` entries); a ``prediction:<id>`` *hash* holding the entry's fields (the gateway's
+earlier layout) is used when present. Each labelled row is
 assigned to train, val or test by a hash of its id, so a row keeps its part from one job to the
 next: the held-out feedback a candidate is judged on was never trained on by an earlier candidate.
 """

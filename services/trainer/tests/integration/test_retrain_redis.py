@@ -13,6 +13,7 @@ from celery import Celery
 
 from mlops_common import retrain_lock
 from mlops_common.jobs import RETRAIN_LOCK_KEY, RETRAIN_QUEUE
+from mlops_common.prediction_index import bucket_of, index_key
 from mlops_common.redis_keys import FEEDBACK_HASH, TRAFFIC_STREAM, TrafficEntry, prediction_key
 from mlops_trainer.feedback import load_feedback
 
@@ -93,8 +94,8 @@ def test_feedback_rows_from_hashes_and_stream(db: redis.Redis) -> None:
         db.xadd(TRAFFIC_STREAM, fields)  # type: ignore[arg-type]
         if i % 3:  # the gateway's earlier layout: a hash holding the entry
             db.hset(prediction_key(entry.id), mapping=fields)  # type: ignore[arg-type]
-        else:  # its current one: the key only marks the id; the features are in the stream
-            db.set(prediction_key(entry.id), entry.id, ex=60)
+        else:  # its current one: the id index; the features are in the stream
+            db.hset(index_key(bucket_of(entry.timestamp)), entry.id, "")
         if i < 25:
             db.hset(FEEDBACK_HASH, entry.id, str(i % 10))
     db.hset(FEEDBACK_HASH, "unknown-id", "3")  # no features anywhere

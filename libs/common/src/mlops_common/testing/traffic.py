@@ -1,19 +1,22 @@
 """Labelled traffic written to Redis the way the gateway and feedback route leave it.
 
 For tests and benchmarks that need feedback-labelled rows without running a gateway: one
-``traffic`` stream entry per row (its features and the model's answer), its
-``prediction:<id>`` key, and its true label in the ``feedback`` hash.
+``traffic`` stream entry per row (its features and the model's answer), its id in the
+prediction-id index (:mod:`mlops_common.prediction_index`), and its true label in the
+``feedback`` hash.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import numpy as np
 import redis
 from numpy.typing import ArrayLike
 
-from mlops_common.redis_keys import FEEDBACK_HASH, TRAFFIC_STREAM, TrafficEntry, prediction_key
+from mlops_common.prediction_index import bucket_of, expires_at, index_key, live_keys
+from mlops_common.redis_keys import FEEDBACK_HASH, TRAFFIC_STREAM, TrafficEntry
 
 
 def write_labelled_traffic(
@@ -27,6 +30,7 @@ def write_labelled_traffic(
     ttl_s: int = 3600,
 ) -> None:
     """Log each row as predicted (``probabilities``) and label it with ``labels`` (one pipeline)."""
+    bucket = bucket_of(time.time())
     with db.pipeline(transaction=False) as pipe:
         for row, label, proba in zip(
             np.asarray(features, dtype=np.float32),
@@ -44,6 +48,17 @@ def write_labelled_traffic(
                 latency_ms=latency_ms,
             )
             pipe.xadd(TRAFFIC_STREAM, entry.encode())  # type: ignore[arg-type]
-            pipe.set(prediction_key(entry.id), entry.id, ex=ttl_s)
+            pipe.hset(index_key(bucket), entry.id, "")
             pipe.hset(FEEDBACK_HASH, entry.id, str(int(label)))
+        pipe.expireat(index_key(bucket), expires_at(bucket, ttl_s))
         pipe.execute()
+
+
+def indexed_prediction(db: redis.Redis, identifier: str, ttl_s: int) -> tuple[str, int] | None:
+    """The prediction id the index maps ``identifier`` to, and its hash's TTL; None if absent."""
+    for key in live_keys(time.time(), ttl_s):
+        named = db.hget(key, identifier)
+        if named is not None:
+            text = named.decode() if isinstance(named, bytes) else str(named)
+            return (text or identifier), int(db.ttl(key))
+    return None
