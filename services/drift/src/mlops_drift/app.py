@@ -7,7 +7,7 @@ trigger and monitor are built here and passed through constructors; nothing is g
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import multiprocessing
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -26,6 +26,10 @@ from mlops_drift.reference import RegistryReferenceSource
 from mlops_drift.settings import DriftSettings
 from mlops_drift.trigger import RetrainTrigger, make_celery
 from mlops_drift.window import SlidingWindow
+
+log = logging.getLogger(__name__)
+
+_STOP_TIMEOUT_S = 3.0  # per shutdown step
 
 
 def _executor(kind: str) -> Executor:
@@ -79,12 +83,15 @@ async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncItera
     finally:
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        done, stuck = await asyncio.wait(tasks, timeout=_STOP_TIMEOUT_S)
+        for task in done:  # retrieve what a loop ended with, so nothing is reported at exit
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("%s had failed: %r", task.get_name(), task.exception())
+        if stuck:  # each step is bounded, so a shutdown ends within the pod's grace period
+            log.warning("tasks did not stop in time: %s", sorted(t.get_name() for t in stuck))
         if trigger is not None:
             trigger.close()
-        await monitor.close()
+        await monitor.close(_STOP_TIMEOUT_S)
         await redis.aclose()
 
 

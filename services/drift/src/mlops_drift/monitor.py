@@ -8,7 +8,10 @@ answer from memory while a check runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor
@@ -218,9 +221,22 @@ class DriftMonitor:
         """Import Evidently in the worker now, not at the first check."""
         self._executor.submit(warm_up)
 
-    async def close(self) -> None:
-        """Stop the worker (waits for a running check)."""
-        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the worker: wait up to ``timeout_s`` for a running check, then kill it.
+
+        A shutdown must end within the pod's grace period even when the worker hangs (or
+        died with the signal the service got: its group shares it).
+        """
+        executor = self._executor
+        stopping = asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        try:
+            await asyncio.wait_for(asyncio.shield(stopping), timeout_s)
+        except TimeoutError:
+            workers = list(getattr(executor, "_processes", None) or {})  # a process pool's pids
+            log.warning("the check worker did not stop in %.0fs; killing it", timeout_s)
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     # -- background loops --------------------------------------------------------------------
 
