@@ -24,6 +24,9 @@ from mlops_drift.window import SlidingWindow
 log = logging.getLogger(__name__)
 
 _RETRY_MAX_S = 5.0
+#: Errors that mean the stream (or the group) was deleted: NOGROUP when reading, UNBLOCKED for a
+#: read that was blocked when the key went away.
+_STREAM_GONE = ("NOGROUP", "UNBLOCKED")
 
 
 class TrafficConsumer:
@@ -112,8 +115,12 @@ class TrafficConsumer:
             except asyncio.CancelledError:
                 raise
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not str(exc).startswith(_STREAM_GONE):
                     log.exception("traffic stream read failed")
+                else:  # re-create the group at the start of the stream there is now: the
+                    # gateway may have written to it already (``$`` would skip that).
+                    log.info("traffic stream or group gone; re-creating the group")
+                    self._start_id = "0"
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 log.warning("redis unreachable; retrying", extra={"error": str(exc)})
             await asyncio.sleep(delay)
