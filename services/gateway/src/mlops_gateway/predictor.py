@@ -98,7 +98,7 @@ class Predictor:
         """Call inference on validated ``[n, 64]`` features; offer the traffic to the logger.
 
         A one-instance request whose id is unique (the gateway made it) uses that id as its
-        prediction id: feedback may name either, and Redis keeps one key for it, not two.
+        prediction id: feedback may name either, and the id index holds one field for it, not two.
         """
         start = time.perf_counter()
         result = await self._inference.predict(features, request_id)

@@ -27,8 +27,6 @@ from redis.exceptions import RedisError, ResponseError
 from mlops_common.redis_keys import TRAFFIC_STREAM
 from mlops_gateway.traffic_commands import FlushCommands, TrafficRecord
 
-__all__ = ["TrafficLogger", "TrafficRecord"]
-
 log = logging.getLogger(__name__)
 
 _READ_TIMEOUT_S = 5.0  # for the replies of a flush when the client sets no socket timeout
@@ -55,8 +53,6 @@ class TrafficLogger:
         self.capacity = capacity
         self.flush_interval_s = flush_interval_s
         self.batch_size = batch_size
-        self.stream_maxlen = stream_maxlen
-        self.prediction_ttl_s = prediction_ttl_s
         self._on_logged = on_logged
         self._on_dropped = on_dropped
         self._buffer: deque[TrafficRecord] = deque()

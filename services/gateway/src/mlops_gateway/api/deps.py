@@ -26,15 +26,16 @@ async def get_services(request: Request) -> Services:
     return services
 
 
-async def get_request_id(request: Request) -> str:
-    """The request id set by the request-context middleware."""
-    return str(request.scope["state"]["request_id"])
-
-
 def request_identity(request: Request) -> tuple[str, bool]:
-    """The request id, and whether it is unique (the middleware made it, not the client)."""
+    """The request id set by the request-context middleware, and whether it is unique (the
+    middleware made it, not the client)."""
     state = request.scope["state"]
     return str(state["request_id"]), bool(state["request_id_unique"])
+
+
+async def get_request_id(request: Request) -> str:
+    """The request id set by the request-context middleware."""
+    return request_identity(request)[0]
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
