@@ -2,8 +2,9 @@
 
 Each service subclasses :class:`ServiceSettings` with its own env prefix (``GATEWAY_``,
 ``INFERENCE_``, ...). The names every service shares are read without a prefix:
-``REDIS_URL``, ``MLFLOW_TRACKING_URI``, ``LOG_LEVEL`` and ``MLOPS_STATE_DIR``. The standard
-``OTEL_*`` variables are read by OpenTelemetry itself (see :mod:`mlops_common.telemetry`).
+``REDIS_URL``, ``MLFLOW_TRACKING_URI``, ``LOG_LEVEL``, ``MLOPS_STATE_DIR`` and
+``OTEL_SDK_DISABLED``. The other standard ``OTEL_*`` variables are read by OpenTelemetry itself
+(see :mod:`mlops_common.telemetry`).
 
 Nothing is read at import: settings are read when a service's ``__main__`` builds them, and
 tests build them with explicit values::
@@ -71,11 +72,22 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("LOG_LEVEL", "log_level"),
         description="Root log level.",
     )
+    otel_sdk_disabled: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("OTEL_SDK_DISABLED", "otel_sdk_disabled"),
+        description="OpenTelemetry's standard switch: true turns tracing off entirely.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("otel_sdk_disabled", mode="before")
+    @classmethod
+    def _otel_true_only(cls, value: object) -> object:
+        # The OpenTelemetry spec: only "true" (any case) disables; anything else, "" too, does not.
+        return value.strip().lower() == "true" if isinstance(value, str) else value
 
     @property
     def tracking_uri(self) -> str:

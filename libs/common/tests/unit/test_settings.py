@@ -54,3 +54,13 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOG_LEVEL", "LOUD")
     with pytest.raises(ValidationError, match="LOG_LEVEL"):
         DemoSettings()
+
+
+@pytest.mark.parametrize(
+    ("value", "disabled"), [("true", True), (" TRUE ", True), ("", False), ("1", False)]
+)
+def test_otel_sdk_disabled_only_by_true(
+    value: str, disabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", value)
+    assert DemoSettings().otel_sdk_disabled is disabled
