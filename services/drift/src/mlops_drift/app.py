@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from mlops_common.jobs import celery_sender
 from mlops_drift import __version__
 from mlops_drift.api import install_error_handlers, router
 from mlops_drift.consumer import TrafficConsumer
@@ -24,7 +25,7 @@ from mlops_drift.metrics import DriftMetrics
 from mlops_drift.monitor import DriftMonitor
 from mlops_drift.reference import RegistryReferenceSource
 from mlops_drift.settings import DriftSettings
-from mlops_drift.trigger import RetrainTrigger, make_celery
+from mlops_drift.trigger import RetrainTrigger
 from mlops_drift.window import SlidingWindow
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,11 @@ def _executor(kind: str) -> Executor:
 async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncIterator[DriftMonitor]:
     redis = Redis.from_url(settings.redis_url, socket_timeout=30, socket_connect_timeout=5)
     trigger = (
-        RetrainTrigger(redis, make_celery(settings.redis_url), settings.retrain_cooldown_s)
+        RetrainTrigger(
+            redis,
+            celery_sender(settings.redis_url, timeout_s=2.0, results=False),
+            settings.retrain_cooldown_s,
+        )
         if settings.retrain_enabled
         else None
     )

@@ -19,30 +19,6 @@ log = logging.getLogger(__name__)
 COOLDOWN_KEY: Final = "drift:retrain:cooldown"
 
 
-def make_celery(broker_url: str) -> Any:
-    """A Celery app that only sends, on the broker at ``broker_url``.
-
-    It has no result backend: the worker stores results (the gateway reads them by job id), and
-    a sender with a backend would wait ~20 s on its reconnect loop when Redis is down.
-    """
-    from celery import Celery
-
-    app = Celery("mlops_drift", broker=broker_url)
-    app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        broker_connection_retry_on_startup=True,
-        broker_transport_options={"socket_connect_timeout": 2, "socket_timeout": 5},
-        task_publish_retry_policy={
-            "max_retries": 2,
-            "interval_start": 0,
-            "interval_step": 0.5,
-            "interval_max": 1,
-        },
-    )
-    return app
-
-
 class RetrainTrigger:
     """Queues ``RETRAIN_TASK`` with a reason unless a retrain was queued within the cool-down."""
 
