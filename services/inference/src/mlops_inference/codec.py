@@ -6,30 +6,14 @@ Inputs may come as ``raw_input_contents`` (little-endian, row-major bytes) or as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from mlops_common.datatypes import DATATYPES
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_inference.dataplane import InferRequest, InferResponse, InputTensor
 from mlops_inference.errors import InvalidInputError
-
-#: Protocol datatype → (numpy dtype, field of ``InferTensorContents`` holding it typed).
-DATATYPES: Mapping[str, tuple[np.dtype[Any], str]] = {
-    "BOOL": (np.dtype("?"), "bool_contents"),
-    "INT8": (np.dtype("i1"), "int_contents"),
-    "INT16": (np.dtype("<i2"), "int_contents"),
-    "INT32": (np.dtype("<i4"), "int_contents"),
-    "INT64": (np.dtype("<i8"), "int64_contents"),
-    "UINT8": (np.dtype("u1"), "uint_contents"),
-    "UINT16": (np.dtype("<u2"), "uint_contents"),
-    "UINT32": (np.dtype("<u4"), "uint_contents"),
-    "UINT64": (np.dtype("<u8"), "uint64_contents"),
-    "FP16": (np.dtype("<f2"), ""),
-    "FP32": (np.dtype("<f4"), "fp32_contents"),
-    "FP64": (np.dtype("<f8"), "fp64_contents"),
-}
 
 
 def _dtype(name: str, datatype: str) -> np.dtype[Any]:
@@ -38,7 +22,7 @@ def _dtype(name: str, datatype: str) -> np.dtype[Any]:
             f"input {name!r} has unknown or unsupported datatype {datatype!r}; "
             f"use one of {', '.join(DATATYPES)}"
         )
-    return DATATYPES[datatype][0]
+    return DATATYPES[datatype].dtype
 
 
 def _from_raw(name: str, datatype: str, raw: bytes) -> np.ndarray:
@@ -53,7 +37,7 @@ def _from_raw(name: str, datatype: str, raw: bytes) -> np.ndarray:
 
 def _from_contents(tensor: pb.ModelInferRequest.InferInputTensor) -> np.ndarray:
     dtype = _dtype(tensor.name, tensor.datatype)
-    field = DATATYPES[tensor.datatype][1]
+    field = DATATYPES[tensor.datatype].contents_field
     if not field:
         raise InvalidInputError(
             f"input {tensor.name!r} is {tensor.datatype}: send it as raw_input_contents"

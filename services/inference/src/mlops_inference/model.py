@@ -18,21 +18,22 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from mlops_common.datatypes import DATATYPES
 from mlops_inference.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 
-#: onnxruntime type string → (Open Inference Protocol datatype, numpy dtype).
-ONNX_TYPES: Mapping[str, tuple[str, np.dtype[Any]]] = {
-    "tensor(float)": ("FP32", np.dtype("<f4")),
-    "tensor(double)": ("FP64", np.dtype("<f8")),
-    "tensor(float16)": ("FP16", np.dtype("<f2")),
-    "tensor(int8)": ("INT8", np.dtype("i1")),
-    "tensor(int16)": ("INT16", np.dtype("<i2")),
-    "tensor(int32)": ("INT32", np.dtype("<i4")),
-    "tensor(int64)": ("INT64", np.dtype("<i8")),
-    "tensor(uint8)": ("UINT8", np.dtype("u1")),
-    "tensor(bool)": ("BOOL", np.dtype("?")),
+#: onnxruntime type string → Open Inference Protocol datatype.
+ONNX_TYPES: Mapping[str, str] = {
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(float16)": "FP16",
+    "tensor(int8)": "INT8",
+    "tensor(int16)": "INT16",
+    "tensor(int32)": "INT32",
+    "tensor(int64)": "INT64",
+    "tensor(uint8)": "UINT8",
+    "tensor(bool)": "BOOL",
 }
 
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>[^/]+))$")
@@ -71,9 +72,9 @@ def parse_registry_uri(uri: str) -> RegistryRef | None:
 def _spec(arg: Any) -> TensorSpec:
     if arg.type not in ONNX_TYPES:
         raise ModelLoadError(f"tensor {arg.name!r} has unsupported type {arg.type}")
-    datatype, dtype = ONNX_TYPES[arg.type]
+    datatype = ONNX_TYPES[arg.type]
     shape = tuple(dim if isinstance(dim, int) and dim >= 0 else -1 for dim in arg.shape)
-    return TensorSpec(arg.name, datatype, dtype, shape)
+    return TensorSpec(arg.name, datatype, DATATYPES[datatype].dtype, shape)
 
 
 class OnnxModel:
