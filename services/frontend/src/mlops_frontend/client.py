@@ -14,19 +14,24 @@ URL is shared between sessions (httpx's connection pool is thread-safe).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from mlops_frontend.api import (
+    AnswerT,
     DriftVerdict,
+    ErrorAnswer,
+    JobAccepted,
     JobStatus,
     MalformedAnswerError,
+    ModelList,
     ModelVersion,
     Prediction,
-    parse_model_list,
+    Promotion,
+    parse,
 )
 from mlops_frontend.settings import FrontendSettings
 
@@ -66,21 +71,16 @@ class ApiError(ClientError):
 
 def _error_of(response: httpx.Response, service: str) -> ApiError:
     """Read ``{"error": {"code", "message"}}`` (or FastAPI's ``detail``) from an error answer."""
-    code, message = f"http_{response.status_code}", response.reason_phrase or "error"
     try:
-        body = response.json()
-    except ValueError:
-        text = response.text.strip()
-        message = text[:300] if text else message
-    else:
-        detail = body.get("error") if isinstance(body, Mapping) else None
-        if isinstance(detail, Mapping):
-            code = str(detail.get("code") or code)
-            message = str(detail.get("message") or message)
-        elif isinstance(body, Mapping) and "detail" in body:
-            message = str(body["detail"])[:300]
+        body = ErrorAnswer.model_validate_json(response.content)
+    except ValueError:  # not JSON, or not the API's error shape: its text is the message
+        body = ErrorAnswer.model_validate({"detail": response.text.strip()[:300]})
     return ApiError(
-        message, service=service, url=str(response.url), status=response.status_code, code=code
+        body.message or response.reason_phrase or "error",
+        service=service,
+        url=str(response.url),
+        status=response.status_code,
+        code=body.code or f"http_{response.status_code}",
     )
 
 
@@ -150,24 +150,25 @@ class PlatformClient:
             raise _error_of(response, service)
         return response
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _json(self, kind: type[AnswerT], method: str, path: str, **kwargs: Any) -> AnswerT:
         response = self._call(method, path, **kwargs)
         try:
-            return response.json()
+            body = response.json()
         except ValueError as exc:
             raise MalformedAnswerError(f"{path} answered without JSON") from exc
+        return parse(kind, body)
 
     # -- prediction and feedback ----------------------------------------------------------
 
     def predict_image(self, image: bytes, filename: str = "digit.png") -> Prediction:
         """Predict the digit of one encoded image (``POST /v1/predict/image``)."""
         files = {"file": (filename, image, _content_type(filename))}
-        return Prediction.from_json(self._json("POST", "/v1/predict/image", files=files))
+        return self._json(Prediction, "POST", "/v1/predict/image", files=files)
 
     def predict_features(self, features: Sequence[float]) -> Prediction:
         """Predict one 8×8 grid of 64 numbers in 0..16 (``POST /v1/predict``)."""
         body = {"instances": [[float(v) for v in features]]}
-        return Prediction.from_json(self._json("POST", "/v1/predict", json=body))
+        return self._json(Prediction, "POST", "/v1/predict", json=body)
 
     def send_feedback(self, prediction_id: str, label: int) -> None:
         """Record the true ``label`` of the prediction ``prediction_id``."""
@@ -177,43 +178,33 @@ class PlatformClient:
 
     def serving_model(self) -> ModelVersion:
         """The model that serves now (``GET /v1/model``)."""
-        return ModelVersion.from_json(self._json("GET", "/v1/model"))
+        return self._json(ModelVersion, "GET", "/v1/model")
 
     def model_versions(self) -> list[ModelVersion]:
         """Registered versions, newest first (``GET /v1/models``)."""
-        return parse_model_list(self._json("GET", "/v1/models"))
+        return self._json(ModelList, "GET", "/v1/models").versions
 
-    def promote(self, version: str, api_key: str) -> dict[str, Any]:
+    def promote(self, version: str, api_key: str) -> Promotion:
         """Serve ``version`` (an older one rolls back); needs the admin key."""
-        body = self._json(
-            "POST", "/v1/model/promote", json={"version": str(version)}, api_key=api_key
-        )
-        return dict(body) if isinstance(body, Mapping) else {}
+        body = {"version": str(version)}
+        return self._json(Promotion, "POST", "/v1/model/promote", json=body, api_key=api_key)
 
     # -- retraining -------------------------------------------------------------------------
 
     def start_retrain(self, reason: str, overrides: Sequence[str], api_key: str) -> str:
         """Queue a retraining job; return its id (``POST /v1/retrain`` → 202)."""
-        body = self._json(
-            "POST",
-            "/v1/retrain",
-            json={"reason": reason, "overrides": list(overrides)},
-            api_key=api_key,
-        )
-        job_id = body.get("job_id") if isinstance(body, Mapping) else None
-        if not isinstance(job_id, str) or not job_id:
-            raise MalformedAnswerError("the retrain answer has no job_id")
-        return job_id
+        body = {"reason": reason, "overrides": list(overrides)}
+        return self._json(JobAccepted, "POST", "/v1/retrain", json=body, api_key=api_key).job_id
 
     def job(self, job_id: str) -> JobStatus:
         """State, progress and result of a job (``GET /v1/jobs/{id}``)."""
-        return JobStatus.from_json(self._json("GET", f"/v1/jobs/{quote(job_id, safe='')}"))
+        return self._json(JobStatus, "GET", f"/v1/jobs/{quote(job_id, safe='')}")
 
     # -- drift -------------------------------------------------------------------------------
 
     def drift(self) -> DriftVerdict:
         """The latest verdict (``GET /v1/drift`` on the gateway)."""
-        return DriftVerdict.from_json(self._json("GET", "/v1/drift"))
+        return self._json(DriftVerdict, "GET", "/v1/drift")
 
     def drift_report(self) -> str:
         """The Evidently HTML report of the last check (``GET /v1/drift/report``)."""
@@ -222,8 +213,8 @@ class PlatformClient:
     def run_drift_check(self, api_key: str) -> DriftVerdict:
         """Check the traffic window now and return the verdict (``POST /v1/drift/check``,
         admin: a check costs the drift service CPU and may queue a retraining job)."""
-        body = self._json("POST", "/v1/drift/check", api_key=api_key, timeout=self._report_timeout)
-        return DriftVerdict.from_json(body)
+        timeout = self._report_timeout
+        return self._json(DriftVerdict, "POST", "/v1/drift/check", api_key=api_key, timeout=timeout)
 
 
 def _reason(exc: httpx.HTTPError) -> str:

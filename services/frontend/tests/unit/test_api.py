@@ -10,24 +10,26 @@ from mlops_frontend.api import (
     DriftVerdict,
     JobStatus,
     MalformedAnswerError,
+    ModelList,
     ModelVersion,
     Prediction,
-    parse_model_list,
+    parse,
 )
 
 
 def test_prediction_requires_ids_labels_and_probabilities() -> None:
     with pytest.raises(MalformedAnswerError, match="label"):
-        Prediction.from_json(
+        parse(
+            Prediction,
             {
                 "model": {"name": "d", "version": "1"},
                 "predictions": [{"id": "x", "label": True, "probabilities": []}],
-            }
+            },
         )
     with pytest.raises(MalformedAnswerError, match="model"):
-        Prediction.from_json({"predictions": [{"id": "x", "label": 1}]})
+        parse(Prediction, {"predictions": [{"id": "x", "label": 1}]})
     with pytest.raises(MalformedAnswerError):
-        Prediction.from_json([1, 2])
+        parse(Prediction, [1, 2])
 
 
 def test_model_list_accepts_versions_and_skips_non_numeric_metrics() -> None:
@@ -38,21 +40,22 @@ def test_model_list_accepts_versions_and_skips_non_numeric_metrics() -> None:
             {"name": "d", "version": "1", "aliases": ["staging"]},
         ],
     }
-    versions = parse_model_list(body)
+    versions = parse(ModelList, body).versions
     assert [v.version for v in versions] == ["2", "1"]
     assert versions[0].metrics == {"test_accuracy": 0.9}
     assert versions[1].aliases == ("staging",)
     with pytest.raises(MalformedAnswerError):
-        ModelVersion.from_json({"name": "d"})
+        parse(ModelVersion, {"name": "d"})
 
 
 def test_drift_verdict_reads_epoch_and_iso_times_and_per_feature_scores() -> None:
-    epoch = DriftVerdict.from_json({"drift_detected": True, "checked_at": 0, "reasons": ["r"]})
+    epoch = parse(DriftVerdict, {"drift_detected": True, "checked_at": 0, "reasons": ["r"]})
     assert epoch.checked_at == dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     assert epoch.reasons == ("r",)
     assert epoch.feature_scores == {}
     assert epoch.feature_test.score_is_p_value  # the drift service's default test
-    iso = DriftVerdict.from_json(
+    iso = parse(
+        DriftVerdict,
         {
             "checked_at": "2025-01-01T00:00:00",
             "feature_scores": {"pixel_0_1": 0.0001, "pixel_0_2": True, "pixel_0_3": "x"},
@@ -63,7 +66,7 @@ def test_drift_verdict_reads_epoch_and_iso_times_and_per_feature_scores() -> Non
                 "threshold": 0.1,
                 "score_is_p_value": False,
             },
-        }
+        },
     )
     assert iso.drift_detected is None
     assert iso.checked_at == dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -94,8 +97,9 @@ PIPELINE_RESULT = {
 
 
 def test_job_status_progress_and_the_pipeline_result() -> None:
-    running = JobStatus.from_json(
-        {"job_id": "j", "state": "progress", "progress": {"stage": "training", "progress": 40}}
+    running = parse(
+        JobStatus,
+        {"job_id": "j", "state": "progress", "progress": {"stage": "training", "progress": 40}},
     )
     assert (running.state, running.stage, running.progress, running.finished) == (
         "PROGRESS",
@@ -103,10 +107,10 @@ def test_job_status_progress_and_the_pipeline_result() -> None:
         0.4,
         False,
     )
-    done = JobStatus.from_json({"job_id": "j", "state": "SUCCESS", "result": PIPELINE_RESULT})
+    done = parse(JobStatus, {"job_id": "j", "state": "SUCCESS", "result": PIPELINE_RESULT})
     assert done.finished
-    assert done.promoted is False
-    assert done.decision is None
+    assert done.outcome.promoted is False
+    assert done.outcome.decision is None
     outcome = done.outcome
     assert (outcome.run_id, outcome.version, outcome.production_version) == ("abc123", "7", "6")
     assert outcome.metrics == {"test_accuracy": 0.95, "test_f1": 0.94}
@@ -115,20 +119,22 @@ def test_job_status_progress_and_the_pipeline_result() -> None:
     assert (outcome.data_hash, outcome.duration_s) == ("0123456789abcdef", 41.5)
     explained = {**PIPELINE_RESULT, "reason": "worse", "decision": "kept v6: 0.95 < 0.97"}
     assert (
-        JobStatus.from_json({"job_id": "j", "state": "SUCCESS", "result": explained}).decision
+        parse(JobStatus, {"job_id": "j", "state": "SUCCESS", "result": explained}).outcome.decision
         == "kept v6: 0.95 < 0.97"
     )
     reason_only = {**PIPELINE_RESULT, "reason": "worse"}
     assert (
-        JobStatus.from_json({"job_id": "j", "state": "SUCCESS", "result": reason_only}).decision
+        parse(
+            JobStatus, {"job_id": "j", "state": "SUCCESS", "result": reason_only}
+        ).outcome.decision
         == "worse"
     )
     unregistered = {**PIPELINE_RESULT, "version": None, "production_version": None}
-    bare = JobStatus.from_json({"job_id": "j", "state": "SUCCESS", "result": unregistered}).outcome
+    bare = parse(JobStatus, {"job_id": "j", "state": "SUCCESS", "result": unregistered}).outcome
     assert (bare.version, bare.production_version) == (None, None)
-    assert JobStatus.from_json({"job_id": "j", "state": "SUCCESS"}).promoted is None
+    assert parse(JobStatus, {"job_id": "j", "state": "SUCCESS"}).outcome.promoted is None
     skipped = {"skipped": True, "running_job_id": "k", "reason": "not run: k was running"}
-    outcome = JobStatus.from_json({"job_id": "j", "state": "SUCCESS", "result": skipped}).outcome
+    outcome = parse(JobStatus, {"job_id": "j", "state": "SUCCESS", "result": skipped}).outcome
     assert (outcome.skipped, outcome.decision, outcome.promoted) == (
         True,
         "not run: k was running",

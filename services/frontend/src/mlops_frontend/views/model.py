@@ -66,7 +66,7 @@ def _promote_form(versions: list[ModelVersion], serving: str | None) -> None:
             return
         answer = ui.fetch(lambda: ui.client(config).promote(chosen, key))
         if answer is not None:
-            previous = answer.get("previous_version") or serving
+            previous = answer.previous_version or serving
             st.session_state[FLASH_KEY] = (
                 f"Version {ui.version_label(chosen)} is now in production "
                 f"(was {ui.version_label(previous)}). Inference picks it up within seconds."
