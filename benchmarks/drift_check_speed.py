@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _drift_simulation import frame
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 from mlops_drift.detector import check_drift, render_report, warm_up
-from mlops_drift.simulation import frame
 
 RESULTS = Path(__file__).parent / "results" / "drift_check_speed.md"
 SIZES = (200, 1000, 5000)

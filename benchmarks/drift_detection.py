@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _drift_simulation import SHIFTS, SuiteRow, frame, run_suite
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 from mlops_drift.detector import DriftConfig
-from mlops_drift.simulation import SHIFTS, SuiteRow, frame, run_suite
 
 RESULTS = Path(__file__).parent / "results" / "drift_detection.md"
 

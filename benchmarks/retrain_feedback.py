@@ -4,9 +4,9 @@
 
 A throwaway MLflow store and a private ``redis-server``. The old model is the default config
 trained on the clean digits (``mlops-train bootstrap``). For each shift of
-``mlops_drift.simulation`` (inverted intensities, translation by 1–2 px), ``--rows`` rows of the
+``_drift_simulation`` (inverted intensities, translation by 1–2 px), ``--rows`` rows of the
 digits' *training* part are shifted, "predicted" by the old model and written to Redis as the
-gateway writes traffic and feedback (``traffic`` stream, ``prediction:<id>`` marker,
+gateway writes traffic and feedback (``traffic`` stream, prediction-id index,
 ``feedback`` hash); then the retraining job runs (``mlops_trainer.retrain.run_retrain``, the
 worker's code path minus Celery) and the old and new models are compared on the digits' *test*
 part, clean and shifted (rows neither model saw). Production is rolled back to the old model
@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import redis
+from _drift_simulation import inverted, translated
 
+from mlops_common import promotion
 from mlops_common.registry import PRODUCTION_URI
 from mlops_common.testing.servers import RedisServer
 from mlops_common.testing.traffic import write_labelled_traffic
-from mlops_drift.simulation import inverted, translated
 from mlops_trainer import registry
 from mlops_trainer.config import compose_config
 from mlops_trainer.evaluate import evaluate_onnx
@@ -74,7 +75,7 @@ def main() -> None:
         rng = np.random.default_rng(0)
         rows = []
         for name, shift in SHIFTS.items():
-            registry.promote(client, str(old.version))
+            promotion.promote(client, str(old.version))
             db.flushdb()
             x_fb, y_fb = shift(split.x_train, split.y_train, args.rows, rng)
             write_feedback(db, x_fb, y_fb, old_path)

@@ -1,7 +1,12 @@
-"""Shared fixtures of the drift tests: a digits model, its reference, a held-out pool, traffic."""
+"""Shared fixtures of the drift tests: a digits model, its reference, a held-out pool, traffic.
+
+The synthetic shifts live with the benchmarks (``benchmarks/_drift_simulation.py``), outside the
+service's package; the tests import them as ``_drift_simulation`` through the path added here.
+"""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,8 +17,11 @@ import pandas as pd
 import pytest
 from numpy.typing import NDArray
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+
+from _drift_simulation import frame
+
 from mlops_common.redis_keys import TrafficEntry
-from mlops_drift.simulation import frame
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import httpx
 import numpy as np
 import pytest
 import redis
+from _drift_simulation import clean
 
 from mlops_common.testing.servers import stop_process_group, wait_for_port
-from mlops_drift.simulation import clean
 
 
 @pytest.mark.slow

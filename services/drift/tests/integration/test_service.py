@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 import redis
+from _drift_simulation import clean, inverted
 
 from mlops_common.jobs import RETRAIN_TASK
 from mlops_common.redis_keys import MODEL_EVENTS_CHANNEL, ModelEvent
@@ -19,7 +20,6 @@ from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.onnx_models import register_onnx_model, write_linear_model
 from mlops_drift.app import create_app
 from mlops_drift.settings import DriftSettings
-from mlops_drift.simulation import clean, inverted
 
 STATUS_KEYS = {
     "drift_detected",

@@ -11,12 +11,12 @@ from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 
 import numpy as np
 import pytest
+from _drift_simulation import clean
 
 from mlops_drift.detector import DriftConfig
 from mlops_drift.metrics import DriftMetrics
 from mlops_drift.monitor import DriftMonitor
 from mlops_drift.reference import ProductionVersion, Reference, RegistryReferenceSource
-from mlops_drift.simulation import clean
 from mlops_drift.window import SlidingWindow
 
 

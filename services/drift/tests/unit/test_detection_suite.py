@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from mlops_drift.simulation import SHIFTS, run_suite
+from _drift_simulation import SHIFTS, run_suite
 
 
 @pytest.mark.slow

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _drift_simulation import blended, class_prior, clean, inverted
 
 from mlops_drift.detector import DriftConfig, DriftInputError, check_drift
-from mlops_drift.simulation import blended, class_prior, clean, inverted
 
 STATUS_SUMMARY = ("drift_detected", "drifted_share", "window_size", "checked_at", "reasons")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _drift_simulation import clean
 
 from mlops_common.features import FEATURE_NAMES
 from mlops_drift.detector import DriftConfig, DriftInputError, check_drift
-from mlops_drift.simulation import clean
 
 #: Pixels of the middle of the grid, where every digit has ink.
 SHIFTED = ("pixel_3_3", "pixel_3_4", "pixel_4_3", "pixel_4_4", "pixel_5_4")

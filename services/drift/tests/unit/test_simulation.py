@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from mlops_drift.simulation import SHIFTS, class_prior, inverted, translated
+from _drift_simulation import SHIFTS, class_prior, inverted, translated
 
 
 @pytest.mark.parametrize("name", sorted(SHIFTS))

@@ -1,6 +1,7 @@
 """Synthetic shifts of digit windows, and the detection suite that measures the verdict on them.
 
-Used by ``benchmarks/drift_detection.py`` and the detection tests; the service never calls it.
+Test and benchmark code, kept out of the service's package: the drift benchmarks import it from
+their folder, the drift tests through the ``sys.path`` entry their conftest adds.
 A *shift* takes clean rows (features on the 0..16 scale, true labels) and returns the window
 traffic would bring after the world changed. The suite needs a model to answer the windows'
 predicted labels and confidences: the caller passes one (``predict``), so this package carries
