@@ -9,7 +9,6 @@ load is remembered and not retried, and the old model keeps serving.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,15 +16,11 @@ from pathlib import Path
 from mlops_inference.dataplane import DataPlane
 from mlops_inference.errors import ModelLoadError
 from mlops_inference.metrics import InferenceMetrics
-from mlops_inference.model import RegistryRef, load_model, parse_registry_uri, resolve_version
+from mlops_inference.model import load_model
 from mlops_inference.settings import InferenceSettings
+from mlops_inference.source import ModelSource, RegistryRef
 
 log = logging.getLogger(__name__)
-
-
-def file_version(path: Path) -> str:
-    """The version of a model file: the first 12 hex digits of its SHA-256."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 class ModelManager:
@@ -42,27 +37,21 @@ class ModelManager:
         self._settings = settings
         self._plane = dataplane
         self._metrics = metrics
-        self._cache_dir = cache_dir
+        self._source = ModelSource(settings.model_uri, settings.tracking_uri, cache_dir)
         self._on_serving = on_serving
-        self._ref = parse_registry_uri(settings.model_uri)
         self._lock = asyncio.Lock()
         self._failed: set[str] = set()
 
     @property
     def ref(self) -> RegistryRef | None:
         """The parsed ``models:/`` reference, or ``None`` for a file."""
-        return self._ref
-
-    def _target_version(self) -> str:
-        if self._ref is None:
-            return file_version(Path(self._settings.model_uri))
-        return resolve_version(self._ref, self._settings.tracking_uri)
+        return self._source.ref
 
     async def refresh(self) -> bool:
         """Load and swap in the version the URI names now, if new; True when it swapped."""
         async with self._lock:
             try:
-                target = await asyncio.to_thread(self._target_version)
+                target = await asyncio.to_thread(self._source.current_version)
             except Exception as exc:
                 log.warning("cannot resolve %s: %s", self._settings.model_uri, exc)
                 return False
@@ -77,10 +66,8 @@ class ModelManager:
         try:
             model = await asyncio.to_thread(
                 load_model,
-                settings.model_uri,
+                self._source,
                 settings.model_name,
-                tracking_uri=settings.tracking_uri,
-                cache_dir=self._cache_dir,
                 threads=settings.cpu_threads(),
                 version=version,
                 warmup_rows=settings.max_batch_size,

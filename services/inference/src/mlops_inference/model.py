@@ -1,14 +1,13 @@
 """An ONNX model loaded into onnxruntime, with what the protocol needs to describe it.
 
-:func:`load_model` is blocking (it may download from MLflow and builds a session): call it in a
-thread. It warms the session up before returning, so a model it returns is ready to serve.
+:func:`load_model` is blocking (it may download from MLflow, see :mod:`mlops_inference.source`,
+and builds a session): call it in a thread. It warms the session up before returning, so a
+model it returns is ready to serve.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import onnxruntime as ort
 
 from mlops_common.datatypes import DATATYPES
 from mlops_inference.errors import ModelLoadError
+from mlops_inference.source import ModelSource
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,6 @@ ONNX_TYPES: Mapping[str, str] = {
     "tensor(bool)": "BOOL",
 }
 
-_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>[^/]+))$")
-
 
 @dataclass(frozen=True, slots=True)
 class TensorSpec:
@@ -50,23 +48,6 @@ class TensorSpec:
     datatype: str
     dtype: np.dtype[Any]
     shape: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryRef:
-    """A parsed ``models:/name@alias`` or ``models:/name/version`` URI."""
-
-    name: str
-    alias: str | None
-    version: str | None
-
-
-def parse_registry_uri(uri: str) -> RegistryRef | None:
-    """Parse a ``models:/`` URI; ``None`` for anything else (a file path)."""
-    match = _REGISTRY_URI.match(uri)
-    if match is None:
-        return None
-    return RegistryRef(match["name"], match["alias"], match["version"])
 
 
 def _spec(arg: Any) -> TensorSpec:
@@ -136,40 +117,6 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
     return options
 
 
-def _onnx_file(folder: Path) -> Path:
-    if not folder.exists():
-        raise ModelLoadError(f"model path {folder} does not exist")
-    if folder.is_file():
-        return folder
-    files = sorted(folder.rglob("*.onnx"))
-    if not files:
-        raise ModelLoadError(f"no .onnx file in {folder}")
-    return files[0]
-
-
-def resolve_version(ref: RegistryRef, tracking_uri: str) -> str:
-    """The version a registry reference points at now (asks MLflow; blocking)."""
-    if ref.version is not None:
-        return ref.version
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    return str(client.get_model_version_by_alias(ref.name, ref.alias or "").version)
-
-
-def fetch_model_file(ref: RegistryRef, version: str, tracking_uri: str, dst: Path) -> Path:
-    """Download version ``version`` of ``ref.name`` to ``dst`` and return its .onnx file."""
-    import mlflow
-
-    dst.mkdir(parents=True, exist_ok=True)
-    local = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{ref.name}/{version}",
-        dst_path=str(dst),
-        tracking_uri=tracking_uri,
-    )
-    return _onnx_file(Path(local))
-
-
 def load_session(
     path: Path, name: str, version: str, threads: int, warmup_rows: int = 8
 ) -> OnnxModel:
@@ -186,33 +133,24 @@ def load_session(
 
 
 def load_model(
-    uri: str,
+    source: ModelSource,
     name: str,
     *,
-    tracking_uri: str,
-    cache_dir: Path,
     threads: int,
     version: str | None = None,
     warmup_rows: int = 8,
 ) -> OnnxModel:
-    """Load the model at ``uri`` (a ``models:/`` URI or a file path), warmed up; blocking.
+    """Load ``version`` of ``source`` (default: its current one), warmed up; blocking.
 
-    ``version`` pins the registry version (the watcher passes the one it resolved); for a
-    file the version is the first 12 hex digits of its SHA-256, so a changed file is a new
-    version. Raises :class:`ModelLoadError` for anything that stops the model from serving.
+    Raises :class:`ModelLoadError` for anything that stops the model from serving.
     """
-    ref = parse_registry_uri(uri)
     try:
-        if ref is None:
-            path = _onnx_file(Path(uri))
-            version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        else:
-            version = version or resolve_version(ref, tracking_uri)
-            path = fetch_model_file(ref, version, tracking_uri, cache_dir / ref.name / version)
+        version = version or source.current_version()
+        path = source.fetch(version)
     except ModelLoadError:
         raise
     except Exception as exc:
-        raise ModelLoadError(f"could not fetch model {uri}: {exc}") from exc
+        raise ModelLoadError(f"could not fetch model {source.uri}: {exc}") from exc
     model = load_session(path, name, version, threads, warmup_rows)
-    log.info("model loaded", extra={"model_uri": uri, "version": version, "path": str(path)})
+    log.info("model loaded", extra={"model_uri": source.uri, "version": version, "path": str(path)})
     return model

@@ -18,9 +18,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
 from mlops_common.telemetry import build_tracer_provider
-from mlops_inference.manager import file_version
 from mlops_inference.model import load_session
 from mlops_inference.server import INFERENCE_SERVICE, InferenceServer
+from mlops_inference.source import file_version
 
 from .conftest import infer_request, probabilities, settings_for
 

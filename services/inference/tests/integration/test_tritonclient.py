@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mlops_inference.manager import file_version
 from mlops_inference.model import load_session
 from mlops_inference.server import InferenceServer
+from mlops_inference.source import file_version
 
 SCRIPT = Path(__file__).with_name("triton_client.py")
 

@@ -9,25 +9,21 @@ import numpy as np
 import pytest
 
 from mlops_inference.errors import ModelLoadError
-from mlops_inference.manager import file_version
-from mlops_inference.model import RegistryRef, load_model, parse_registry_uri
+from mlops_inference.model import load_model
 from mlops_inference.settings import InferenceSettings, available_cpus
+from mlops_inference.source import ModelSource, RegistryRef, file_version, parse_registry_uri
 
 NAME = "digits-classifier"
 
 
 def _load(path: Path, tmp_path: Path) -> object:
-    return load_model(
-        str(path), "digits-classifier", tracking_uri="", cache_dir=tmp_path, threads=1
-    )
+    return load_model(ModelSource(str(path), "", tmp_path), "digits-classifier", threads=1)
 
 
 def test_a_file_model_loads_with_its_specs_and_content_version(
     linear_model: Path, tmp_path: Path
 ) -> None:
-    model = load_model(
-        str(linear_model), "digits-classifier", tracking_uri="", cache_dir=tmp_path, threads=1
-    )
+    model = load_model(ModelSource(str(linear_model), "", tmp_path), "digits-classifier", threads=1)
     assert model.version == file_version(linear_model)
     assert [(s.name, s.datatype, s.shape) for s in model.inputs] == [("features", "FP32", (-1, 64))]
     assert [(s.name, s.datatype, s.shape) for s in model.outputs] == [
@@ -49,6 +45,7 @@ def test_a_folder_holding_one_onnx_file_loads(linear_model: Path, tmp_path: Path
     folder.mkdir()
     shutil.copy(linear_model, folder / "model.onnx")
     assert _load(folder, tmp_path).version == file_version(linear_model)  # type: ignore[attr-defined]
+    assert ModelSource(str(folder), "", tmp_path).current_version() == file_version(linear_model)
 
 
 @pytest.mark.parametrize(
