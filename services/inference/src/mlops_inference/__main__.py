@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
 
@@ -21,7 +20,7 @@ async def serve(settings: InferenceSettings) -> None:
     """Run the server until SIGTERM/SIGINT, then stop gracefully."""
     provider = setup_tracing("inference")
     # Spans cost CPU on every request: make them only when they are exported somewhere.
-    exported = otlp_endpoint_configured() and os.environ.get("OTEL_SDK_DISABLED", "") != "true"
+    exported = otlp_endpoint_configured() and not settings.otel_sdk_disabled
     server = await InferenceServer.create(settings, tracer_provider=provider if exported else None)
     await server.start(wait_for_model=False)
     tune_gc_for_serving()  # everything imported so far lives until exit
