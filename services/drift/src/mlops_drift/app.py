@@ -17,10 +17,11 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from mlops_common.jobs import celery_sender
+from mlops_common.model_events import listen_model_events
+from mlops_common.registry import ALIAS_PRODUCTION
 from mlops_drift import __version__
 from mlops_drift.api import install_error_handlers, router
 from mlops_drift.consumer import TrafficConsumer
-from mlops_drift.events import listen_model_events
 from mlops_drift.metrics import DriftMetrics
 from mlops_drift.monitor import DriftMonitor
 from mlops_drift.reference import RegistryReferenceSource
@@ -77,7 +78,15 @@ async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncItera
         asyncio.create_task(consumer.run(), name="drift-consumer"),
         asyncio.create_task(monitor.run_reference_poll(settings.reference_poll_s)),
         asyncio.create_task(
-            listen_model_events(redis, settings.model_name, monitor.refresh_reference)
+            listen_model_events(
+                settings.redis_url,
+                settings.model_name,
+                ALIAS_PRODUCTION,
+                lambda _event: monitor.refresh_reference(),
+                first_delay_s=0.1,
+                max_delay_s=5.0,
+            ),
+            name="drift-model-events",
         ),
         asyncio.create_task(
             monitor.run_periodic_checks(settings.check_interval_s, settings.min_new_rows)
