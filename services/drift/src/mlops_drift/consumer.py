@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -23,6 +24,7 @@ from mlops_drift.window import SlidingWindow
 
 log = logging.getLogger(__name__)
 
+_RETRY_FIRST_S = 0.1
 _RETRY_MAX_S = 5.0
 #: Errors that mean the stream (or the group) was deleted: NOGROUP when reading, UNBLOCKED for a
 #: read that was blocked when the key went away.
@@ -58,6 +60,7 @@ class TrafficConsumer:
         self.block_ms = block_ms
         self._start_id = "$" if start_from == "latest" else "0"
         self._accept = accept
+        self._group_unknown = True
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and the stream) unless it exists."""
@@ -104,24 +107,33 @@ class TrafficConsumer:
         return added
 
     async def run(self) -> None:
-        """Consume until cancelled; survive Redis restarts (the group is re-created)."""
-        delay = 0.1
+        """Consume until cancelled; survive Redis restarts (the group is re-created).
+
+        redis-py's :class:`~redis.asyncio.retry.Retry` retries a failed read with exponential
+        backoff (0.1 s doubling up to 5 s), from the first step again after each read.
+        """
+        retry = Retry(
+            ExponentialBackoff(cap=_RETRY_MAX_S, base=_RETRY_FIRST_S / 2),
+            retries=-1,
+            supported_errors=(RedisConnectionError, RedisTimeoutError, ResponseError),
+        )
         while True:
-            try:
-                await self.ensure_group()
-                while True:
-                    await self.poll_once()
-                    delay = 0.1
-            except asyncio.CancelledError:
-                raise
-            except ResponseError as exc:
-                if not str(exc).startswith(_STREAM_GONE):
-                    log.exception("traffic stream read failed")
-                else:  # re-create the group at the start of the stream there is now: the
-                    # gateway may have written to it already (``$`` would skip that).
-                    log.info("traffic stream or group gone; re-creating the group")
-                    self._start_id = "0"
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                log.warning("redis unreachable; retrying", extra={"error": str(exc)})
-            await asyncio.sleep(delay)
-            delay = min(_RETRY_MAX_S, delay * 2)
+            await retry.call_with_retry(self._poll, self._failed)
+
+    async def _poll(self) -> None:
+        if self._group_unknown:
+            await self.ensure_group()
+            self._group_unknown = False
+        await self.poll_once()
+
+    async def _failed(self, error: Exception) -> None:
+        self._group_unknown = True
+        if not isinstance(error, ResponseError):
+            log.warning("redis unreachable; retrying", extra={"error": str(error)})
+        elif str(error).startswith(_STREAM_GONE):
+            # re-create the group at the start of the stream there is now: the gateway may
+            # have written to it already (``$`` would skip that).
+            log.info("traffic stream or group gone; re-creating the group")
+            self._start_id = "0"
+        else:
+            log.error("traffic stream read failed", exc_info=error)
