@@ -4,7 +4,13 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
+# The interpreter .venv is made with; the locks hold for these versions (scripts/tools/check-python.sh).
 PYTHON ?= python3
+SUPPORTED_PYTHONS := 3.11 3.12 3.13
+# torch comes from PyTorch's CPU-only index (no CUDA libraries). For a CUDA build name its index,
+# e.g. TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128; TORCH_INDEX_URL= uses only PyPI.
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
+PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -18,12 +24,15 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 $(BIN)/python:
+	@bash scripts/tools/check-python.sh "$(PYTHON)" "$(SUPPORTED_PYTHONS)"
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstalls only when the lock or a package's metadata changed; otherwise does nothing.
 $(STAMP): requirements/dev.txt $(PYPROJECTS) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24" 2>&1 | { grep -v "^WARNING: Location" || true; }
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(PIP_INSTALL) --upgrade "pip>=24" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(if $(TORCH_INDEX_URL),$(PIP_INSTALL) -c requirements/constraints.txt --extra-index-url "$(TORCH_INDEX_URL)" \
+		"$$(grep -m1 '^torch==' requirements/dev.txt)" 2>&1 | { grep -v "^WARNING: Location" || true; })
+	$(PIP_INSTALL) -r requirements/dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	$(BIN)/python -m pip check >/dev/null || $(BIN)/python -m pip check
 	$(BIN)/python -c "import mlops_common, mlops_gateway, mlops_inference, mlops_trainer, mlops_drift, mlops_frontend"
 	touch $@

@@ -54,7 +54,8 @@ def test_no_torch_outside_the_trainer(service: str) -> None:
 
 def test_trainer_installs_cpu_torch_from_the_pytorch_index() -> None:
     text = (ROOT / "services/trainer/Dockerfile").read_text()
-    assert "--index-url https://download.pytorch.org/whl/cpu" in text
+    assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in text
+    assert '--index-url "$TORCH_INDEX_URL"' in text
     assert "TRAINER_CONF_DIR=/opt/mlops/conf" in text
 
 
