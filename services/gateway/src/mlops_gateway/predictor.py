@@ -23,8 +23,7 @@ from mlops_common.features import image_to_features, validate_features
 from mlops_gateway.inference import InferenceClient
 from mlops_gateway.metrics import GatewayMetrics
 from mlops_gateway.schemas import PredictResponse
-from mlops_gateway.traffic import TrafficLogger
-from mlops_gateway.traffic_commands import TrafficRecord
+from mlops_gateway.traffic import TrafficLogger, TrafficRecord
 
 
 class Predictor:

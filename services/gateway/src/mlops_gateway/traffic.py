@@ -1,10 +1,11 @@
 """Traffic logging off the request path.
 
 A request only appends one record (its ids, features, labels…) to a bounded in-memory deque:
-no encoding, no I/O, O(1). A background task flushes the buffer every ``flush_interval_s``: it
-encodes the batch as ready-made Redis commands (:class:`~.traffic_commands.FlushCommands`: an
-``XADD traffic MAXLEN ~ n`` per instance, then the prediction-id index that lets feedback check
-an id) and sends them in one write on one pooled connection, then reads the replies.
+no encoding, no I/O, O(1). A background task flushes the buffer every ``flush_interval_s``: one
+non-transactional redis-py pipeline per batch, an ``XADD traffic`` per instance (the fields
+:meth:`TrafficEntry.encode <mlops_common.redis_keys.TrafficEntry.encode>` gives), one
+``XTRIM traffic MAXLEN ~ n``, then the prediction-id index that lets feedback check an id
+(:mod:`mlops_common.prediction_index`).
 When the buffer is full, or Redis is down, entries are dropped and counted; the first failure is
 logged once, and so is the recovery. Memory stays bounded (``capacity`` instances).
 """
@@ -14,22 +15,79 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection
 from redis.exceptions import RedisError, ResponseError
 
-from mlops_common.redis_keys import TRAFFIC_STREAM
-from mlops_gateway.traffic_commands import FlushCommands, TrafficRecord
+from mlops_common.prediction_index import bucket_of, expires_at, index_key
+from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
 
 log = logging.getLogger(__name__)
 
-_READ_TIMEOUT_S = 5.0  # for the replies of a flush when the client sets no socket timeout
+
+@dataclass(frozen=True, slots=True)
+class TrafficRecord:
+    """One prediction request as it waits in memory: ``n`` instances, not yet encoded."""
+
+    request_id: str
+    model_version: str
+    ids: Sequence[str]
+    features: NDArray[np.float32]
+    labels: Sequence[int]
+    confidences: Sequence[float]
+    latency_ms: float
+    timestamp: float
+
+    def entries(self) -> list[TrafficEntry]:
+        """The stream entries of this request, one per instance."""
+        labels = np.asarray(self.labels).tolist()
+        confidences = np.asarray(self.confidences, dtype=np.float64).tolist()
+        return [
+            TrafficEntry(
+                id=self.ids[i],
+                request_id=self.request_id,
+                model_version=self.model_version,
+                features=self.features[i],
+                label=labels[i],
+                confidence=confidences[i],
+                latency_ms=self.latency_ms,
+                timestamp=self.timestamp,
+            )
+            for i in range(len(self.ids))
+        ]
+
+    def head(self, n: int) -> TrafficRecord:
+        """The record of its first ``n`` instances only."""
+        return TrafficRecord(
+            self.request_id,
+            self.model_version,
+            self.ids[:n],
+            self.features[:n],
+            self.labels[:n],
+            self.confidences[:n],
+            self.latency_ms,
+            self.timestamp,
+        )
+
+    def names(self, identifier: str) -> bool:
+        """True when ``identifier`` is one of its prediction ids (or its one-instance request)."""
+        if len(self.ids) == 1 and identifier == self.request_id:
+            return True
+        return identifier in self.ids
+
+    def index_fields(self) -> dict[str, str]:
+        """Its fields of the prediction-id index: each id names itself (``""``); a one-instance
+        request's own id, when it differs, names its prediction."""
+        fields = dict.fromkeys(self.ids, "")
+        if len(self.ids) == 1 and self.request_id != self.ids[0]:
+            fields[self.request_id] = self.ids[0]
+        return fields
 
 
 class TrafficLogger:
@@ -48,8 +106,8 @@ class TrafficLogger:
         on_dropped: Callable[[int], None] = lambda n: None,
     ) -> None:
         self._redis = redis
-        self._commands = FlushCommands(TRAFFIC_STREAM, stream_maxlen, prediction_ttl_s)
-        self._quiet = True  # CLIENT REPLY OFF around the XADD, until Redis refuses it
+        self._stream_maxlen = stream_maxlen
+        self._prediction_ttl_s = prediction_ttl_s
         self.capacity = capacity
         self.flush_interval_s = flush_interval_s
         self.batch_size = batch_size
@@ -159,37 +217,26 @@ class TrafficLogger:
 
     async def _write(self, records: list[TrafficRecord]) -> bool:
         """Send one batch; False when Redis refused some of it (counted as dropped)."""
-        quiet = self._quiet
-        payload, count = self._commands.encode(records, time.time(), quiet=quiet)
-        if not count:
+        entries = [entry for record in records for entry in record.entries()]
+        if not entries:
             return True
-        pool = self._redis.connection_pool
-        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
-        try:
-            await connection.send_packed_command(payload)
-            # One deadline for all replies, not one timer per reply (the client's default).
-            async with asyncio.timeout(connection.socket_timeout or _READ_TIMEOUT_S):
-                replies = await _read(connection, 4 if quiet else count + 3)
-                if quiet and isinstance(replies[0], ResponseError):
-                    # CLIENT REPLY refused (a proxy, an ACL): every XADD answered after all.
-                    log.warning(
-                        "Redis refused CLIENT REPLY OFF (%s); reading every reply", replies[0]
-                    )
-                    self._quiet = False
-                    replies = replies[1:] + await _read(connection, count + 1)
-                    del replies[count]  # CLIENT REPLY ON's own reply
-                    quiet = False
-        except BaseException:
-            await connection.disconnect()  # replies may be left unread: never reuse it
-            raise
-        finally:
-            await pool.release(connection)
-        # quiet: [ON, HSET, EXPIREAT, XLEN]; else: [XADD × count, HSET, EXPIREAT, XLEN]
+        index: dict[str, str] = {}
+        for record in records:
+            index.update(record.index_fields())
+        bucket = bucket_of(time.time())
+        key = index_key(bucket)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for entry in entries:
+                pipe.xadd(TRAFFIC_STREAM, entry.encode())  # type: ignore[arg-type]
+            # One approximate trim per batch costs both sides less than a MAXLEN on each XADD.
+            pipe.xtrim(TRAFFIC_STREAM, maxlen=self._stream_maxlen, approximate=True)
+            pipe.hset(key, mapping=index)  # type: ignore[arg-type]
+            pipe.expireat(key, expires_at(bucket, self._prediction_ttl_s))
+            replies = await pipe.execute(raise_on_error=False)
+        # [XADD × count, XTRIM, HSET, EXPIREAT]; an error reply comes back as its ResponseError.
+        count = len(entries)
         errors = [r for r in replies if isinstance(r, ResponseError)]
-        if quiet:
-            refused = count if errors else 0  # which XADD failed is not known: count them all
-        else:
-            refused = sum(isinstance(r, ResponseError) for r in replies[:count])
+        refused = sum(isinstance(r, ResponseError) for r in replies[:count])
         self.logged += count - refused
         self._on_logged(count - refused)
         if errors:  # OOM, READONLY, WRONGTYPE…: entries refused, or ids left out of the index
@@ -203,14 +250,3 @@ class TrafficLogger:
         if not self._failing:
             log.warning("dropping traffic entries: %s", reason, extra={"dropped": count})
             self._failing = True
-
-
-async def _read(connection: Connection, n: int) -> list[Any]:
-    """The next ``n`` replies; an error reply is returned as its ``ResponseError``."""
-    replies: list[Any] = []
-    for _ in range(n):
-        try:
-            replies.append(await connection.read_response(disable_decoding=True, timeout=math.inf))
-        except ResponseError as exc:  # an error reply: the ones after it still come
-            replies.append(exc)
-    return replies

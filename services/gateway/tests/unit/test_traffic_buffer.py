@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from redis.asyncio import Redis
 
-from mlops_gateway.traffic import TrafficLogger
-from mlops_gateway.traffic_commands import TrafficRecord
+from mlops_gateway.traffic import TrafficLogger, TrafficRecord
 
 
 def _entries(n: int, request_id: str = "r") -> TrafficRecord:
