@@ -5,8 +5,6 @@
 - ``feedback`` — a hash: prediction id → true label (written by ``POST /v1/feedback``).
 - ``predictions:<hour>`` — the ids feedback may name, in hourly hashes that expire
   (:mod:`mlops_common.prediction_index`).
-- ``prediction:<id>`` — an earlier layout, no longer written: a hash holding a traffic entry
-  (the trainer still reads its features when one is there).
 - ``model-events`` — a pub/sub channel announcing promotions (:class:`ModelEvent`).
 
 Features travel as 64 little-endian float32 values (256 bytes): compact, exact and fast.
@@ -26,18 +24,12 @@ from mlops_common.features import N_FEATURES, FloatArray
 
 TRAFFIC_STREAM: Final = "traffic"
 FEEDBACK_HASH: Final = "feedback"
-PREDICTION_KEY_PREFIX: Final = "prediction:"
 MODEL_EVENTS_CHANNEL: Final = "model-events"
 DRIFT_CONSUMER_GROUP: Final = "drift"
 #: Approximate bound on the traffic stream (XADD ... MAXLEN ~ N).
 TRAFFIC_STREAM_MAXLEN: Final = 100_000
 
 _FEATURE_DTYPE: Final = np.dtype("<f4")
-
-
-def prediction_key(prediction_id: str) -> str:
-    """The earlier layout's key of a logged prediction (a hash of its traffic entry)."""
-    return f"{PREDICTION_KEY_PREFIX}{prediction_id}"
 
 
 class TrafficDecodeError(ValueError):

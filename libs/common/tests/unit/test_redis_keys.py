@@ -9,7 +9,6 @@ from mlops_common.redis_keys import (
     ModelEvent,
     TrafficDecodeError,
     TrafficEntry,
-    prediction_key,
 )
 
 
@@ -82,7 +81,3 @@ def test_model_event_round_trip() -> None:
 def test_malformed_model_event(message: str) -> None:
     with pytest.raises(ValueError, match="malformed model event"):
         ModelEvent.decode(message)
-
-
-def test_prediction_key() -> None:
-    assert prediction_key("abc") == "prediction:abc"

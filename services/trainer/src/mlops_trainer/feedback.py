@@ -3,10 +3,9 @@
 The gateway stores a true label per prediction id in :data:`~mlops_common.redis_keys.FEEDBACK_HASH`
 and each predicted instance, features included, in the ``traffic`` stream (bounded by an
 approximate ``MAXLEN``). The features are looked up in the stream, newest first (at most
-``stream_scan`` entries); a ``prediction:<id>`` *hash* holding the entry's fields (the gateway's
-earlier layout) is used when present. Each labelled row is
-assigned to train, val or test by a hash of its id, so a row keeps its part from one job to the
-next: the held-out feedback a candidate is judged on was never trained on by an earlier candidate.
+``stream_scan`` entries). Each labelled row is assigned to train, val or test by a hash of its
+id, so a row keeps its part from one job to the next: the held-out feedback a candidate is judged
+on was never trained on by an earlier candidate.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from mlops_common.redis_keys import (
     TRAFFIC_STREAM,
     TrafficDecodeError,
     TrafficEntry,
-    prediction_key,
 )
 from mlops_common.registry import N_CLASSES
 from mlops_trainer.data import ExtraRows, Features, Labels
@@ -78,23 +76,6 @@ def read_labels(redis: Redis) -> tuple[dict[str, int], int]:
     return labels, bad
 
 
-def _from_hashes(redis: Redis, ids: list[str]) -> dict[str, TrafficEntry]:
-    found: dict[str, TrafficEntry] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        with redis.pipeline(transaction=False) as pipe:
-            for prediction_id in chunk:
-                pipe.hgetall(prediction_key(prediction_id))
-            answers = pipe.execute(raise_on_error=False)  # a string key answers WRONGTYPE
-        for prediction_id, fields in zip(chunk, answers, strict=True):
-            if isinstance(fields, dict) and fields:
-                try:
-                    found[prediction_id] = TrafficEntry.decode(fields)
-                except TrafficDecodeError:
-                    continue
-    return found
-
-
 def _from_stream(redis: Redis, wanted: set[str], limit: int) -> dict[str, TrafficEntry]:
     """Scan the stream newest first (at most ``limit`` entries) for the ``wanted`` ids."""
     found: dict[str, TrafficEntry] = {}
@@ -127,10 +108,7 @@ def load_feedback(
 ) -> tuple[list[LabelledRow], FeedbackStats]:
     """The newest ``max_rows`` labelled predictions whose features can still be found."""
     labels, bad = read_labels(redis)
-    entries = _from_hashes(redis, list(labels))
-    missing = set(labels) - set(entries)
-    if missing and stream_scan:
-        entries.update(_from_stream(redis, missing, stream_scan))
+    entries = _from_stream(redis, set(labels), stream_scan)
     rows: list[LabelledRow] = []
     for prediction_id, entry in entries.items():
         try:

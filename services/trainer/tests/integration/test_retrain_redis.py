@@ -14,7 +14,7 @@ from celery import Celery
 from mlops_common import retrain_lock
 from mlops_common.jobs import RETRAIN_LOCK_KEY, RETRAIN_QUEUE
 from mlops_common.prediction_index import bucket_of, index_key
-from mlops_common.redis_keys import FEEDBACK_HASH, TRAFFIC_STREAM, TrafficEntry, prediction_key
+from mlops_common.redis_keys import FEEDBACK_HASH, TRAFFIC_STREAM, TrafficEntry
 from mlops_trainer.feedback import load_feedback
 
 
@@ -87,15 +87,11 @@ def _entry(features: np.ndarray, ts: float) -> TrafficEntry:
     )
 
 
-def test_feedback_rows_from_hashes_and_stream(db: redis.Redis) -> None:
+def test_feedback_rows_from_the_stream(db: redis.Redis) -> None:
     entries = [_entry(np.full(64, i % 17), ts=1000.0 + i) for i in range(30)]
-    for i, entry in enumerate(entries):
-        fields = entry.encode()
-        db.xadd(TRAFFIC_STREAM, fields)  # type: ignore[arg-type]
-        if i % 3:  # the gateway's earlier layout: a hash holding the entry
-            db.hset(prediction_key(entry.id), mapping=fields)  # type: ignore[arg-type]
-        else:  # its current one: the id index; the features are in the stream
-            db.hset(index_key(bucket_of(entry.timestamp)), entry.id, "")
+    for i, entry in enumerate(entries):  # as the gateway logs them: stream and id index
+        db.xadd(TRAFFIC_STREAM, entry.encode())  # type: ignore[arg-type]
+        db.hset(index_key(bucket_of(entry.timestamp)), entry.id, "")
         if i < 25:
             db.hset(FEEDBACK_HASH, entry.id, str(i % 10))
     db.hset(FEEDBACK_HASH, "unknown-id", "3")  # no features anywhere
@@ -114,10 +110,10 @@ def test_feedback_rows_from_hashes_and_stream(db: redis.Redis) -> None:
 
     newest, _ = load_feedback(db, max_rows=5, stream_scan=1000)
     assert [row.id for row in newest] == [e.id for e in reversed(entries[20:25])]
-    db.delete(TRAFFIC_STREAM)  # trimmed away: only the hashes are left
-    hashes_only, stats = load_feedback(db, max_rows=100, stream_scan=1000)
-    assert len(hashes_only) == 25 - len(range(0, 25, 3))
-    assert stats.no_features == 1 + len(range(0, 25, 3))
+    db.delete(TRAFFIC_STREAM)  # trimmed away: the labels are left without features
+    trimmed, stats = load_feedback(db, max_rows=100, stream_scan=1000)
+    assert trimmed == []
+    assert stats.no_features == 1 + 25
 
 
 def test_no_feedback_is_no_rows(db: redis.Redis) -> None:
