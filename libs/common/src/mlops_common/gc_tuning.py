@@ -18,24 +18,24 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 from typing import Final
 
 log = logging.getLogger(__name__)
 
 #: Thresholds while serving: generation 0 every 10,000 net allocations, then the defaults.
 SERVING_THRESHOLDS: Final = (10_000, 10, 10)
-#: Set to ``false`` to keep CPython's defaults (to compare, or to chase a leak).
-ENV_SWITCH: Final = "MLOPS_GC_TUNING"
 
 
-def tune_gc_for_serving(thresholds: tuple[int, int, int] = SERVING_THRESHOLDS) -> int:
+def tune_gc_for_serving(
+    thresholds: tuple[int, int, int] = SERVING_THRESHOLDS, *, enabled: bool = True
+) -> int:
     """Collect once, freeze what survives, set ``thresholds``; return the objects frozen.
 
     Call it once, when the service has loaded everything it keeps and is about to serve.
-    Returns 0 (and changes nothing) when ``MLOPS_GC_TUNING=false``.
+    Returns 0 (and changes nothing) when not ``enabled``: services pass their settings'
+    ``gc_tuning`` (``MLOPS_GC_TUNING=false`` keeps CPython's defaults, to compare or chase a leak).
     """
-    if os.environ.get(ENV_SWITCH, "true").strip().lower() in {"0", "false", "no", "off"}:
+    if not enabled:
         return 0
     gc.collect()
     gc.freeze()

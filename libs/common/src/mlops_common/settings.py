@@ -2,8 +2,8 @@
 
 Each service subclasses :class:`ServiceSettings` with its own env prefix (``GATEWAY_``,
 ``INFERENCE_``, ...). The names every service shares are read without a prefix:
-``REDIS_URL``, ``MLFLOW_TRACKING_URI``, ``LOG_LEVEL``, ``MLOPS_STATE_DIR`` and
-``OTEL_SDK_DISABLED``. The other standard ``OTEL_*`` variables are read by OpenTelemetry itself
+``REDIS_URL``, ``MLFLOW_TRACKING_URI``, ``LOG_LEVEL``, ``MLOPS_STATE_DIR``, ``MLOPS_GC_TUNING``
+and ``OTEL_SDK_DISABLED``. The other standard ``OTEL_*`` variables are read by OpenTelemetry itself
 (see :mod:`mlops_common.telemetry`).
 
 Nothing is read at import: settings are read when a service's ``__main__`` builds them, and
@@ -71,6 +71,12 @@ class ServiceSettings(BaseSettings):
         default="INFO",
         validation_alias=AliasChoices("LOG_LEVEL", "log_level"),
         description="Root log level.",
+    )
+    gc_tuning: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("MLOPS_GC_TUNING", "gc_tuning"),
+        description="Freeze startup objects and raise gc thresholds once serving "
+        "(mlops_common.gc_tuning); false keeps CPython's defaults.",
     )
     otel_sdk_disabled: bool = Field(
         default=False,

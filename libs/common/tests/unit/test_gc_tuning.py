@@ -15,8 +15,9 @@ import pytest
 PROBE = """
 import gc, json
 from mlops_common.gc_tuning import SERVING_THRESHOLDS, tune_gc_for_serving
+from mlops_common.settings import ServiceSettings
 before = gc.get_threshold()
-frozen = tune_gc_for_serving()
+frozen = tune_gc_for_serving(enabled=ServiceSettings().gc_tuning)
 print(json.dumps({"before": before, "after": gc.get_threshold(), "frozen": frozen,
                   "freeze_count": gc.get_freeze_count(), "serving": SERVING_THRESHOLDS}))
 """

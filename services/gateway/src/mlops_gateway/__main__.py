@@ -30,7 +30,7 @@ def build_app() -> FastAPI:
     configure_logging("gateway", settings.log_level)
     provider = setup_tracing("gateway")  # the SDK shuts it down (and flushes) at exit
     app = create_app(settings, tracer_provider=provider if spans_exported() else None)
-    tune_gc_for_serving()  # everything imported so far lives until exit
+    tune_gc_for_serving(enabled=settings.gc_tuning)  # everything imported so far lives until exit
     return app
 
 

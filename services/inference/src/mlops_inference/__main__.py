@@ -23,7 +23,7 @@ async def serve(settings: InferenceSettings) -> None:
     exported = otlp_endpoint_configured() and not settings.otel_sdk_disabled
     server = await InferenceServer.create(settings, tracer_provider=provider if exported else None)
     await server.start(wait_for_model=False)
-    tune_gc_for_serving()  # everything imported so far lives until exit
+    tune_gc_for_serving(enabled=settings.gc_tuning)  # everything imported so far lives until exit
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
