@@ -24,7 +24,7 @@ from mlops_common.features import FEATURE_MAX, FEATURE_MIN, N_FEATURES
 from mlops_gateway.api.deps import PredictorDep, request_identity
 from mlops_gateway.api.responses import errors
 from mlops_gateway.errors import UnsupportedMediaTypeError
-from mlops_gateway.predictor import PredictionResult, Predictor
+from mlops_gateway.predictor import PredictionResult
 from mlops_gateway.schemas import PredictRequest, PredictResponse
 
 router = APIRouter(prefix="/v1/predict", tags=["predict"])
@@ -101,10 +101,9 @@ def _json(result: PredictionResult) -> Response:
     responses=errors(*_INFERENCE_ERRORS),
     openapi_extra=_JSON_BODY,
 )
-async def predict(request: Request) -> Response:
+async def predict(request: Request, predictor: PredictorDep) -> Response:
     """Predict the digit of each instance (64 numbers in 0..16) or base64 image."""
     body = await request.body()
-    predictor: Predictor = request.app.state.services.predictor
     request_id, unique = request_identity(request)
     features = fast_instances(body)
     if features is not None:
