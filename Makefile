@@ -7,8 +7,9 @@ SHELL := /bin/bash
 # The interpreter .venv is made with; the locks hold for these versions (scripts/tools/check-python.sh).
 PYTHON ?= python3
 SUPPORTED_PYTHONS := 3.11 3.12 3.13
-# torch comes from PyTorch's CPU-only index (no CUDA libraries). For a CUDA build name its index,
-# e.g. TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128; TORCH_INDEX_URL= uses only PyPI.
+# torch comes first, alone, from PyTorch's CPU-only index (no CUDA libraries); the lock then adds
+# its dependencies. For a CUDA build name its index (TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128);
+# TORCH_INDEX_URL= takes torch from PyPI with everything else.
 TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check
 VENV := .venv
@@ -30,8 +31,9 @@ $(BIN)/python:
 # Reinstalls only when the lock or a package's metadata changed; otherwise does nothing.
 $(STAMP): requirements/dev.txt $(PYPROJECTS) | $(BIN)/python
 	$(PIP_INSTALL) --upgrade "pip>=24" 2>&1 | { grep -v "^WARNING: Location" || true; }
-	$(if $(TORCH_INDEX_URL),$(PIP_INSTALL) -c requirements/constraints.txt --extra-index-url "$(TORCH_INDEX_URL)" \
-		"$$(grep -m1 '^torch==' requirements/dev.txt)" 2>&1 | { grep -v "^WARNING: Location" || true; })
+	$(if $(TORCH_INDEX_URL),$(PIP_INSTALL) --no-deps --index-url "$(TORCH_INDEX_URL)" \
+		"$$(grep -m1 '^torch==' requirements/dev.txt)" 2>&1 | { grep -v "^WARNING: Location" || true; } \
+		|| { echo "make: no torch from TORCH_INDEX_URL=$(TORCH_INDEX_URL) (see README: If setup fails)" >&2; exit 1; })
 	$(PIP_INSTALL) -r requirements/dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	$(BIN)/python -m pip check >/dev/null || $(BIN)/python -m pip check
 	$(BIN)/python -c "import mlops_common, mlops_gateway, mlops_inference, mlops_trainer, mlops_drift, mlops_frontend"
