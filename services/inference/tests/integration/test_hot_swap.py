@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -47,12 +48,17 @@ async def _announce(redis_url: str, version: str) -> None:
         await client.aclose()
 
 
-async def _wait_for_version(seen: list[tuple[str, np.ndarray]], version: str) -> None:
-    for _ in range(300):
-        if seen and seen[-1][0] == version:
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    """Return as soon as ``condition()`` holds; fail if it does not within 15 s."""
+    for _ in range(1500):
+        if condition():
             return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never served version {version}; last {seen[-1][0] if seen else None}")
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
+def _served(seen: list[tuple[str, np.ndarray]], version: str) -> int:
+    return sum(v == version for v, _ in seen)
 
 
 @pytest.mark.slow
@@ -77,20 +83,17 @@ async def test_promotion_swaps_under_load_and_a_broken_version_is_refused(
     ):
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
         clients = [asyncio.create_task(_load(stub, stop, seen, errors)) for _ in range(8)]
-        await asyncio.sleep(0.3)
+        await _until(lambda: len(seen) > 10, "version 1 served some requests")
         version = await asyncio.to_thread(register_onnx_model, uri, models_dir / "linear-1.onnx")
         assert version == "2"
         await _announce(redis_url, version)
-        await _wait_for_version(seen, "2")
-        await asyncio.sleep(0.2)
+        await _until(lambda: _served(seen, "2") > 10, "version 2 served some requests")
 
         broken = await asyncio.to_thread(register_onnx_model, uri, models_dir / "broken.onnx")
         await _announce(redis_url, broken)
-        for _ in range(200):
-            if server.metrics.load_failures._value.get() >= 1:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)
+        await _until(lambda: server.metrics.load_failures._value.get() >= 1, "it was refused")
+        refused_at = len(seen)
+        await _until(lambda: len(seen) > refused_at + 10, "requests were served after")
         stop.set()
         await asyncio.gather(*clients)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -24,8 +25,10 @@ class Recorder:
         self.seen_rows: list[float] = []
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = threading.Event()  # a batch reached the runner
 
     def __call__(self, inputs: Arrays) -> tuple[Arrays, str]:
+        self.entered.set()
         self.gate.wait(5)
         x = inputs["x"]
         self.batches.append(len(x))
@@ -39,6 +42,14 @@ class Recorder:
 
 def rows(start: float, n: int, width: int = 4) -> Arrays:
     return {"x": (np.arange(n * width, dtype=np.float32).reshape(n, width) + start * 1000)}
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Return as soon as ``condition()`` holds; fail if it does not within 5 s."""
+    deadline = time.monotonic() + 5.0
+    while not condition():
+        assert time.monotonic() < deadline, "the awaited state never came"
+        await asyncio.sleep(0.001)
 
 
 @pytest.mark.parametrize("inline", [False, True])
@@ -86,10 +97,10 @@ async def test_cancelled_requests_are_dropped_before_they_run() -> None:
     batcher = Batcher(runner, max_batch_size=64)
     batcher.start()
     first = asyncio.create_task(batcher.submit(rows(0, 1), 1))
-    await asyncio.sleep(0.05)
+    await until(runner.entered.is_set)  # the first batch is held in the runner
     doomed = asyncio.create_task(batcher.submit(rows(7, 1), 1))
     kept = asyncio.create_task(batcher.submit(rows(8, 1), 1))
-    await asyncio.sleep(0.01)
+    await until(lambda: batcher.depth == 2)
     doomed.cancel()
     runner.gate.set()
     await asyncio.gather(first, kept)
@@ -117,9 +128,9 @@ async def test_full_queue_is_refused_with_resource_exhausted() -> None:
     batcher = Batcher(runner, max_batch_size=1, max_queue_size=2)
     batcher.start()
     running = asyncio.create_task(batcher.submit(rows(0, 1), 1))
-    await asyncio.sleep(0.05)  # taken by the loop, blocked in the runner
+    await until(runner.entered.is_set)  # taken by the loop, blocked in the runner
     queued = [asyncio.create_task(batcher.submit(rows(i, 1), 1)) for i in (1, 2)]
-    await asyncio.sleep(0.01)
+    await until(lambda: batcher.depth == 2)
     with pytest.raises(QueueFullError, match="queue is full"):
         await batcher.submit(rows(3, 1), 1)
     runner.gate.set()
@@ -146,11 +157,11 @@ async def test_stop_fails_what_is_queued_and_refuses_new_work() -> None:
     batcher = Batcher(runner, max_batch_size=1)
     batcher.start()
     running = asyncio.create_task(batcher.submit(rows(0, 1), 1))
-    await asyncio.sleep(0.05)
+    await until(runner.entered.is_set)
     queued = asyncio.create_task(batcher.submit(rows(1, 1), 1))
-    await asyncio.sleep(0.01)
+    await until(lambda: batcher.depth == 1)
     stopping = asyncio.create_task(batcher.stop())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # stop() runs to its first await: closed, batching loop cancelled
     runner.gate.set()
     await stopping
     assert running.result()[1] == "v1"  # the running batch finished
