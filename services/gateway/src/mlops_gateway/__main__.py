@@ -6,8 +6,6 @@ builds its own app through :func:`build_app`).
 
 from __future__ import annotations
 
-import os
-
 import uvicorn
 from fastapi import FastAPI
 
@@ -18,18 +16,14 @@ from mlops_gateway.app import create_app
 from mlops_gateway.settings import GatewaySettings
 
 
-def spans_exported() -> bool:
-    """True when the standard ``OTEL_*`` variables send spans somewhere."""
-    disabled = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
-    return otlp_endpoint_configured() and not disabled
-
-
 def build_app() -> FastAPI:
     """The app as served (one per worker): settings from the environment, traced if exported."""
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level)
     provider = setup_tracing("gateway")  # the SDK shuts it down (and flushes) at exit
-    app = create_app(settings, tracer_provider=provider if spans_exported() else None)
+    # Spans cost CPU on every request: make them only when they are exported somewhere.
+    exported = otlp_endpoint_configured() and not settings.otel_sdk_disabled
+    app = create_app(settings, tracer_provider=provider if exported else None)
     tune_gc_for_serving(enabled=settings.gc_tuning)  # everything imported so far lives until exit
     return app
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -49,10 +48,6 @@ async def open_services(
 
     gRPC client spans go to ``tracer_provider``; ``None`` = no client interceptor at all.
     """
-    # The MLflow client reads its HTTP retry policy from the environment only; an operator's
-    # explicit values win. Its default (7 retries with backoff) outlives any request.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(settings.registry_http_retries))
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(settings.registry_timeout_s)))
     redis = Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.redis_timeout_s,

@@ -56,9 +56,6 @@ class GatewaySettings(ServiceSettings):
     registry_timeout_s: float = Field(
         default=10.0, gt=0, description="Deadline of a model-registry (MLflow) call."
     )
-    registry_http_retries: int = Field(
-        default=1, ge=0, description="MLflow client HTTP retries (MLFLOW_HTTP_REQUEST_MAX_RETRIES)."
-    )
     drift_timeout_s: float = Field(
         default=2.0, gt=0, description="Timeout of drift calls (the verdict; connecting)."
     )

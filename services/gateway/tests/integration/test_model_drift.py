@@ -91,7 +91,10 @@ def test_promote_bad_version_is_422(client: httpx.Client) -> None:
     assert response.status_code == 422
 
 
-def test_registry_down_is_503(gateway_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_registry_down_is_503(gateway_factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # MLflow's own HTTP policy, as the gateway's image and Procfile set it.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     url = gateway_factory(mlflow_tracking_uri="http://127.0.0.1:9/")
     with httpx.Client(base_url=url, timeout=60) as http:
         start = time.monotonic()
