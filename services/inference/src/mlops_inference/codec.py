@@ -6,27 +6,26 @@ Inputs may come as ``raw_input_contents`` (little-endian, row-major bytes) or as
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from mlops_common.datatypes import DATATYPES
+from mlops_common.datatypes import DATATYPES, Datatype
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_inference.dataplane import InferRequest, InferResponse, InputTensor
 from mlops_inference.errors import InvalidInputError
 
 
-def _dtype(name: str, datatype: str) -> np.dtype[Any]:
-    if datatype not in DATATYPES:
+def _datatype(name: str, datatype: str) -> Datatype:
+    entry = DATATYPES.get(datatype)
+    if entry is None:
         raise InvalidInputError(
             f"input {name!r} has unknown or unsupported datatype {datatype!r}; "
             f"use one of {', '.join(DATATYPES)}"
         )
-    return DATATYPES[datatype].dtype
+    return entry
 
 
 def _from_raw(name: str, datatype: str, raw: bytes) -> np.ndarray:
-    dtype = _dtype(name, datatype)
+    dtype = _datatype(name, datatype).dtype
     if len(raw) % dtype.itemsize:
         raise InvalidInputError(
             f"raw content of input {name!r} is {len(raw)} bytes, not a whole number of "
@@ -36,8 +35,7 @@ def _from_raw(name: str, datatype: str, raw: bytes) -> np.ndarray:
 
 
 def _from_contents(tensor: pb.ModelInferRequest.InferInputTensor) -> np.ndarray:
-    dtype = _dtype(tensor.name, tensor.datatype)
-    field = DATATYPES[tensor.datatype].contents_field
+    dtype, field = _datatype(tensor.name, tensor.datatype)
     if not field:
         raise InvalidInputError(
             f"input {tensor.name!r} is {tensor.datatype}: send it as raw_input_contents"
