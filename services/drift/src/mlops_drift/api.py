@@ -88,7 +88,7 @@ async def check(monitor: MonitorDep) -> dict[str, Any]:
 @router.get("/v1/drift/report", tags=["drift"], response_class=HTMLResponse)
 async def report(monitor: MonitorDep) -> HTMLResponse:
     """The Evidently HTML report of the last check (built on first request, then cached)."""
-    html = await monitor.report_html()
+    html = await monitor.report.html()
     if html is None:
         raise NoVerdictError("no drift check has finished yet, so there is no report")
     return HTMLResponse(html)

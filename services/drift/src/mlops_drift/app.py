@@ -1,6 +1,6 @@
 """The app factory: ``create_app(settings)`` builds the FastAPI app; the lifespan starts the loops.
 
-Composition root: Redis client, consumer, window, reference source, check executor, retrain
+Composition root: Redis client, consumer, window, reference source, check worker, retrain
 trigger and monitor are built here and passed through constructors; nothing is global.
 """
 
@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -22,23 +20,19 @@ from mlops_common.registry import ALIAS_PRODUCTION
 from mlops_drift import __version__
 from mlops_drift.api import install_error_handlers, router
 from mlops_drift.consumer import TrafficConsumer
+from mlops_drift.detector import warm_up
+from mlops_drift.loops import run_periodic_checks, run_reference_poll
 from mlops_drift.metrics import DriftMetrics
 from mlops_drift.monitor import DriftMonitor
 from mlops_drift.reference import RegistryReferenceSource
 from mlops_drift.settings import DriftSettings
 from mlops_drift.trigger import RetrainTrigger
 from mlops_drift.window import SlidingWindow
+from mlops_drift.worker import CheckWorker
 
 log = logging.getLogger(__name__)
 
 _STOP_TIMEOUT_S = 3.0  # per shutdown step
-
-
-def _executor(kind: str) -> Executor:
-    if kind == "thread":
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="drift-check")
-    # spawn: a clean interpreter, no fork of a process with an event loop and threads
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 @asynccontextmanager
@@ -54,16 +48,17 @@ async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncItera
         else None
     )
     window = SlidingWindow(settings.window_size, settings.window_max_age_s)
+    worker = CheckWorker(settings.check_executor, initializer=warm_up)
+    worker.start()
     monitor = DriftMonitor(
         window=window,
         source=RegistryReferenceSource(settings.tracking_uri, settings.model_name),
-        executor_factory=lambda: _executor(settings.check_executor),
+        worker=worker,
         metrics=metrics,
         config=settings.detector_config(),
         min_window_size=settings.min_window_size,
         trigger=trigger,
     )
-    monitor.warm_up()
     consumer = TrafficConsumer(
         redis,
         window,
@@ -72,11 +67,13 @@ async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncItera
         count=settings.read_count,
         block_ms=settings.read_block_ms,
         start_from=settings.start_from,
-        accept=monitor.accept,
+        accept=monitor.references.accept,
     )
     tasks = [
         asyncio.create_task(consumer.run(), name="drift-consumer"),
-        asyncio.create_task(monitor.run_reference_poll(settings.reference_poll_s)),
+        asyncio.create_task(
+            run_reference_poll(monitor, settings.reference_poll_s), name="drift-reference-poll"
+        ),
         asyncio.create_task(
             listen_model_events(
                 settings.redis_url,
@@ -89,7 +86,8 @@ async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncItera
             name="drift-model-events",
         ),
         asyncio.create_task(
-            monitor.run_periodic_checks(settings.check_interval_s, settings.min_new_rows)
+            run_periodic_checks(monitor, settings.check_interval_s, settings.min_new_rows),
+            name="drift-checks",
         ),
     ]
     try:
@@ -105,7 +103,7 @@ async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncItera
             log.warning("tasks did not stop in time: %s", sorted(t.get_name() for t in stuck))
         if trigger is not None:
             trigger.close()
-        await monitor.close(_STOP_TIMEOUT_S)
+        await worker.close(_STOP_TIMEOUT_S)
         await redis.aclose()
 
 

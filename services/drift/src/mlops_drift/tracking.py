@@ -1,0 +1,59 @@
+"""Which reference the checks compare against: the production version's, followed as it moves."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from mlops_common.redis_keys import TrafficEntry
+from mlops_drift.metrics import DriftMetrics
+from mlops_drift.reference import Reference, ReferenceError, RegistryReferenceSource
+
+log = logging.getLogger(__name__)
+
+
+class ReferenceTracker:
+    """The loaded reference of the production version, and the version production replaced.
+
+    Owned by the event loop; the registry is read in a thread.
+    """
+
+    def __init__(self, source: RegistryReferenceSource, metrics: DriftMetrics) -> None:
+        self.source = source
+        self._metrics = metrics
+        self.current: Reference | None = None
+        #: Why the production version's reference could not be loaded, if it could not.
+        self.error: str | None = None
+        self._retired_version: str | None = None
+        self._lock = asyncio.Lock()
+
+    def accept(self, entry: TrafficEntry) -> bool:
+        """Keep traffic unless it was answered by the model version production replaced."""
+        return entry.model_version != self._retired_version
+
+    async def refresh(self) -> bool:
+        """Load the production version's reference if production moved.
+
+        Returns True when the new reference replaced an earlier one: what was measured against
+        that one (window, verdict) is about the old model now.
+        """
+        async with self._lock:
+            version = await asyncio.to_thread(self.source.production_version)
+            current = self.current.version if self.current else None
+            if version is None or version == current:
+                return False
+            try:
+                reference = await asyncio.to_thread(self.source.load, version)
+            except ReferenceError as exc:
+                self.error = str(exc)
+                log.error("reference not loaded", extra={"error": str(exc)})
+                return False
+            if current is not None:
+                self._retired_version = current.version
+            self.current, self.error = reference, None
+            self._metrics.set_reference(version.name, version.version)
+            log.info(
+                "reference loaded",
+                extra={"model_version": version.version, "rows": len(reference)},
+            )
+            return current is not None
