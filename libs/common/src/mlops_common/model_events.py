@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -53,27 +52,16 @@ async def listen_model_events(
             await pubsub.subscribe(MODEL_EVENTS_CHANNEL)
             log.info("listening for model events", extra={"channel": MODEL_EVENTS_CHANNEL})
             async for message in pubsub.listen():
-                await _dispatch(message, model_name, alias, on_event)
+                try:
+                    event = ModelEvent.decode(message["data"])
+                except ValueError as exc:
+                    log.warning("ignoring malformed model event: %s", exc)
+                    continue
+                if event.name != model_name or event.alias != alias:
+                    continue
+                try:
+                    await on_event(event)
+                except Exception:
+                    log.exception("handling a model event failed", extra={"version": event.version})
     finally:
         await client.aclose()
-
-
-async def _dispatch(
-    message: dict[str, Any],
-    model_name: str,
-    alias: str,
-    on_event: Callable[[ModelEvent], Awaitable[object]],
-) -> None:
-    if message.get("type") != "message":
-        return
-    try:
-        event = ModelEvent.decode(message["data"])
-    except ValueError as exc:
-        log.warning("ignoring malformed model event: %s", exc)
-        return
-    if event.name != model_name or event.alias != alias:
-        return
-    try:
-        await on_event(event)
-    except Exception:
-        log.exception("handling a model event failed", extra={"version": event.version})
