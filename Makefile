@@ -51,10 +51,11 @@ lock: $(BIN)/python ## Regenerate requirements/*.txt from the packages' declared
 proto: $(STAMP) ## Regenerate the Open Inference Protocol stubs into mlops_common.proto
 	$(BIN)/python scripts/gen_proto.py
 
-lint: $(STAMP) ## ruff check, ruff format --check, mypy, import contracts (lint-imports)
+lint: $(STAMP) ## ruff, mypy, declared imports (deptry), import contracts (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy libs/common/src services/*/src
+	for package in $(PACKAGES); do (cd $$package && $(CURDIR)/$(BIN)/deptry . --no-ansi) || exit 1; done
 	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
