@@ -8,9 +8,11 @@ For the candidate and the current production version it measures, with onnxrunti
 registered ONNX artifacts: accuracy on the held-out test set (the trainer's split: the bundled
 digits with the trainer's seed and fractions, or a prepared ``.npz``), ONNX parity (the
 artifact reproduces the predictions and confidences recorded in its run's reference sample), and
-latency at batch 1 and 64. The candidate is promoted (alias ``production``) when its parity
-holds, its accuracy is at least production's plus ``--margin``, and its p50 latency at each
-batch size is at most production's times ``1 + --latency-tolerance``.
+latency at batch 1 and 64. The candidate is promoted (alias ``production``, through
+:func:`mlops_common.promotion.promote`, so ``mlops-train rollback`` can take it back) when its
+parity holds, its accuracy passes the promotion rule (at least production's plus ``--margin``,
+:func:`mlops_common.promotion.should_promote`), and its p50 latency at each batch size is at most
+production's times ``1 + --latency-tolerance``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pandas as pd
 import yaml
 from numpy.typing import NDArray
 
+from mlops_common import promotion
 from mlops_common.features import FEATURE_NAMES
 from mlops_common.registry import (
     ALIAS_PRODUCTION,
@@ -189,7 +192,7 @@ def decide(
     if production is None:
         reasons.append("no production version yet")
         return promote, reasons
-    if candidate.accuracy < production.accuracy + margin:
+    if not promotion.should_promote(candidate.accuracy, production.accuracy, margin):
         promote = False
         reasons.append(
             f"accuracy {candidate.accuracy:.4f} < production {production.accuracy:.4f} + {margin}"
@@ -273,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     promote, reasons = decide(candidate, production, args.margin, args.latency_tolerance)
     promoted = False
     if promote and args.promote:
-        client.set_registered_model_alias(args.model_name, ALIAS_PRODUCTION, candidate.version)
+        promotion.promote(client, candidate.version, name=args.model_name)
         promoted = True
     report = render(args.model_name, candidate, production, promote, reasons, promoted)
     print(report)

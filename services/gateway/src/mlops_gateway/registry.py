@@ -1,8 +1,8 @@
 """Model information and promotion through the MLflow registry.
 
-The MLflow client blocks, so every call runs in a worker thread. Promotion moves the
-``production`` alias and announces it on ``model-events`` (inference also polls the registry,
-so a lost message only delays the swap).
+The MLflow client blocks, so every call runs in a worker thread. Promotion is
+:func:`mlops_common.promotion.promote`: it moves the ``production`` alias, records it for
+rollback, and announces it on ``model-events`` through this service's Redis client.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from mlops_common.redis_keys import MODEL_EVENTS_CHANNEL, ModelEvent
 from mlops_common.registry import ALIAS_PRODUCTION
 from mlops_gateway.errors import DeadlineExceededError, DependencyUnavailableError, NotFoundError
 
@@ -67,6 +65,8 @@ class ModelRegistry:
     async def _run(self, fn: Any, *args: Any) -> Any:
         from mlflow.exceptions import MlflowException
 
+        from mlops_common.promotion import PromotionError  # imported late: it loads mlflow
+
         try:
             async with asyncio.timeout(self.timeout_s):
                 return await asyncio.to_thread(fn, *args)
@@ -74,6 +74,8 @@ class ModelRegistry:
             raise DeadlineExceededError(
                 f"the model registry did not answer within {self.timeout_s:g}s"
             ) from exc
+        except PromotionError as exc:  # the version (or model) does not exist
+            raise NotFoundError(f"model registry: {exc}") from exc
         except MlflowException as exc:
             if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
                 raise NotFoundError(f"model registry: {exc.message}") from exc
@@ -144,22 +146,18 @@ class ModelRegistry:
     async def promote(self, version: str) -> tuple[ModelVersionInfo, str | None, bool]:
         """Point ``production`` at ``version``; return it, the previous version, and whether
         the model event was published."""
-        target = await self.version(version)
-        try:
-            previous: str | None = (await self.production()).version
-        except NotFoundError:
-            previous = None
+        from mlops_common import promotion
 
-        def move() -> None:
-            self._mlflow().set_registered_model_alias(self.model_name, ALIAS_PRODUCTION, version)
+        loop = asyncio.get_running_loop()
 
-        await self._run(move)
-        published = True
-        try:
-            event = ModelEvent(name=self.model_name, version=version, alias=ALIAS_PRODUCTION)
-            await self._redis.publish(MODEL_EVENTS_CHANNEL, event.encode())
-        except (RedisError, OSError, TimeoutError) as exc:
-            published = False
-            log.warning("promotion not announced on %s: %s", MODEL_EVENTS_CHANNEL, exc)
-        promoted = await self.version(target.version)
-        return promoted, previous, published
+        async def send(channel: str, message: str) -> int:
+            return await self._redis.publish(channel, message)
+
+        def publish(channel: str, message: str) -> int:  # in the worker thread: send on the loop
+            return asyncio.run_coroutine_threadsafe(send(channel, message), loop).result()
+
+        def move() -> promotion.Promotion:
+            return promotion.promote(self._mlflow(), version, name=self.model_name, publish=publish)
+
+        moved: promotion.Promotion = await self._run(move)
+        return await self.version(moved.version), moved.previous, moved.published

@@ -75,8 +75,9 @@ def _cmd_train(args: argparse.Namespace, settings: TrainerSettings) -> int:
 
 def _cmd_bootstrap(args: argparse.Namespace, settings: TrainerSettings) -> int:
     """Train, register and promote a first model unless production already exists."""
+    from mlops_common.promotion import alias_version, promote
     from mlops_common.registry import ALIAS_PRODUCTION
-    from mlops_trainer.registry import alias_version, make_client, promote
+    from mlops_trainer.registry import make_client
 
     client = make_client(settings.tracking_uri)
     current = alias_version(client, ALIAS_PRODUCTION)
@@ -147,14 +148,18 @@ def _cmd_optimise(args: argparse.Namespace, settings: TrainerSettings) -> int:
 
 
 def _cmd_promote(args: argparse.Namespace, settings: TrainerSettings) -> int:
-    from mlops_trainer.registry import make_client, promote, rollback
+    from redis import Redis
+
+    from mlops_common.promotion import promote, rollback
+    from mlops_trainer.registry import make_client
 
     client = make_client(settings.tracking_uri)
-    if args.command == "promote":
-        result = promote(client, args.version)
-    else:
-        result = rollback(client, args.version)
-    _print({"production": result.version, "previous": result.previous})
+    move = promote if args.command == "promote" else rollback
+    with Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5) as redis:
+        done = move(client, args.version, publish=redis.publish)
+    _print(
+        {"production": done.version, "previous": done.previous, "event_published": done.published}
+    )
     return 0
 
 

@@ -29,6 +29,7 @@ from mlflow.types import Schema, TensorSpec
 from omegaconf import DictConfig
 from torch import nn
 
+from mlops_common import promotion
 from mlops_common.features import N_FEATURES
 from mlops_common.registry import (
     ALIAS_PRODUCTION,
@@ -105,7 +106,7 @@ def _production_metrics(
     client: MlflowClient, split: Split, slices: Slices, tmp: Path
 ) -> tuple[str | None, dict[str, float]]:
     """The production version and its metrics on *this* test set (None, {} when there is none)."""
-    current = registry.alias_version(client, ALIAS_PRODUCTION)
+    current = promotion.alias_version(client, ALIAS_PRODUCTION)
     if current is None:
         return None, {}
     path = registry.download_model(f"models:/{MODEL_NAME}@{ALIAS_PRODUCTION}", tmp / "production")
@@ -195,6 +196,7 @@ def _register_and_promote(
     slices: Slices,
     progress: ProgressCallback,
     tmp: Path,
+    publish: promotion.Publish | None,
 ) -> None:
     """Create the version (last), set ``staging``, then apply the promotion rule."""
     progress("register", None, 0.0)
@@ -210,15 +212,15 @@ def _register_and_promote(
         tags={"data_hash": result.data_hash, **{k: f"{v:.6f}" for k, v in result.metrics.items()}},
     )
     result.version = str(version.version)
-    registry.set_alias(client, ALIAS_STAGING, result.version)
+    promotion.set_alias(client, ALIAS_STAGING, result.version)
     if cfg.registry.promote:
         progress("promote", None, 0.0)
-        if registry.should_promote(
+        if promotion.should_promote(
             result.metrics["test_accuracy"],
             result.production_metrics.get("test_accuracy"),
             float(cfg.registry.margin),
         ):
-            registry.promote(client, result.version)
+            promotion.promote(client, result.version, publish=publish)
             result.promoted = True
     mlflow.set_tags({"registered_version": result.version, "promoted": str(result.promoted)})
 
@@ -231,12 +233,15 @@ def run_pipeline(
     tags: dict[str, str] | None = None,
     checkpoint: Path | None = None,
     extra: ExtraRows | None = None,
+    publish: promotion.Publish | None = None,
 ) -> PipelineResult:
     """Run the configured job end to end and return what it produced (see the module docstring).
 
     ``on_progress(stage, epoch, progress)`` is called as work advances; ``checkpoint`` also
     saves the trained network there (for ``mlops-train export``/``optimise``); ``extra`` rows
-    join the dataset's parts (the retraining worker's feedback-labelled traffic).
+    join the dataset's parts (the retraining worker's feedback-labelled traffic); a promotion
+    is announced on ``model-events`` through ``publish`` when given (see
+    :func:`mlops_common.promotion.promote`).
 
     Raises:
         ParityError: the ONNX model disagrees with PyTorch (nothing is registered).
@@ -285,7 +290,9 @@ def run_pipeline(
             data_hash=manifest.content_hash,
         )
         if cfg.registry.register:
-            _register_and_promote(cfg, client, result, info.model_uri, split, slices, progress, tmp)
+            _register_and_promote(
+                cfg, client, result, info.model_uri, split, slices, progress, tmp, publish
+            )
         result.duration_s = time.perf_counter() - started
         progress("done", None, 1.0)
         log.info(

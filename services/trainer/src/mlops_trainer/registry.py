@@ -1,14 +1,14 @@
-"""The MLflow model registry: register a version last, move aliases, the promotion rule.
+"""The MLflow model registry: the experiment, a version registered last, downloads.
 
-A version is created only after every artifact is in its run, and aliases move only after the
-version exists, so a job killed at any point leaves either nothing or a complete version.
+A version is created only after every artifact is in its run, and aliases move (through
+:mod:`mlops_common.promotion`) only after the version exists, so a job killed at any point leaves
+either nothing or a complete version.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -16,25 +16,13 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from mlops_common.registry import ALIAS_PRODUCTION, ALIAS_STAGING, MODEL_NAME
+from mlops_common.registry import MODEL_NAME
 
 log = logging.getLogger(__name__)
 
-#: Registered-model tag holding the versions that were production, oldest first ("1,3,4").
-HISTORY_TAG = "production_history"
-HISTORY_LENGTH = 50
-
 
 class RegistryError(RuntimeError):
-    """A registry operation that cannot be done (unknown version, nothing to roll back to)."""
-
-
-@dataclass(frozen=True)
-class Promotion:
-    """The result of moving the ``production`` alias."""
-
-    version: str
-    previous: str | None
+    """A registry operation that cannot be done (a version that fails to register, no model)."""
 
 
 def make_client(tracking_uri: str) -> MlflowClient:
@@ -105,83 +93,6 @@ def register_version(
         extra={"model": name, "version": version.version, "run_id": run_id},
     )
     return version
-
-
-def set_alias(client: MlflowClient, alias: str, version: str, name: str = MODEL_NAME) -> None:
-    """Point ``alias`` at ``version``."""
-    client.set_registered_model_alias(name, alias, version)
-    log.info("alias moved", extra={"model": name, "alias": alias, "version": version})
-
-
-def alias_version(client: MlflowClient, alias: str, name: str = MODEL_NAME) -> ModelVersion | None:
-    """The version ``alias`` points at, or ``None`` when the alias (or model) does not exist."""
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
-
-
-def should_promote(candidate: float, production: float | None, margin: float = 0.0) -> bool:
-    """The promotion rule: no production yet, or ``candidate >= production + margin``."""
-    return production is None or candidate >= production + margin
-
-
-def _history(client: MlflowClient, name: str) -> list[str]:
-    try:
-        raw = client.get_registered_model(name).tags.get(HISTORY_TAG, "")
-    except MlflowException as exc:
-        raise RegistryError(f"no registered model {name}") from exc
-    return [v for v in raw.split(",") if v]
-
-
-def _move_production(
-    client: MlflowClient, version: str, history: list[str], name: str
-) -> Promotion:
-    try:
-        client.get_model_version(name, version)
-    except MlflowException as exc:
-        raise RegistryError(f"{name} has no version {version}") from exc
-    current = alias_version(client, ALIAS_PRODUCTION, name)
-    previous = str(current.version) if current is not None else None
-    set_alias(client, ALIAS_PRODUCTION, version, name)
-    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history[-HISTORY_LENGTH:]))
-    return Promotion(version=version, previous=previous)
-
-
-def promote(client: MlflowClient, version: str, name: str = MODEL_NAME) -> Promotion:
-    """Move ``production`` to ``version`` and append it to the production history.
-
-    Raises:
-        RegistryError: the model or the version does not exist.
-    """
-    version = str(version)
-    history = _history(client, name)
-    if not history or history[-1] != version:
-        history.append(version)
-    return _move_production(client, version, history, name)
-
-
-def rollback(client: MlflowClient, version: str | None = None, name: str = MODEL_NAME) -> Promotion:
-    """Move ``production`` back: to ``version`` when given, else to the one before it.
-
-    Without a version, the current production version leaves the history, so rolling back
-    twice goes two promotions back.
-
-    Raises:
-        RegistryError: there is no earlier production version to go back to.
-    """
-    if version is not None:
-        return promote(client, version, name)
-    history = _history(client, name)
-    if len(history) < 2:
-        raise RegistryError("no earlier production version recorded; name a version")
-    history.pop()
-    return _move_production(client, history[-1], history, name)
-
-
-def staging_alias() -> str:
-    """The alias every new candidate gets."""
-    return ALIAS_STAGING
 
 
 def download_model(model_uri: str, dst: Path) -> Path:

@@ -22,9 +22,8 @@ from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from redis import Redis
-from redis.exceptions import RedisError
 
-from mlops_common.redis_keys import MODEL_EVENTS_CHANNEL, ModelEvent
+from mlops_common import promotion
 from mlops_common.registry import ALIAS_PRODUCTION, ALIAS_STAGING, MODEL_NAME
 from mlops_trainer import registry
 from mlops_trainer.config import compose_config
@@ -50,8 +49,8 @@ class Aliases:
     @classmethod
     def read(cls, client: MlflowClient) -> Aliases:
         """The current targets of both aliases."""
-        staging = registry.alias_version(client, ALIAS_STAGING)
-        production = registry.alias_version(client, ALIAS_PRODUCTION)
+        staging = promotion.alias_version(client, ALIAS_STAGING)
+        production = promotion.alias_version(client, ALIAS_PRODUCTION)
         return cls(
             str(staging.version) if staging else None,
             str(production.version) if production else None,
@@ -105,15 +104,23 @@ def _versions_of_runs(client: MlflowClient, run_ids: list[str]) -> list[str]:
     return versions
 
 
-def undo(client: MlflowClient, job_id: str, before: Aliases, *, keep_production: bool) -> None:
-    """Delete what runs of ``job_id`` registered and put ``staging`` back (see the docstring).
+def undo(
+    client: MlflowClient,
+    job_id: str,
+    before: Aliases,
+    *,
+    keep_production: bool,
+    publish: promotion.Publish | None = None,
+) -> None:
+    """Delete what runs of ``job_id`` registered and put the aliases back (see the docstring).
 
     A version that is production now survives when ``keep_production`` (a redelivered job whose
-    earlier attempt promoted a complete version before the worker died).
+    earlier attempt promoted a complete version before the worker died); otherwise production's
+    return is announced through ``publish``.
     """
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(experiments, filter_string=f"tags.{JOB_TAG} = '{job_id}'")
-    production = registry.alias_version(client, ALIAS_PRODUCTION)
+    production = promotion.alias_version(client, ALIAS_PRODUCTION)
     current = str(production.version) if production else None
     for version in _versions_of_runs(client, [run.info.run_id for run in runs]):
         if keep_production and version == current:
@@ -124,20 +131,10 @@ def undo(client: MlflowClient, job_id: str, before: Aliases, *, keep_production:
         if run.info.status == "RUNNING":
             client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
     if not keep_production and before.production and current != before.production:
-        registry.set_alias(client, ALIAS_PRODUCTION, before.production)
-    if before.staging and registry.alias_version(client, ALIAS_STAGING) is None:
+        promotion.undo(client, before.production, publish=publish)
+    if before.staging and promotion.alias_version(client, ALIAS_STAGING) is None:
         with contextlib.suppress(MlflowException):  # that version was deleted meanwhile
-            registry.set_alias(client, ALIAS_STAGING, before.staging)
-
-
-def publish_promotion(redis: Redis, version: str) -> bool:
-    """Announce a promotion on ``model-events`` (best effort: inference also polls)."""
-    try:
-        redis.publish(MODEL_EVENTS_CHANNEL, ModelEvent(name=MODEL_NAME, version=version).encode())
-    except (RedisError, OSError) as exc:
-        log.warning("model event not published", extra={"version": version, "error": str(exc)})
-        return False
-    return True
+            promotion.set_alias(client, ALIAS_STAGING, before.staging)
 
 
 def run_retrain(
@@ -170,14 +167,17 @@ def run_retrain(
     tags = {JOB_TAG: job_id, "retrain_reason": reason[:500]}
     try:
         result = run_pipeline(
-            cfg, settings=settings, on_progress=on_progress, tags=tags, extra=extra
+            cfg,
+            settings=settings,
+            on_progress=on_progress,
+            tags=tags,
+            extra=extra,
+            publish=redis.publish,
         )
     except BaseException:
         log.exception("retraining failed; undoing", extra={"job_id": job_id})
-        undo(client, job_id, before, keep_production=False)
+        undo(client, job_id, before, keep_production=False, publish=redis.publish)
         raise
-    if result.promoted and result.version is not None:
-        publish_promotion(redis, result.version)
     decision = explain(
         result,
         margin=float(cfg.registry.margin),

@@ -11,6 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from mlops_common.features import FEATURE_NAMES
+from mlops_common.promotion import PromotionError, rollback
 from mlops_common.registry import (
     ALIAS_PRODUCTION,
     ALIAS_STAGING,
@@ -18,11 +19,12 @@ from mlops_common.registry import (
     REFERENCE_ARTIFACT,
 )
 from mlops_common.testing.pytest_plugin import MlflowStore
+from mlops_common.testing.servers import free_port
 from mlops_trainer.cli import main
 from mlops_trainer.config import compose_config
 from mlops_trainer.export import ParityError
 from mlops_trainer.pipeline import run_pipeline
-from mlops_trainer.registry import RegistryError, make_client, rollback
+from mlops_trainer.registry import make_client
 from mlops_trainer.settings import TrainerSettings
 
 
@@ -100,11 +102,12 @@ def test_pipeline_registers_promotes_by_the_rule_and_rolls_back(
 
     # Promote by hand, roll back to what was production before, and no further.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store.tracking_uri)
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # none: not announced
     assert main(["promote", "2"]) == 0
     assert _alias(client, ALIAS_PRODUCTION) == "2"
     assert main(["rollback"]) == 0
     assert _alias(client, ALIAS_PRODUCTION) == "1"
-    with pytest.raises(RegistryError, match="no earlier"):
+    with pytest.raises(PromotionError, match="no earlier"):
         rollback(client)
     assert rollback(client, "2").previous == "1"
     assert _alias(client, ALIAS_PRODUCTION) == "2"

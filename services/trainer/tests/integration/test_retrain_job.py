@@ -9,6 +9,7 @@ import pytest
 import redis
 from mlflow.tracking import MlflowClient
 
+from mlops_common import promotion
 from mlops_common.registry import ALIAS_PRODUCTION, ALIAS_STAGING, MODEL_NAME
 from mlops_common.testing.pytest_plugin import MlflowStore
 from mlops_trainer import registry
@@ -36,8 +37,8 @@ def settings(
 
 def _state(client: MlflowClient) -> tuple[list[str], str | None, str | None]:
     versions = sorted(str(v.version) for v in client.search_model_versions(f"name='{MODEL_NAME}'"))
-    staging = registry.alias_version(client, ALIAS_STAGING)
-    production = registry.alias_version(client, ALIAS_PRODUCTION)
+    staging = promotion.alias_version(client, ALIAS_STAGING)
+    production = promotion.alias_version(client, ALIAS_PRODUCTION)
     return (
         versions,
         str(staging.version) if staging else None,
@@ -66,7 +67,7 @@ def test_bootstrap_then_failed_and_redelivered_jobs_leave_nothing_half_done(
     def broken_promote(*_: object, **__: object) -> None:
         raise RuntimeError("registry went away")
 
-    monkeypatch.setattr(registry, "promote", broken_promote)
+    monkeypatch.setattr(promotion, "promote", broken_promote)
     with pytest.raises(RuntimeError, match="registry went away"):
         run_retrain("drift", ["registry.margin=-1"], job_id="job-fail", settings=settings, redis=db)
     monkeypatch.undo()

@@ -30,7 +30,7 @@ from celery import Celery
 from mlflow.tracking import MlflowClient
 from redis.asyncio import Redis as AsyncRedis
 
-from mlops_common import retrain_lock
+from mlops_common import promotion, retrain_lock
 from mlops_common.redis_keys import (
     MODEL_EVENTS_CHANNEL,
     ModelEvent,
@@ -146,7 +146,7 @@ def versions(client: MlflowClient) -> list[str]:
 
 
 def alias(client: MlflowClient, name: str) -> str | None:
-    version = registry.alias_version(client, name)
+    version = promotion.alias_version(client, name)
     return str(version.version) if version else None
 
 

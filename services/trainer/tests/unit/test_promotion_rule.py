@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_trainer.registry import is_local_store, should_promote
+from mlops_common.promotion import should_promote
+from mlops_trainer.registry import is_local_store
 
 
 @pytest.mark.parametrize(

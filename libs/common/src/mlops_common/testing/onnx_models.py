@@ -157,7 +157,8 @@ def register_onnx_model(
     """Log the ONNX file at ``path`` in a new run and register it as a version of ``name``.
 
     The model is logged with the ``mlflow.onnx`` flavour at artifact path ``model``; when
-    ``alias`` is given it is pointed at the new version. A broken file is logged as a plain
+    ``alias`` is given it is pointed at the new version (``production`` through
+    :func:`mlops_common.promotion.promote`, so rollback sees it). A broken file is logged as a plain
     ``model/model.onnx`` artifact (so a registered version can hold a model that fails to load).
     ``reference_csv``, when given, is logged in the same run at
     :data:`~mlops_common.registry.REFERENCE_ARTIFACT` (the drift reference).
@@ -165,6 +166,8 @@ def register_onnx_model(
     """
     import mlflow
     from mlflow import MlflowClient
+
+    from mlops_common import promotion
 
     source = Path(path)
     mlflow.set_tracking_uri(tracking_uri)
@@ -190,6 +193,8 @@ def register_onnx_model(
     except mlflow.exceptions.MlflowException:
         client.create_registered_model(name)
     version = client.create_model_version(name, model_uri, run_id=run.info.run_id)
-    if alias:
-        client.set_registered_model_alias(name, alias, version.version)
+    if alias == ALIAS_PRODUCTION:
+        promotion.promote(client, version.version, name=name)
+    elif alias:
+        promotion.set_alias(client, alias, version.version, name)
     return str(version.version)

@@ -1,0 +1,154 @@
+"""The one place that moves the ``production`` alias of a registered model (needs the ``registry``
+extra): the trainer's pipeline and CLI, the retraining job, the gateway and the CI evaluation all
+call :func:`promote`, :func:`rollback` or :func:`undo`.
+
+Each move records the registered model's production history (tag :data:`HISTORY_TAG`, oldest
+first) that :func:`rollback` walks back, and is announced as a
+:class:`~mlops_common.redis_keys.ModelEvent` on ``model-events`` through the caller's ``publish``
+(``redis.Redis.publish`` or the like). A failed announcement is logged and reported in
+:attr:`Promotion.published`, never raised: inference also polls the registry. Aliases move only
+after the version exists. The MLflow client blocks: async callers use a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mlflow.exceptions import MlflowException
+
+from mlops_common.redis_keys import MODEL_EVENTS_CHANNEL, ModelEvent
+from mlops_common.registry import ALIAS_PRODUCTION, MODEL_NAME
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+log = logging.getLogger(__name__)
+
+#: Registered-model tag holding the versions that were production, oldest first ("1,3,4").
+HISTORY_TAG = "production_history"
+HISTORY_LENGTH = 50
+
+#: ``publish(channel, message)``, e.g. ``redis.Redis.publish``.
+Publish = Callable[[str, str], object]
+
+
+class PromotionError(RuntimeError):
+    """A move that cannot be done: unknown model or version, nothing to roll back to."""
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Where ``production`` points now, where it pointed before, whether that was announced."""
+
+    version: str
+    previous: str | None
+    published: bool = False
+
+
+def should_promote(candidate: float, production: float | None, margin: float = 0.0) -> bool:
+    """The promotion rule: no production yet, or ``candidate >= production + margin``."""
+    return production is None or candidate >= production + margin
+
+
+def alias_version(client: MlflowClient, alias: str, name: str = MODEL_NAME) -> ModelVersion | None:
+    """The version ``alias`` points at, or ``None`` when the alias (or the model) is absent."""
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _move(client: MlflowClient, alias: str, version: str, name: str) -> None:
+    client.set_registered_model_alias(name, alias, version)
+    log.info("alias moved", extra={"model": name, "alias": alias, "version": version})
+
+
+def set_alias(client: MlflowClient, alias: str, version: str, name: str = MODEL_NAME) -> None:
+    """Point ``alias`` at ``version``; ``production`` moves only through :func:`promote`."""
+    if alias == ALIAS_PRODUCTION:
+        raise ValueError("production moves through promote(), which records its history")
+    _move(client, alias, str(version), name)
+
+
+def history(client: MlflowClient, name: str = MODEL_NAME) -> list[str]:
+    """The versions that were production, oldest first; raises PromotionError without a model."""
+    try:
+        raw = client.get_registered_model(name).tags.get(HISTORY_TAG, "")
+    except MlflowException as exc:
+        raise PromotionError(f"no registered model {name}") from exc
+    return [v for v in raw.split(",") if v]
+
+
+def _announce(publish: Publish | None, name: str, version: str) -> bool:
+    if publish is None:
+        return False
+    try:
+        publish(MODEL_EVENTS_CHANNEL, ModelEvent(name=name, version=version).encode())
+    except Exception as exc:  # whatever the client raises: inference also polls the registry
+        log.warning("promotion not announced", extra={"version": version, "error": str(exc)})
+        return False
+    return True
+
+
+def _move_production(
+    client: MlflowClient, version: str, versions: list[str], name: str, publish: Publish | None
+) -> Promotion:
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise PromotionError(f"{name} has no version {version}") from exc
+    current = alias_version(client, ALIAS_PRODUCTION, name)
+    _move(client, ALIAS_PRODUCTION, version, name)
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(versions[-HISTORY_LENGTH:]))
+    previous = str(current.version) if current is not None else None
+    return Promotion(version, previous, _announce(publish, name, version))
+
+
+def promote(
+    client: MlflowClient, version: str, *, name: str = MODEL_NAME, publish: Publish | None = None
+) -> Promotion:
+    """Move ``production`` to ``version``, append it to the history, announce it.
+
+    A production version missing from the history's end (moved by hand) is recorded first, so a
+    rollback returns to the version that served. Raises PromotionError for an unknown version.
+    """
+    version, versions = str(version), history(client, name)
+    current = alias_version(client, ALIAS_PRODUCTION, name)
+    for entry in ([str(current.version)] if current is not None else []) + [version]:
+        if not versions or versions[-1] != entry:
+            versions.append(entry)
+    return _move_production(client, version, versions, name, publish)
+
+
+def undo(
+    client: MlflowClient, version: str, *, name: str = MODEL_NAME, publish: Publish | None = None
+) -> Promotion:
+    """Put ``production`` back on ``version``; what was promoted after it leaves the history
+    (a failed job's promotion is taken back, not recorded as one more)."""
+    version, versions = str(version), history(client, name)
+    if version in versions:
+        del versions[len(versions) - versions[::-1].index(version) :]
+    else:
+        versions.append(version)
+    return _move_production(client, version, versions, name, publish)
+
+
+def rollback(
+    client: MlflowClient,
+    version: str | None = None,
+    *,
+    name: str = MODEL_NAME,
+    publish: Publish | None = None,
+) -> Promotion:
+    """Move ``production`` to ``version`` when given, else one entry back in the history (the
+    current version leaves it, so rolling back twice goes two promotions back)."""
+    if version is not None:
+        return promote(client, version, name=name, publish=publish)
+    versions = history(client, name)
+    if len(versions) < 2:
+        raise PromotionError("no earlier production version recorded; name a version")
+    return undo(client, versions[-2], name=name, publish=publish)
