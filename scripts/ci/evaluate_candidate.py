@@ -42,6 +42,7 @@ from mlops_common.registry import (
     REFERENCE_CONFIDENCE_COLUMN,
     REFERENCE_PREDICTION_COLUMN,
 )
+from mlops_trainer.registry import make_client
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH_SIZES = (1, 64)
@@ -84,24 +85,16 @@ def heldout_set(data: str) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     return split.x_test, split.y_test
 
 
-def _client(tracking_uri: str) -> Any:
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-
-
 def resolve_version(client: Any, name: str, version_or_alias: str) -> Any | None:
     """The ModelVersion for a number or an alias; None when the alias is not set."""
     from mlflow.exceptions import MlflowException
 
+    if not version_or_alias.isdigit():
+        return promotion.alias_version(client, version_or_alias, name)
     try:
-        if version_or_alias.isdigit():
-            return client.get_model_version(name, version_or_alias)
-        return client.get_model_version_by_alias(name, version_or_alias)
+        return client.get_model_version(name, version_or_alias)
     except MlflowException:
-        if version_or_alias.isdigit():
-            raise EvaluationError(f"{name} has no version {version_or_alias}") from None
-        return None
+        raise EvaluationError(f"{name} has no version {version_or_alias}") from None
 
 
 def load_session(tracking_uri: str, version: Any, workdir: Path) -> ort.InferenceSession:
@@ -259,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         print("evaluate: set --tracking-uri or MLFLOW_TRACKING_URI", file=sys.stderr)
         return 1
     try:
-        client = _client(args.tracking_uri)
+        client = make_client(args.tracking_uri)
         candidate_v = resolve_version(client, args.model_name, args.candidate)
         if candidate_v is None:
             raise EvaluationError(f"{args.model_name} has no version with alias {args.candidate}")
