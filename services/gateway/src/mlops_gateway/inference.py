@@ -1,14 +1,14 @@
 """The gRPC client of the inference service (Open Inference Protocol, raw tensor contents).
 
 One ``grpc.aio`` channel for the gateway's life. Every call has a deadline; a call answered
-``UNAVAILABLE`` is retried with exponential backoff inside that deadline; gRPC status codes are
-mapped to the gateway's errors (503 down, 504 deadline, 400 rejected, 404 unknown model).
+``UNAVAILABLE`` is retried by gRPC itself inside that deadline (a ``retryPolicy`` in the
+channel's service config: exponential backoff with jitter); gRPC status codes are mapped to the
+gateway's errors (503 down, 504 deadline, 400 rejected, 404 unknown model).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,8 +37,26 @@ _CHANNEL_OPTIONS = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.enable_retries", 0),
 )
+_SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+
+
+def service_config(retries: int, backoff_s: float, max_backoff_s: float) -> str:
+    """The channel's service config: calls answered ``UNAVAILABLE`` retried ``retries`` times.
+
+    gRPC waits a random time up to ``backoff_s`` before the first retry, doubling (at most
+    ``max_backoff_s``) on each one; the call's deadline bounds them all.
+    """
+    config: dict[str, Any] = {"name": [{"service": _SERVICE}]}
+    if retries > 0:
+        config["retryPolicy"] = {
+            "maxAttempts": retries + 1,
+            "initialBackoff": f"{max(backoff_s, 1e-6):.6f}s",
+            "maxBackoff": f"{max(max_backoff_s, backoff_s, 1e-6):.6f}s",
+            "backoffMultiplier": 2,
+            "retryableStatusCodes": ["UNAVAILABLE"],
+        }
+    return json.dumps({"methodConfig": [config]})
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +99,12 @@ class InferenceClient:
     ) -> None:
         self.model_name = model_name
         self.timeout_s = timeout_s
-        self.retries = retries
-        self.backoff_s = backoff_s
+        options = (
+            *_CHANNEL_OPTIONS,
+            ("grpc.service_config", service_config(retries, backoff_s, timeout_s)),
+        )
         self._channel = grpc.aio.insecure_channel(
-            target, options=_CHANNEL_OPTIONS, interceptors=list(interceptors) or None
+            target, options=options, interceptors=list(interceptors) or None
         )
         self._stub = pb_grpc.GRPCInferenceServiceStub(self._channel)
 
@@ -99,21 +119,10 @@ class InferenceClient:
         what: str,
         metadata: tuple[tuple[str, str], ...] = (),
     ) -> T:
-        deadline = time.monotonic() + self.timeout_s
-        backoff = self.backoff_s
-        for attempt in range(self.retries + 1):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DeadlineExceededError(f"inference did not answer {what} within its deadline")
-            try:
-                return await method(request, timeout=remaining, metadata=metadata)
-            except grpc.aio.AioRpcError as exc:
-                retryable = exc.code() == grpc.StatusCode.UNAVAILABLE
-                if not retryable or attempt == self.retries:
-                    raise map_rpc_error(exc, what) from exc
-            await asyncio.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
-            backoff *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            return await method(request, timeout=self.timeout_s, metadata=metadata)
+        except grpc.aio.AioRpcError as exc:  # retries, if any, are over
+            raise map_rpc_error(exc, what) from exc
 
     async def predict(self, features: NDArray[np.float32], request_id: str) -> Prediction:
         """Class probabilities for ``features`` (float32 ``[n, 64]``)."""

@@ -45,10 +45,16 @@ class GatewaySettings(ServiceSettings):
         default=2.0, gt=0, description="Deadline of one inference call, retries included."
     )
     inference_retries: int = Field(
-        default=2, ge=0, le=10, description="Retries of a call answered UNAVAILABLE."
+        default=2,
+        ge=0,
+        le=4,
+        description="Retries of a call answered UNAVAILABLE (gRPC: 4 at most).",
     )
     inference_backoff_s: float = Field(
-        default=0.02, ge=0, description="First retry backoff; doubles on every retry."
+        default=0.02,
+        ge=0.005,
+        description="First retry backoff (gRPC's initialBackoff; doubles on every retry). gRPC "
+        "sometimes never fires a retry timer of a millisecond or so: 5 ms at least.",
     )
     drift_url: str = Field(
         default="http://localhost:8090", description="Base URL of the drift service."
