@@ -2,13 +2,15 @@
 
 A background thread runs one event loop holding a real inference server (``mlops_inference``,
 onnxruntime on a small ONNX model of our contract), a fake-but-real HTTP drift service, and the
-gateways under test (uvicorn, real HTTP). Tests talk to them with a plain ``httpx.Client``.
-Redis is the shared real ``redis-server`` (``redis_url``) unless a test brings its own.
+gateways under test (uvicorn through ``mlops_common.testing.asgi``, real HTTP). Tests talk to
+them with a plain ``httpx.Client``. Redis is the shared real ``redis-server`` (``redis_url``)
+unless a test brings its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +19,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -27,6 +28,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from mlops_common.registry import MODEL_NAME
+from mlops_common.testing.asgi import serve_asgi
 from mlops_common.testing.onnx_models import register_onnx_model, write_linear_model
 from mlops_common.testing.servers import free_port
 from mlops_gateway.app import create_app
@@ -58,12 +60,12 @@ class BackgroundLoop:
 
 @dataclass
 class HttpServer:
-    """An ASGI app served by uvicorn on the background loop."""
+    """An ASGI app served on the background loop by :func:`serve_asgi`, started and stopped
+    from synchronous fixtures."""
 
     app: Any
     port: int = field(default_factory=free_port)
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task[None] | None = None
+    _serving: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     @property
     def url(self) -> str:
@@ -72,29 +74,12 @@ class HttpServer:
 
     async def start(self) -> HttpServer:
         """Serve and wait until started (the lifespan ran)."""
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            http="httptools",
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.get_running_loop().create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("uvicorn exited before it started")
-            await asyncio.sleep(0.01)
+        await self._serving.enter_async_context(serve_asgi(self.app, self.port))
         return self
 
     async def stop(self) -> None:
         """Shut down gracefully."""
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        await self._serving.aclose()
 
 
 @dataclass

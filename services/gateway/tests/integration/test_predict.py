@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import time
 
+import grpc
 import httpx
 import numpy as np
 import pytest
 import redis
 from PIL import Image
 
+from mlops_common.proto import grpc_service_pb2 as pb
+from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
 from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
 from mlops_common.testing.traffic import indexed_prediction
 
@@ -213,9 +217,29 @@ def test_inference_down_is_503(gateway_factory) -> None:  # type: ignore[no-unty
         assert http.get("/healthz").status_code == 200
 
 
-def test_inference_deadline_is_504(gateway_factory) -> None:  # type: ignore[no-untyped-def]
-    # 1 ns cannot be met (0.1 ms sometimes was, by a fast loopback call).
-    url = gateway_factory(inference_timeout_s=1e-9)
-    with httpx.Client(base_url=url) as http:
-        response = http.post("/v1/predict", json={"instances": [DIGIT]})
-    _error(response, 504, "deadline_exceeded", "deadline")
+class _SlowInference(pb_grpc.GRPCInferenceServiceServicer):
+    async def ModelInfer(  # noqa: N802 - the protocol's name
+        self, request: pb.ModelInferRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ModelInferResponse:
+        await asyncio.sleep(5)
+        return pb.ModelInferResponse()
+
+
+def test_inference_deadline_is_504(gateway_factory, loop) -> None:  # type: ignore[no-untyped-def]
+    # An inference server slower than the deadline (gRPC deadlines are kept to the millisecond:
+    # a fast loopback call may meet even a 1 ns one).
+    async def start() -> tuple[grpc.aio.Server, int]:
+        server = grpc.aio.server()
+        pb_grpc.add_GRPCInferenceServiceServicer_to_server(_SlowInference(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        return server, port
+
+    server, port = loop.run(start())
+    try:
+        url = gateway_factory(inference_target=f"127.0.0.1:{port}", inference_timeout_s=0.05)
+        with httpx.Client(base_url=url) as http:
+            response = http.post("/v1/predict", json={"instances": [DIGIT]})
+        _error(response, 504, "deadline_exceeded", "deadline")
+    finally:
+        loop.run(server.stop(grace=0))
