@@ -32,28 +32,6 @@ JOB_KEY_TTL_S = 7 * 24 * 3600
 _BROKER_ERRORS = (OperationalError, RedisError, OSError, RuntimeError)
 
 
-def build_celery(redis_url: str, timeout_s: float = 1.0) -> Celery:
-    """A Celery client on the shared Redis (broker and result backend), failing fast."""
-    app = Celery("mlops-gateway", broker=redis_url, backend=redis_url, set_as_current=False)
-    app.conf.update(
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        broker_connection_retry=False,
-        broker_connection_max_retries=0,
-        broker_transport_options={
-            "socket_timeout": timeout_s,
-            "socket_connect_timeout": timeout_s,
-            "max_retries": 0,
-        },
-        redis_socket_timeout=timeout_s,
-        redis_socket_connect_timeout=timeout_s,
-        redis_retry_on_timeout=False,
-        result_backend_transport_options={"retry_policy": {"max_retries": 0}},
-    )
-    return app
-
-
 @dataclass(frozen=True, slots=True)
 class JobStatus:
     """What the result backend knows of one job."""

@@ -12,10 +12,11 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.trace import TracerProvider
 from redis.asyncio import Redis
 
+from mlops_common.jobs import celery_sender
 from mlops_gateway.drift import DriftClient
 from mlops_gateway.feedback import FeedbackStore
 from mlops_gateway.inference import InferenceClient
-from mlops_gateway.jobs import JobQueue, build_celery
+from mlops_gateway.jobs import JobQueue
 from mlops_gateway.metrics import GatewayMetrics
 from mlops_gateway.predictor import Predictor
 from mlops_gateway.registry import ModelRegistry
@@ -80,7 +81,7 @@ async def open_services(
         )
         metrics.traffic_buffer_depth.set_function(lambda: traffic.depth if traffic else 0)
         traffic.start()
-    celery = build_celery(settings.redis_url, settings.redis_timeout_s)
+    celery = celery_sender(settings.redis_url, timeout_s=settings.redis_timeout_s)
     drift = DriftClient(
         settings.drift_url,
         settings.drift_timeout_s,

@@ -41,6 +41,17 @@ def test_raw_outputs_become_flat_json() -> None:
     ]
 
 
+def test_typed_outputs_become_flat_json() -> None:
+    output = pb.ModelInferResponse.InferOutputTensor(
+        name="labels",
+        datatype="INT64",
+        shape=[2],
+        contents=pb.InferTensorContents(int64_contents=[3, 7]),
+    )
+    response = pb.ModelInferResponse(outputs=[output])
+    assert outputs_to_json(response)[0]["data"] == [3, 7]
+
+
 def test_base64_with_data_url_prefix_decodes() -> None:
     assert decode_base64("data:image/png;base64,aGVsbG8=") == b"hello"
 
