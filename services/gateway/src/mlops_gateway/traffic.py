@@ -2,10 +2,13 @@
 
 A request only appends one record (its ids, features, labels…) to a bounded in-memory deque:
 no encoding, no I/O, O(1). A background task flushes the buffer every ``flush_interval_s``: one
-non-transactional redis-py pipeline per batch, an ``XADD traffic`` per instance (the fields
-:meth:`TrafficEntry.encode <mlops_common.redis_keys.TrafficEntry.encode>` gives), one
-``XTRIM traffic MAXLEN ~ n``, then the prediction-id index that lets feedback check an id
-(:mod:`mlops_common.prediction_index`).
+non-transactional redis-py pipeline per batch: :data:`APPEND_ENTRIES`, a redis-py ``Script``
+that runs an ``XADD traffic`` per instance with the fields
+:meth:`TrafficEntry.encode <mlops_common.redis_keys.TrafficEntry.encode>` gives, then one
+``XTRIM traffic MAXLEN ~ n``; then the prediction-id index that lets feedback check an id
+(:mod:`mlops_common.prediction_index`). One script call instead of an ``XADD`` command per entry
+costs the gateway ~28 µs of CPU per entry instead of ~75 µs: redis-py's asyncio client packs
+each argument and parses each reply in Python (benchmarks/results/gateway_overhead.md).
 When the buffer is full, or Redis is down, entries are dropped and counted; the first failure is
 logged once, and so is the recovery. Memory stays bounded (``capacity`` instances).
 """
@@ -29,6 +32,20 @@ from mlops_common.prediction_index import bucket_of, expires_at, index_key
 from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
 
 log = logging.getLogger(__name__)
+
+#: ``KEYS[1]`` the stream; ``ARGV``: the MAXLEN to trim to, the number ``k`` of fields per
+#: entry, their ``k`` names, then ``k`` values per entry. It knows nothing of the entry layout:
+#: names and values come from ``TrafficEntry.encode``. Returns the number of entries added.
+APPEND_ENTRIES = """
+local k = tonumber(ARGV[2])
+local fields = {}
+for base = 3 + k, #ARGV, k do
+  for i = 1, k do fields[2 * i - 1] = ARGV[2 + i]; fields[2 * i] = ARGV[base + i - 1] end
+  redis.call('XADD', KEYS[1], '*', unpack(fields))
+end
+redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
+return (#ARGV - 2 - k) / k
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +123,7 @@ class TrafficLogger:
         on_dropped: Callable[[int], None] = lambda n: None,
     ) -> None:
         self._redis = redis
+        self._append = redis.register_script(APPEND_ENTRIES)
         self._stream_maxlen = stream_maxlen
         self._prediction_ttl_s = prediction_ttl_s
         self.capacity = capacity
@@ -225,21 +243,24 @@ class TrafficLogger:
             index.update(record.index_fields())
         bucket = bucket_of(time.time())
         key = index_key(bucket)
+        encoded = [entry.encode() for entry in entries]
+        names = list(encoded[0])
+        args: list[bytes | str | int] = [self._stream_maxlen, len(names), *names]
+        for fields in encoded:
+            args.extend(fields.values())
         async with self._redis.pipeline(transaction=False) as pipe:
-            for entry in entries:
-                pipe.xadd(TRAFFIC_STREAM, entry.encode())  # type: ignore[arg-type]
-            # One approximate trim per batch costs both sides less than a MAXLEN on each XADD.
-            pipe.xtrim(TRAFFIC_STREAM, maxlen=self._stream_maxlen, approximate=True)
+            await self._append(keys=[TRAFFIC_STREAM], args=args, client=pipe)
             pipe.hset(key, mapping=index)  # type: ignore[arg-type]
             pipe.expireat(key, expires_at(bucket, self._prediction_ttl_s))
             replies = await pipe.execute(raise_on_error=False)
-        # [XADD × count, XTRIM, HSET, EXPIREAT]; an error reply comes back as its ResponseError.
+        # [the script, HSET, EXPIREAT]; an error reply comes back as its ResponseError. A script
+        # refused at its first XADD (OOM, READONLY, WRONGTYPE…) wrote none of the batch.
         count = len(entries)
         errors = [r for r in replies if isinstance(r, ResponseError)]
-        refused = sum(isinstance(r, ResponseError) for r in replies[:count])
+        refused = count if isinstance(replies[0], ResponseError) else 0
         self.logged += count - refused
         self._on_logged(count - refused)
-        if errors:  # OOM, READONLY, WRONGTYPE…: entries refused, or ids left out of the index
+        if errors:  # entries refused, or ids left out of the index
             self._drop(refused, f"Redis refused them: {errors[0]}")
         return not errors
 
