@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from celery import Celery
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.trace import TracerProvider
+from redis import Redis as BlockingRedis
 from redis.asyncio import Redis
 
 from mlops_common.jobs import celery_sender
@@ -68,9 +69,17 @@ async def open_services(
         ),
     )
     traffic: TrafficLogger | None = None
+    # The traffic flush writes from a worker thread with the blocking client (hiredis packs its
+    # commands in C; the asyncio client packs in Python): see mlops_gateway.traffic.
+    traffic_redis = BlockingRedis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+        health_check_interval=30,
+    )
     if settings.traffic_logging:
         traffic = TrafficLogger(
-            redis,
+            traffic_redis,
             capacity=settings.traffic_buffer_size,
             flush_interval_s=settings.traffic_flush_interval_s,
             batch_size=settings.traffic_batch_size,
@@ -118,4 +127,5 @@ async def open_services(
         await drift.close()
         await inference.close()
         await redis.aclose()
+        await asyncio.to_thread(traffic_redis.close)
         await asyncio.to_thread(celery.close)

@@ -1,14 +1,15 @@
 """Traffic logging off the request path.
 
 A request only appends one record (its ids, features, labels…) to a bounded in-memory deque:
-no encoding, no I/O, O(1). A background task flushes the buffer every ``flush_interval_s``: one
-non-transactional redis-py pipeline per batch: :data:`APPEND_ENTRIES`, a redis-py ``Script``
-that runs an ``XADD traffic`` per instance with the fields
-:meth:`TrafficEntry.encode <mlops_common.redis_keys.TrafficEntry.encode>` gives, then one
-``XTRIM traffic MAXLEN ~ n``; then the prediction-id index that lets feedback check an id
-(:mod:`mlops_common.prediction_index`). One script call instead of an ``XADD`` command per entry
-costs the gateway ~28 µs of CPU per entry instead of ~75 µs: redis-py's asyncio client packs
-each argument and parses each reply in Python (benchmarks/results/gateway_overhead.md).
+no encoding, no I/O, O(1). A background task flushes the buffer every ``flush_interval_s``; each
+batch goes out from a worker thread as one non-transactional pipeline of redis-py's blocking
+client: :data:`APPEND_ENTRIES`, a redis-py ``Script`` that runs an ``XADD traffic`` per instance
+with the fields :meth:`TrafficEntry.encode <mlops_common.redis_keys.TrafficEntry.encode>` gives
+and one ``XTRIM traffic MAXLEN ~ n``, then the prediction-id index that lets feedback check an id
+(:mod:`mlops_common.prediction_index`).
+Why this shape (gateway CPU per logged entry, docs/services/gateway.md): an ``XADD`` command per
+entry on the asyncio client cost ~75 µs, one script call ~35 µs, and the blocking client, whose
+commands hiredis packs in C, ~12 µs.
 When the buffer is full, or Redis is down, entries are dropped and counted; the first failure is
 logged once, and so is the recovery. Memory stays bounded (``capacity`` instances).
 """
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from redis.asyncio import Redis
+from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from mlops_common.prediction_index import bucket_of, expires_at, index_key
@@ -108,7 +109,10 @@ class TrafficRecord:
 
 
 class TrafficLogger:
-    """Buffer of traffic records and the task that writes them to Redis."""
+    """Buffer of traffic records and the task that writes them to Redis.
+
+    ``redis`` is a blocking client: only the worker thread of a flush uses it.
+    """
 
     def __init__(
         self,
@@ -235,27 +239,12 @@ class TrafficLogger:
 
     async def _write(self, records: list[TrafficRecord]) -> bool:
         """Send one batch; False when Redis refused some of it (counted as dropped)."""
-        entries = [entry for record in records for entry in record.entries()]
-        if not entries:
+        count = sum(len(record.ids) for record in records)
+        if not count:
             return True
-        index: dict[str, str] = {}
-        for record in records:
-            index.update(record.index_fields())
-        bucket = bucket_of(time.time())
-        key = index_key(bucket)
-        encoded = [entry.encode() for entry in entries]
-        names = list(encoded[0])
-        args: list[bytes | str | int] = [self._stream_maxlen, len(names), *names]
-        for fields in encoded:
-            args.extend(fields.values())
-        async with self._redis.pipeline(transaction=False) as pipe:
-            await self._append(keys=[TRAFFIC_STREAM], args=args, client=pipe)
-            pipe.hset(key, mapping=index)  # type: ignore[arg-type]
-            pipe.expireat(key, expires_at(bucket, self._prediction_ttl_s))
-            replies = await pipe.execute(raise_on_error=False)
+        replies = await asyncio.to_thread(self._send, records)
         # [the script, HSET, EXPIREAT]; an error reply comes back as its ResponseError. A script
         # refused at its first XADD (OOM, READONLY, WRONGTYPE…) wrote none of the batch.
-        count = len(entries)
         errors = [r for r in replies if isinstance(r, ResponseError)]
         refused = count if isinstance(replies[0], ResponseError) else 0
         self.logged += count - refused
@@ -263,6 +252,25 @@ class TrafficLogger:
         if errors:  # entries refused, or ids left out of the index
             self._drop(refused, f"Redis refused them: {errors[0]}")
         return not errors
+
+    def _send(self, records: list[TrafficRecord]) -> list[object]:
+        """Write one batch with the blocking client (in a worker thread); the pipeline's replies."""
+        encoded = [entry.encode() for record in records for entry in record.entries()]
+        names = list(encoded[0])
+        args: list[bytes | str | int] = [self._stream_maxlen, len(names), *names]
+        for fields in encoded:
+            args.extend(fields.values())
+        index: dict[str, str] = {}
+        for record in records:
+            index.update(record.index_fields())
+        bucket = bucket_of(time.time())
+        key = index_key(bucket)
+        with self._redis.pipeline(transaction=False) as pipe:
+            self._append(keys=[TRAFFIC_STREAM], args=args, client=pipe)
+            pipe.hset(key, mapping=index)  # type: ignore[arg-type]
+            pipe.expireat(key, expires_at(bucket, self._prediction_ttl_s))
+            replies: list[object] = pipe.execute(raise_on_error=False)
+        return replies
 
     def _drop(self, count: int, reason: str) -> None:
         if count > 0:

@@ -37,7 +37,7 @@ def _record(n: int, request_id: str, version: str = "7") -> TrafficRecord:
 
 async def _write_and_read(url: str, records: list[TrafficRecord]) -> tuple[list, Redis]:
     redis = Redis.from_url(url)
-    logger = TrafficLogger(redis, prediction_ttl_s=600)
+    logger = TrafficLogger(SyncRedis.from_url(url), prediction_ttl_s=600)
     for record in records:
         logger.offer(record)
     await logger.flush()
@@ -87,7 +87,7 @@ def test_a_large_flush_is_split_into_batches(redis_server: RedisServer) -> None:
 
     async def scenario() -> None:
         redis = Redis.from_url(redis_server.url)
-        logger = TrafficLogger(redis, batch_size=500)
+        logger = TrafficLogger(SyncRedis.from_url(redis_server.url), batch_size=500)
         try:
             for record in records:
                 logger.offer(record)
@@ -109,7 +109,7 @@ def test_refused_writes_are_counted_and_the_connection_stays_usable(
 
     async def scenario() -> None:
         redis = Redis.from_url(redis_server.url)
-        logger = TrafficLogger(redis)
+        logger = TrafficLogger(sync)
         try:
             sync.set(TRAFFIC_STREAM, "not a stream")
             for _ in range(2):
@@ -118,7 +118,7 @@ def test_refused_writes_are_counted_and_the_connection_stays_usable(
             assert (logger.logged, logger.dropped) == (0, 6)
             assert caplog.text.count("Redis refused them") == 1  # logged once, counted each time
             assert "WRONGTYPE" in caplog.text
-            assert await redis.ping()  # every reply was read: the pooled connection is in step
+            assert sync.ping()  # every reply was read: the pooled connection is in step
 
             sync.delete(TRAFFIC_STREAM)
             logger.offer(_record(2, "after"))
