@@ -10,7 +10,7 @@ from mlops_frontend.api import JobStatus, RetrainResult
 
 JOB_KEY = "retrain_job_id"
 FINAL_KEY = "retrain_final_status"
-#: The metric the promotion rule compares (the trainer's ``registry.should_promote``).
+#: The metric the promotion rule compares (``mlops_common.promotion.should_promote``).
 ACCURACY = "test_accuracy"
 
 STATE_TEXT = {
