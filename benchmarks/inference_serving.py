@@ -161,7 +161,7 @@ def _metrics(port: int) -> dict[str, float]:
         "inference_batch_size_sum", "inference_batch_size_count",
         "inference_batch_duration_seconds_sum", "inference_batch_duration_seconds_count",
     ):  # fmt: skip
-        match = re.search(rf"^{name} (\S+)$", text, re.M)
+        match = re.search(rf"^{name}(?:\{{[^}}]*\}})? (\S+)$", text, re.M)
         values[name] = float(match.group(1)) if match else 0.0
     return values
 

@@ -10,8 +10,8 @@ import numpy as np
 
 from mlops_common.datatypes import DATATYPES, Datatype
 from mlops_common.proto import grpc_service_pb2 as pb
-from mlops_inference.dataplane import InferRequest, InferResponse, InputTensor
 from mlops_inference.errors import InvalidInputError
+from mlops_inference.messages import InferRequest, InferResponse, InputTensor
 
 
 def _datatype(name: str, datatype: str) -> Datatype:

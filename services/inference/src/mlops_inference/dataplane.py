@@ -1,31 +1,23 @@
 """The data plane: what the protocol's calls mean, independent of the transport.
 
-It holds the served model, validates inference requests against it, runs them (through the
-:class:`~mlops_inference.batcher.Batcher` or straight on a worker thread) and swaps in a new
-model atomically: a request or batch that already took the old model finishes on it.
+It routes every call to the :class:`~mlops_inference.endpoint.ModelEndpoint` of the named
+model (one dict lookup, whatever the number of served models) and answers the server-wide
+questions. The server is ready when every served model is ready, as MLServer and KServe define
+it; each model's own readiness is :meth:`DataPlane.model_ready`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from mlops_inference import __version__
-from mlops_inference.batcher import Arrays, Batcher
-from mlops_inference.errors import (
-    InvalidInputError,
-    ModelNotFoundError,
-    ModelNotReadyError,
-    ShuttingDownError,
-)
+from mlops_inference.endpoint import ModelEndpoint
+from mlops_inference.errors import ModelNotFoundError, ModelNotReadyError, ShuttingDownError
+from mlops_inference.messages import InferRequest, InferResponse
 from mlops_inference.metrics import InferenceMetrics
-from mlops_inference.model import OnnxModel, TensorSpec
+from mlops_inference.model import OnnxModel
 from mlops_inference.settings import InferenceSettings
 
 log = logging.getLogger(__name__)
@@ -33,126 +25,85 @@ log = logging.getLogger(__name__)
 SERVER_NAME = "mlops-inference"
 
 
-@dataclass(slots=True)
-class InputTensor:
-    """One input tensor of a request, already decoded to a flat numpy array."""
-
-    name: str
-    datatype: str
-    shape: tuple[int, ...]
-    data: np.ndarray
-
-
-@dataclass(slots=True)
-class InferRequest:
-    """A transport-neutral inference request."""
-
-    model_name: str
-    inputs: list[InputTensor]
-    model_version: str = ""
-    id: str = ""
-    outputs: Sequence[str] = ()
-
-
-@dataclass(slots=True)
-class InferResponse:
-    """A transport-neutral inference response: outputs in the requested order."""
-
-    model_name: str
-    model_version: str
-    id: str
-    outputs: list[tuple[TensorSpec, np.ndarray]] = field(default_factory=list)
-
-
-def shape_text(shape: Sequence[int]) -> str:
-    """``[2, 64]`` the way the messages print shapes."""
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
 class DataPlane:
-    """Serves one named model; the model behind the name can be swapped at any time."""
+    """Serves the configured model names, each through its own :class:`ModelEndpoint`."""
 
-    def __init__(self, settings: InferenceSettings, metrics: InferenceMetrics) -> None:
+    def __init__(
+        self, settings: InferenceSettings, metrics: InferenceMetrics, names: Sequence[str]
+    ) -> None:
+        if not names:
+            raise ValueError("a data plane serves at least one model")
         self.settings = settings
         self.metrics = metrics
-        self.model_name = settings.model_name
-        self._model: OnnxModel | None = None
         self._closed = False
-        self._batcher: Batcher | None = None
         self._workers: ThreadPoolExecutor | None = None
-        if settings.batching:
-            self._batcher = Batcher(
-                self._run_current,
-                max_batch_size=settings.max_batch_size,
-                max_wait_s=settings.max_batch_wait_ms / 1000.0,
-                max_queue_size=settings.max_queue_size,
-                inline=self._run_inline,
-            )
-            metrics.queue_depth.set_function(lambda: self._batcher.depth if self._batcher else 0)
-        else:
+        if not settings.batching:  # one pool for every model's unbatched runs
             self._workers = ThreadPoolExecutor(
                 settings.worker_threads(), thread_name_prefix="infer"
             )
+        #: Served name → endpoint, in the configured order.
+        self.endpoints = {
+            name: ModelEndpoint(name, settings, metrics, self._workers) for name in names
+        }
+        self._served_text = ", ".join(repr(name) for name in names)
+        endpoints = tuple(self.endpoints.values())
+        metrics.queue_depth.set_function(lambda: sum(e.depth for e in endpoints))
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
-        """Start the batching loop (call on the serving event loop)."""
-        if self._batcher is not None:
-            self._batcher.start()
+        """Start every model's batching loop (call on the serving event loop)."""
+        for endpoint in self.endpoints.values():
+            endpoint.start()
 
     async def stop(self) -> None:
         """Finish running work and refuse more."""
         self._closed = True
-        if self._batcher is not None:
-            await self._batcher.stop()
+        for endpoint in self.endpoints.values():
+            await endpoint.stop()
         if self._workers is not None:
             self._workers.shutdown(wait=True)
 
-    @property
-    def model(self) -> OnnxModel | None:
-        """The model served now (``None`` before the first load)."""
-        return self._model
+    # -- routing -------------------------------------------------------------------------
+    def endpoint(self, name: str) -> ModelEndpoint:
+        """The endpoint serving ``name``; NOT_FOUND naming the served models otherwise."""
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise ModelNotFoundError(
+                f"unknown model {name!r}; this server serves {self._served_text}"
+            )
+        return endpoint
 
-    def swap(self, model: OnnxModel) -> OnnxModel | None:
-        """Serve ``model`` from now on (one reference assignment) and return the old one."""
-        old, self._model = self._model, model
-        self.metrics.set_served(self.model_name, model.version)
-        if old is not None:
-            self.metrics.swaps.inc()
-            log.info("model swapped", extra={"old_version": old.version, "version": model.version})
-        return old
+    def metric_label(self, name: str) -> str:
+        """``name`` when it is served, else ``""`` (unknown names must not grow the metrics)."""
+        return name if name in self.endpoints else ""
 
     # -- health and metadata ---------------------------------------------------------------
     def ready(self) -> bool:
-        """True while a model is loaded and the server takes work."""
-        return self._model is not None and not self._closed
+        """True while every served model is loaded and the server takes work."""
+        return not self._closed and all(e.ready for e in self.endpoints.values())
 
-    def _require(self, name: str, version: str = "") -> OnnxModel:
-        if name != self.model_name:
-            raise ModelNotFoundError(
-                f"unknown model {name!r}; this server serves {self.model_name!r}"
-            )
-        model = self._model
-        if model is None:
-            raise ModelNotReadyError(f"model {name!r} is not loaded yet; retry shortly")
-        if version and version != model.version:
-            raise ModelNotFoundError(
-                f"model {name!r} version {version!r} is not served; the served version is "
-                f"{model.version!r} (leave the version empty for the served one)"
-            )
-        return model
+    def not_ready(self) -> dict[str, str]:
+        """Each model that is not ready, with the reason (empty when all are ready)."""
+        return {
+            name: endpoint.not_ready_reason()
+            for name, endpoint in self.endpoints.items()
+            if not endpoint.ready
+        }
 
     def model_ready(self, name: str, version: str = "") -> bool:
         """True when ``name`` (at ``version``, if given) is loaded and ready."""
+        endpoint = self.endpoints.get(name)
+        if endpoint is None or self._closed:
+            return False
         try:
-            self._require(name, version)
+            endpoint.require(version)
         except (ModelNotFoundError, ModelNotReadyError):
             return False
-        return not self._closed
+        return endpoint.ready
 
     def model_metadata(self, name: str, version: str = "") -> OnnxModel:
         """The loaded model, for its metadata; NOT_FOUND / UNAVAILABLE errors otherwise."""
-        return self._require(name, version)
+        return self.endpoint(name).require(version)
 
     @staticmethod
     def server_metadata() -> tuple[str, str, list[str]]:
@@ -160,104 +111,8 @@ class DataPlane:
         return SERVER_NAME, __version__, []
 
     # -- inference ----------------------------------------------------------------------
-    def _run_inline(self) -> bool:
-        """True when the served model is fast enough to run on the event loop itself."""
-        model = self._model
-        limit = self.settings.inline_max_ms / 1000.0
-        return model is not None and model.batch_seconds <= limit
-
-    def _predict(self, model: OnnxModel, inputs: Arrays) -> Arrays:
-        """Run ``model`` on one batch (blocking), observing its size and ``session.run`` time."""
-        outputs, seconds = model.predict_timed(inputs)
-        self.metrics.batch_duration.observe(seconds)
-        self.metrics.batch_size.observe(len(next(iter(inputs.values()))))
-        return outputs
-
-    def _run_current(self, inputs: Arrays) -> tuple[Arrays, str]:
-        model = self._model  # taken once: a swap mid-batch does not affect this batch
-        if model is None:
-            raise ModelNotReadyError("no model is loaded")
-        return self._predict(model, inputs), model.version
-
     async def infer(self, request: InferRequest) -> InferResponse:
-        """Validate ``request`` against the served model, run it, return its outputs."""
+        """Run ``request`` on the model it names."""
         if self._closed:
             raise ShuttingDownError("the server is shutting down")
-        model = self._require(request.model_name, request.model_version)
-        inputs, rows = self._validate(model, request.inputs)
-        wanted = self._wanted_outputs(model, request.outputs)
-        if self._batcher is not None:
-            outputs, version = await self._batcher.submit(inputs, rows)
-        elif self._run_inline():
-            outputs, version = self._predict(model, inputs), model.version
-        else:
-            assert self._workers is not None
-            loop = asyncio.get_running_loop()
-            outputs = await loop.run_in_executor(self._workers, self._predict, model, inputs)
-            version = model.version
-        return InferResponse(
-            model_name=self.model_name,
-            model_version=version,
-            id=request.id,
-            outputs=[(spec, outputs[spec.name]) for spec in wanted],
-        )
-
-    def _validate(self, model: OnnxModel, tensors: list[InputTensor]) -> tuple[Arrays, int]:
-        expected = {spec.name: spec for spec in model.inputs}
-        given = [t.name for t in tensors]
-        if sorted(given) != sorted(expected):
-            raise InvalidInputError(
-                f"inputs {given} do not match the model's inputs {sorted(expected)}"
-            )
-        arrays: Arrays = {}
-        rows: int | None = None
-        for tensor in tensors:
-            spec = expected[tensor.name]
-            arrays[tensor.name] = self._check_tensor(spec, tensor)
-            if rows is not None and tensor.shape[0] != rows:
-                raise InvalidInputError("all inputs must have the same number of rows")
-            rows = tensor.shape[0]
-        assert rows is not None
-        return arrays, rows
-
-    def _check_tensor(self, spec: TensorSpec, tensor: InputTensor) -> np.ndarray:
-        name, shape = tensor.name, tensor.shape
-        if tensor.datatype != spec.datatype:
-            raise InvalidInputError(
-                f"input {name!r} has datatype {tensor.datatype}; the model takes {spec.datatype}"
-            )
-        wrong_rank = len(shape) != len(spec.shape)
-        if wrong_rank or any(d >= 0 and d != s for d, s in zip(spec.shape, shape, strict=False)):
-            raise InvalidInputError(
-                f"input {name!r} has shape {shape_text(shape)}; the model takes "
-                f"{shape_text(spec.shape)} (-1 = any size)"
-            )
-        if any(d < 0 for d in shape):
-            raise InvalidInputError(f"input {name!r} has a negative dimension {shape_text(shape)}")
-        if shape[0] == 0:
-            raise InvalidInputError(f"input {name!r} is an empty batch (0 rows)")
-        if shape[0] > self.settings.max_request_rows:
-            raise InvalidInputError(
-                f"input {name!r} has {shape[0]} rows; the limit is "
-                f"{self.settings.max_request_rows} per request"
-            )
-        count = math.prod(shape)
-        if tensor.data.size != count:
-            raise InvalidInputError(
-                f"input {name!r} holds {tensor.data.size} values ({tensor.data.nbytes} bytes); "
-                f"shape {shape_text(shape)} {spec.datatype} needs {count} "
-                f"({count * spec.dtype.itemsize} bytes)"
-            )
-        return tensor.data.astype(spec.dtype, copy=False).reshape(shape)
-
-    @staticmethod
-    def _wanted_outputs(model: OnnxModel, names: Sequence[str]) -> list[TensorSpec]:
-        if not names:
-            return list(model.outputs)
-        known = {spec.name: spec for spec in model.outputs}
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise InvalidInputError(
-                f"unknown output(s) {unknown}; the model's outputs are {sorted(known)}"
-            )
-        return [known[n] for n in names]
+        return await self.endpoint(request.model_name).infer(request)

@@ -1,9 +1,11 @@
-"""Loads the model the configured URI points at and swaps it in, one load at a time.
+"""Loads the version one served model's URI points at and swaps it in, one load at a time.
 
-:meth:`ModelManager.refresh` asks which version the URI names now (the registry alias, the
-pinned version, or the file's content hash), and when that differs from the served one loads
-and warms it in a worker thread, then swaps it into the data plane. A version that fails to
-load is remembered and not retried, and the old model keeps serving.
+There is one :class:`ModelManager` per served model, so models load, fail and swap on their
+own. :meth:`ModelManager.refresh` asks which version the URI names now (the registry alias,
+the pinned version, or the file's content hash), and when that differs from the served one
+loads and warms it in a worker thread, then swaps it into the model's endpoint. A version that
+fails to load is remembered and not retried, the old model (if any) keeps serving, and the
+error is kept on the endpoint so readiness can tell why the model is not served.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from mlops_inference.dataplane import DataPlane
+from mlops_inference.catalog import ModelConfig
+from mlops_inference.endpoint import ModelEndpoint
 from mlops_inference.errors import ModelLoadError
 from mlops_inference.metrics import InferenceMetrics
 from mlops_inference.model import load_model
@@ -24,21 +27,24 @@ log = logging.getLogger(__name__)
 
 
 class ModelManager:
-    """Keeps the data plane serving the newest loadable version of the configured model."""
+    """Keeps one endpoint serving the newest loadable version of its configured model."""
 
     def __init__(
         self,
+        config: ModelConfig,
         settings: InferenceSettings,
-        dataplane: DataPlane,
+        endpoint: ModelEndpoint,
         metrics: InferenceMetrics,
         cache_dir: Path,
-        on_serving: Callable[[], Awaitable[None]],
+        on_change: Callable[[], Awaitable[None]],
     ) -> None:
+        self.config = config
         self._settings = settings
-        self._plane = dataplane
+        self._endpoint = endpoint
         self._metrics = metrics
-        self._source = ModelSource(settings.model_uri, settings.tracking_uri, cache_dir)
-        self._on_serving = on_serving
+        # Each served name downloads into its own folder: two names may share a registry model.
+        self._source = ModelSource(config.uri, settings.tracking_uri, cache_dir / config.name)
+        self._on_change = on_change
         self._lock = asyncio.Lock()
         self._failed: set[str] = set()
 
@@ -53,21 +59,34 @@ class ModelManager:
             try:
                 target = await asyncio.to_thread(self._source.current_version)
             except Exception as exc:
-                log.warning("cannot resolve %s: %s", self._settings.model_uri, exc)
+                reason = f"cannot resolve {self.config.uri}: {exc}"
+                log.warning(
+                    "model not resolved", extra={"model": self.config.name, "reason": reason}
+                )
+                if self._endpoint.model is None:
+                    await self._failed_load(reason)
                 return False
-            current = self._plane.model
+            current = self._endpoint.model
             if (current is not None and current.version == target) or target in self._failed:
                 return False
             return await self._load(target)
 
+    async def _failed_load(self, reason: str) -> None:
+        changed = self._endpoint.error != reason
+        self._endpoint.fail(reason)
+        if changed:
+            await self._on_change()
+
     async def _load(self, version: str) -> bool:
-        settings = self._settings
-        log.info("loading model", extra={"model_uri": settings.model_uri, "version": version})
+        settings, name = self._settings, self.config.name
+        log.info(
+            "loading model", extra={"model": name, "model_uri": self.config.uri, "version": version}
+        )
         try:
             model = await asyncio.to_thread(
                 load_model,
                 self._source,
-                settings.model_name,
+                name,
                 threads=settings.cpu_threads(),
                 version=version,
                 warmup_rows=settings.max_batch_size,
@@ -75,11 +94,13 @@ class ModelManager:
         except ModelLoadError as exc:
             self._failed.add(version)
             self._metrics.load_failures.inc()
+            serving = self._endpoint.model
             log.error(
-                "model refused; the served model stays",
-                extra={"version": version, "reason": str(exc)},
+                "model refused; the served version stays" if serving else "model not loaded",
+                extra={"model": name, "version": version, "reason": str(exc)},
             )
+            await self._failed_load(f"version {version} refused: {exc}")
             return False
-        self._plane.swap(model)
-        await self._on_serving()
+        self._endpoint.swap(model)
+        await self._on_change()
         return True

@@ -1,7 +1,11 @@
 """Prometheus metrics of the inference service (names fixed in docs/contracts.md).
 
 Each server owns its :class:`InferenceMetrics` with its own registry, so several servers can
-run in one process (tests) without clashing in the global registry.
+run in one process (tests) without clashing in the global registry. What is per model carries a
+``model`` label (the served name; ``""`` for server-wide calls and unknown names):
+requests, request duration, batch size, batch duration and ``inference_model_ready``;
+``inference_model_info`` names the model in its ``name`` label, as before. Queue depth, swaps
+and load failures stay server-wide totals (the logs name the model).
 """
 
 from __future__ import annotations
@@ -21,25 +25,27 @@ class InferenceMetrics:
         self.registry = registry or CollectorRegistry()
         self.requests = Counter(
             "inference_requests",
-            "gRPC requests by method and status code.",
-            ("method", "code"),
+            "gRPC requests by method, status code and model.",
+            ("method", "code", "model"),
             registry=self.registry,
         )
         self.duration = latency_histogram(
             "inference_request_duration_seconds",
             "Time to answer a gRPC request.",
-            ("method",),
+            ("method", "model"),
             registry=self.registry,
         )
         self.batch_size = Histogram(
             "inference_batch_size",
             "Rows per model run.",
+            ("model",),
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
         self.batch_duration = latency_histogram(
             "inference_batch_duration_seconds",
             "Time one model run takes inside the service (onnxruntime, one batch).",
+            ("model",),
             registry=self.registry,
         )
         self.queue_depth = Gauge(
@@ -49,6 +55,12 @@ class InferenceMetrics:
             "inference_model_info",
             "1 for the model version being served.",
             ("name", "version"),
+            registry=self.registry,
+        )
+        self.model_ready = Gauge(
+            "inference_model_ready",
+            "1 while the model is loaded and serves, 0 otherwise (see the logs for why).",
+            ("model",),
             registry=self.registry,
         )
         self.swaps = Counter(
@@ -62,7 +74,8 @@ class InferenceMetrics:
             registry=self.registry,
         )
 
-    def set_served(self, name: str, version: str) -> None:
-        """Mark ``version`` as the one served (and no other)."""
-        self.model_info.clear()
+    def set_served(self, name: str, version: str, old_version: str | None = None) -> None:
+        """Mark ``version`` as the one of model ``name`` served (no longer ``old_version``)."""
+        if old_version is not None and old_version != version:
+            self.model_info.remove(name, old_version)
         self.model_info.labels(name=name, version=version).set(1)

@@ -2,7 +2,9 @@
 
 :func:`load_model` is blocking (it may download from MLflow, see :mod:`mlops_inference.source`,
 and builds a session): call it in a thread. It warms the session up before returning, so a
-model it returns is ready to serve.
+model it returns is ready to serve. A registry version's ``model-spec.json`` is loaded with it
+(:attr:`OnnxModel.spec`) and must match the graph (:mod:`mlops_inference.spec_check`), so a
+swap brings model and spec in together.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import onnxruntime as ort
 
 from mlops_common.datatypes import DATATYPES
+from mlops_common.model_spec import ModelSpec
 from mlops_inference.errors import ModelLoadError
 from mlops_inference.source import ModelSource
 
@@ -69,6 +72,8 @@ class OnnxModel:
         self.inputs = tuple(_spec(arg) for arg in session.get_inputs())
         self.outputs = tuple(_spec(arg) for arg in session.get_outputs())
         self.output_names = [spec.name for spec in self.outputs]
+        #: The version's ``model-spec.json`` (``None`` for a file, or a run without one).
+        self.spec: ModelSpec | None = None
         #: Seconds one batch of the warm-up's largest size takes (set by :meth:`warm_up`).
         self.batch_seconds = float("inf")
 
@@ -144,13 +149,19 @@ def load_model(
 
     Raises :class:`ModelLoadError` for anything that stops the model from serving.
     """
+    from mlops_inference.spec_check import check_spec
+
     try:
         version = version or source.current_version()
         path = source.fetch(version)
+        spec = source.fetch_spec(version)
     except ModelLoadError:
         raise
     except Exception as exc:
         raise ModelLoadError(f"could not fetch model {source.uri}: {exc}") from exc
     model = load_session(path, name, version, threads, warmup_rows)
+    if spec is not None:
+        check_spec(spec, model.inputs, model.outputs, f"{source.uri} version {version}")
+        model.spec = spec
     log.info("model loaded", extra={"model_uri": source.uri, "version": version, "path": str(path)})
     return model

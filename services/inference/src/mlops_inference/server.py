@@ -14,9 +14,16 @@ Start a server in-process (tests of other services do this)::
 
 or, as a fixture, ``async with InferenceServer.running(settings) as server: ...``.
 ``start(wait_for_model=False)`` returns as soon as the port is bound (health NOT_SERVING until
-the model is loaded). ``model_uri`` may also be ``models:/digits-classifier@production`` (with
+the models are loaded). ``model_uri`` may also be ``models:/digits-classifier@production`` (with
 ``mlflow_tracking_uri=...``); then a watcher polls the alias and listens on ``model-events``.
-The served name is ``settings.model_name`` (default ``digits-classifier``).
+The served name is ``settings.model_name`` (default ``digits-classifier``). Several models::
+
+    settings = InferenceSettings(models=f"digits-classifier={a},iris={b}", port=0, metrics_port=0)
+
+Each model has its own manager (load, swap) and watcher; one that fails to load stays
+not-ready while the others serve. Health: the services ``""`` and
+``inference.GRPCInferenceService`` are SERVING when every model is (ServerReady), and each
+model's name is a health service of its own, SERVING while that model is loaded.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from prometheus_client import start_http_server
 
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
+from mlops_inference.catalog import ModelConfig
 from mlops_inference.dataplane import DataPlane
 from mlops_inference.manager import ModelManager
 from mlops_inference.metrics import InferenceMetrics
@@ -49,7 +57,10 @@ from mlops_inference.watcher import ModelWatcher
 log = logging.getLogger(__name__)
 
 INFERENCE_SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+#: Health services that follow ServerReady (every model ready); each model's name is one too.
 HEALTH_SERVICES = ("", INFERENCE_SERVICE)
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def _interceptors(tracer_provider: TracerProvider | None) -> list[Any]:
@@ -75,6 +86,7 @@ class InferenceServer:
         health_servicer: health.aio.HealthServicer,
         metrics: InferenceMetrics,
         cache_dir: Path,
+        configs: tuple[ModelConfig, ...],
     ) -> None:
         self.settings = settings
         self.port = port
@@ -84,8 +96,21 @@ class InferenceServer:
         self._grpc = grpc_server
         self._health = health_servicer
         self._cache_dir = cache_dir
-        self.manager = ModelManager(settings, dataplane, metrics, cache_dir, self._serving)
-        self.watcher = ModelWatcher(settings, self.manager)
+        #: One manager (load, swap) and one watcher per served model, by served name.
+        self.managers = {
+            config.name: ModelManager(
+                config,
+                settings,
+                dataplane.endpoints[config.name],
+                metrics,
+                cache_dir,
+                self._sync_health,
+            )
+            for config in configs
+        }
+        self.watchers = [ModelWatcher(settings, manager) for manager in self.managers.values()]
+        self._health_lock = asyncio.Lock()
+        self._stopping = False
         self._metrics_http: Any = None
 
     @classmethod
@@ -97,8 +122,9 @@ class InferenceServer:
         Server spans go to ``tracer_provider``; with none given (and ``settings.tracing``
         unset) no span is made, so requests pay nothing for tracing that nobody exports.
         """
+        configs = settings.served_models()
         metrics = InferenceMetrics()
-        dataplane = DataPlane(settings, metrics)
+        dataplane = DataPlane(settings, metrics, [config.name for config in configs])
         options = [
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -119,7 +145,7 @@ class InferenceServer:
         if port == 0:
             raise OSError(f"could not bind gRPC port {settings.host}:{settings.port}")
         cache_dir = Path(tempfile.mkdtemp(prefix="mlops-inference-"))
-        return cls(settings, server, port, dataplane, health_servicer, metrics, cache_dir)
+        return cls(settings, server, port, dataplane, health_servicer, metrics, cache_dir, configs)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -134,16 +160,27 @@ class InferenceServer:
         finally:
             await server.stop()
 
-    async def _set_health(self, status: int) -> None:
-        for service in HEALTH_SERVICES:
-            await self._health.set(service, status)
+    async def _sync_health(self) -> None:
+        """Health statuses from readiness: the server's services and one per model."""
+        if self._stopping:  # a load finishing during shutdown must not turn health back on
+            return
+        async with self._health_lock:
+            overall = SERVING if self.dataplane.ready() else NOT_SERVING
+            for service in HEALTH_SERVICES:
+                await self._health.set(service, overall)
+            for name, endpoint in self.dataplane.endpoints.items():
+                await self._health.set(name, SERVING if endpoint.ready else NOT_SERVING)
+        for name, endpoint in self.dataplane.endpoints.items():
+            if not endpoint.ready and endpoint.error is not None:
+                reason = endpoint.not_ready_reason()
+                log.warning("model not ready", extra={"model": name, "reason": reason})
 
-    async def _serving(self) -> None:
-        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+    async def _refresh_all(self) -> None:
+        await asyncio.gather(*(manager.refresh() for manager in self.managers.values()))
 
     async def start(self, *, wait_for_model: bool = True) -> None:
-        """Serve: bind, load the model (awaited unless ``wait_for_model=False``), watch."""
-        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        """Serve: bind, load the models (awaited unless ``wait_for_model=False``), watch."""
+        await self._sync_health()
         self.dataplane.start()
         await self._grpc.start()
         if self.settings.metrics_port >= 0:
@@ -157,15 +194,18 @@ class InferenceServer:
             extra={"port": self.port, "metrics_port": self.metrics_port},
         )
         if wait_for_model:
-            await self.manager.refresh()
+            await self._refresh_all()
         else:
-            self._initial = asyncio.get_running_loop().create_task(self.manager.refresh())
-        self.watcher.start()
+            self._initial = asyncio.get_running_loop().create_task(self._refresh_all())
+        for watcher in self.watchers:
+            watcher.start()
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking requests, let in-flight ones finish (up to ``grace`` s), shut down."""
+        self._stopping = True
         await self._health.enter_graceful_shutdown()
-        await self.watcher.stop()
+        for watcher in self.watchers:
+            await watcher.stop()
         await self._grpc.stop(self.settings.grace_period_s if grace is None else grace)
         await self.dataplane.stop()
         if self._metrics_http is not None:

@@ -1,7 +1,8 @@
 """``inference.GRPCInferenceService`` over grpc.aio: a thin translator onto the data plane.
 
-Every call is counted and timed (``inference_requests_total``, ``..._duration_seconds``) and
-domain errors are mapped to their gRPC status in one place (:meth:`InferenceServicer._call`).
+Every call is counted and timed (``inference_requests_total``, ``..._duration_seconds``, with
+the served model's name as label ``model`` for the per-model calls) and domain errors are
+mapped to their gRPC status in one place (:meth:`InferenceServicer._call`).
 RPCs not overridden here (the model repository extension) answer UNIMPLEMENTED.
 """
 
@@ -50,6 +51,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         context: grpc.aio.ServicerContext,
         handler: Callable[[Req], Awaitable[Resp]],
         request: Req,
+        model: str = "",
     ) -> Resp:
         started = time.perf_counter()
         code = grpc.StatusCode.OK
@@ -63,8 +65,11 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             log.exception("%s failed", method)
             await context.abort(code, f"internal error: {type(exc).__name__}: {exc}")
         finally:
-            self._metrics.requests.labels(method=method, code=code.name).inc()
-            self._metrics.duration.labels(method=method).observe(time.perf_counter() - started)
+            label = self._plane.metric_label(model) if model else ""
+            self._metrics.requests.labels(method=method, code=code.name, model=label).inc()
+            self._metrics.duration.labels(method=method, model=label).observe(
+                time.perf_counter() - started
+            )
         raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
     async def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> Any:  # noqa: N802
@@ -76,7 +81,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return await self._call("ServerLive", context, handle, request)
 
     async def ServerReady(self, request: pb.ServerReadyRequest, context: Any) -> Any:  # noqa: N802
-        """Ready once a model is loaded and warmed up."""
+        """Ready once every served model is loaded and warmed up (as MLServer and KServe)."""
 
         async def handle(_: Any) -> Any:
             return pb.ServerReadyResponse(ready=self._plane.ready())
@@ -89,7 +94,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         async def handle(req: Any) -> Any:
             return pb.ModelReadyResponse(ready=self._plane.model_ready(req.name, req.version))
 
-        return await self._call("ModelReady", context, handle, request)
+        return await self._call("ModelReady", context, handle, request, request.name)
 
     async def ServerMetadata(self, request: pb.ServerMetadataRequest, context: Any) -> Any:  # noqa: N802
         """Server name, version and extensions."""
@@ -101,19 +106,22 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return await self._call("ServerMetadata", context, handle, request)
 
     async def ModelMetadata(self, request: pb.ModelMetadataRequest, context: Any) -> Any:  # noqa: N802
-        """The model's inputs and outputs as the ONNX graph declares them."""
+        """The model's inputs and outputs as its ONNX graph declares them.
+
+        A served model that is not loaded answers UNAVAILABLE with the reason (its load error).
+        """
 
         async def handle(req: Any) -> Any:
             model = self._plane.model_metadata(req.name, req.version)
             return pb.ModelMetadataResponse(
-                name=self._plane.model_name,
+                name=model.name,
                 versions=[model.version],
                 platform=PLATFORM,
                 inputs=[_tensor_metadata(spec) for spec in model.inputs],
                 outputs=[_tensor_metadata(spec) for spec in model.outputs],
             )
 
-        return await self._call("ModelMetadata", context, handle, request)
+        return await self._call("ModelMetadata", context, handle, request, request.name)
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> Any:  # noqa: N802
         """Run the model on the request's tensors; outputs come back as raw contents."""
@@ -121,14 +129,18 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         async def handle(req: Any) -> Any:
             return encode_response(await self._plane.infer(decode_request(req)))
 
-        return await self._call("ModelInfer", context, handle, request)
+        return await self._call("ModelInfer", context, handle, request, request.model_name)
 
     async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:  # noqa: N802
         """Not offered: models come from the registry alias (see the watcher)."""
-        self._metrics.requests.labels(method="RepositoryModelLoad", code="UNIMPLEMENTED").inc()
+        self._metrics.requests.labels(
+            method="RepositoryModelLoad", code="UNIMPLEMENTED", model=""
+        ).inc()
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, NO_REPOSITORY)
 
     async def RepositoryModelUnload(self, request: Any, context: Any) -> Any:  # noqa: N802
         """Not offered: the served model is unloaded only by swapping in a new one."""
-        self._metrics.requests.labels(method="RepositoryModelUnload", code="UNIMPLEMENTED").inc()
+        self._metrics.requests.labels(
+            method="RepositoryModelUnload", code="UNIMPLEMENTED", model=""
+        ).inc()
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, NO_REPOSITORY)

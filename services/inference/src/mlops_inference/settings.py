@@ -1,6 +1,7 @@
 """Settings of the inference service (env prefix ``INFERENCE_``).
 
-The names every deployment relies on are fixed in ARCHITECTURE.md: ``INFERENCE_MODEL_URI``,
+The names every deployment relies on are fixed in ARCHITECTURE.md: ``INFERENCE_MODELS`` (the
+models served, see :mod:`mlops_inference.catalog`), or for one model ``INFERENCE_MODEL_URI`` and
 ``INFERENCE_MODEL_NAME``, ``INFERENCE_PORT``, ``INFERENCE_METRICS_PORT``,
 ``INFERENCE_MAX_BATCH_SIZE`` and ``INFERENCE_BATCHING`` (``on``/``off``). The others tune the
 batcher, onnxruntime and the model watcher. ``REDIS_URL``, ``MLFLOW_TRACKING_URI`` and
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from mlops_common.registry import MODEL_NAME, PRODUCTION_URI
 from mlops_common.settings import ServiceSettings, service_config
+from mlops_inference.catalog import ModelConfig, parse_models
 
 
 def available_cpus() -> int:
@@ -37,6 +39,12 @@ class InferenceSettings(ServiceSettings):
     )
     model_name: str = Field(
         default=MODEL_NAME, description="The name the model is served under, whatever its source."
+    )
+    models: str = Field(
+        default="",
+        description="The models served: comma-separated names (each served from "
+        "`models:/<name>@production`) or `name=uri` pairs (uri: a `models:/` URI or a .onnx "
+        "path). Unset: the one model of `INFERENCE_MODEL_URI` under `INFERENCE_MODEL_NAME`.",
     )
     host: str = Field(default="0.0.0.0", description="Interface the gRPC server binds.")
     port: int = Field(default=8001, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
@@ -98,6 +106,19 @@ class InferenceSettings(ServiceSettings):
     grace_period_s: float = Field(
         default=5.0, ge=0.0, description="How long in-flight requests may finish on shutdown."
     )
+
+    @field_validator("models")
+    @classmethod
+    def _models_parse(cls, value: str) -> str:
+        if value.strip():
+            parse_models(value)  # raises ValueError naming INFERENCE_MODELS and the entry
+        return value.strip()
+
+    def served_models(self) -> tuple[ModelConfig, ...]:
+        """The models to serve: ``INFERENCE_MODELS``, or the one of ``model_uri``/``model_name``."""
+        if self.models:
+            return parse_models(self.models)
+        return (ModelConfig(self.model_name, self.model_uri),)
 
     def cpu_threads(self) -> int:
         """onnxruntime intra-op threads to use: ``intra_op_threads``, or every CPU we may use.

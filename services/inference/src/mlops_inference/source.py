@@ -2,8 +2,10 @@
 
 A ``models:/name@alias`` or ``models:/name/version`` URI names a registry version, downloaded
 into a cache folder; anything else is a path to a ``.onnx`` file (or a folder holding one),
-whose version is its content hash, so a changed file is a new version. Both methods of
-:class:`ModelSource` block (they may ask MLflow or read a whole file): call them in a thread.
+whose version is its content hash, so a changed file is a new version. A registry version may
+carry ``model-spec.json`` in its run (:meth:`ModelSource.fetch_spec`); a file has none. The
+methods of :class:`ModelSource` block (they may ask MLflow or read a whole file): call them in
+a thread.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, ModelSpec, ModelSpecError, load_spec
 from mlops_inference.errors import ModelLoadError
 
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>[^/]+))$")
@@ -87,3 +90,32 @@ class ModelSource:
             tracking_uri=self._tracking_uri,
         )
         return onnx_file(Path(local))
+
+    def fetch_spec(self, version: str) -> ModelSpec | None:
+        """The validated ``model-spec.json`` of ``version``'s run; ``None`` if it has none.
+
+        Raises :class:`ModelLoadError` for a spec that is there but invalid (naming the field).
+        """
+        if self.ref is None:
+            return None
+        import mlflow
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=self._tracking_uri, registry_uri=self._tracking_uri)
+        run_id = client.get_model_version(self.ref.name, version).run_id
+        if not run_id or MODEL_SPEC_ARTIFACT not in {a.path for a in client.list_artifacts(run_id)}:
+            return None
+        dst = self._cache_dir / self.ref.name / f"{version}-spec"
+        dst.mkdir(parents=True, exist_ok=True)
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path=MODEL_SPEC_ARTIFACT,
+            dst_path=str(dst),
+            tracking_uri=self._tracking_uri,
+        )
+        try:
+            return load_spec(Path(local))
+        except ModelSpecError as exc:
+            raise ModelLoadError(
+                f"models:/{self.ref.name}/{version} has an invalid {MODEL_SPEC_ARTIFACT}: {exc}"
+            ) from exc

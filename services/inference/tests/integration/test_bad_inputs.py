@@ -108,5 +108,6 @@ async def test_refusals_are_counted_by_code(
         await stub.ModelInfer(_raw(shape=(4, 32)))
     await stub.ModelInfer(infer_request(X))
     counter = server.metrics.requests
-    assert counter.labels(method="ModelInfer", code="INVALID_ARGUMENT")._value.get() == 1
-    assert counter.labels(method="ModelInfer", code="OK")._value.get() == 1
+    model = "digits-classifier"
+    assert counter.labels("ModelInfer", "INVALID_ARGUMENT", model)._value.get() == 1
+    assert counter.labels(method="ModelInfer", code="OK", model=model)._value.get() == 1

@@ -164,9 +164,10 @@ async def test_metrics_endpoint_exposes_the_contract_names(
     url = f"http://127.0.0.1:{server.metrics_port}/metrics"
     text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
     for name in (
-        'inference_requests_total{code="OK",method="ModelInfer"} 1.0',
-        'inference_request_duration_seconds_bucket{le="0.5",method="ModelInfer"}',
-        "inference_batch_size_sum 3.0",
+        'inference_requests_total{code="OK",method="ModelInfer",model="digits-classifier"} 1.0',
+        'inference_request_duration_seconds_bucket{le="0.5",method="ModelInfer",model="digits-',
+        'inference_batch_size_sum{model="digits-classifier"} 3.0',
+        'inference_model_ready{model="digits-classifier"} 1.0',
         "inference_queue_depth 0.0",
         'inference_model_info{name="digits-classifier",version=',
         "inference_model_swaps_total 0.0",
