@@ -1,4 +1,5 @@
-"""``mlops-train``: prepare, train, evaluate, export, optimise, promote, rollback, bootstrap.
+"""``mlops-train``: prepare, train, evaluate, export, optimise, promote, rollback, bootstrap,
+import.
 
 Hydra overrides go after the subcommand (``mlops-train train model=cnn_large optimizer.lr=1e-3``);
 ``train -m`` runs a Hydra multirun sweep (``mlops-train train -m +experiment=sweep``).
@@ -163,10 +164,32 @@ def _cmd_promote(args: argparse.Namespace, settings: TrainerSettings) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace, settings: TrainerSettings) -> int:
+    """Register an outside ONNX classifier (see :mod:`mlops_trainer.importer`)."""
+    from redis import Redis
+
+    from mlops_trainer.importer import import_model
+
+    classes = [name.strip() for name in args.classes.split(",")]
+    with Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5) as redis:
+        result = import_model(
+            args.name,
+            args.onnx,
+            classes,
+            reference=args.reference,
+            stage=args.stage,
+            settings=settings,
+            publish=redis.publish,
+        )
+    _print(result.as_dict())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mlops-train``."""
     parser = argparse.ArgumentParser(
-        prog="mlops-train", description="Train, export, register and manage the digits classifier."
+        prog="mlops-train",
+        description="Train, export, register and manage classifiers (digits; imported ONNX).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -207,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rollback", help="point production back at the previous version")
     p.add_argument("version", nargs="?", default=None)
     p.set_defaults(handler=_cmd_promote)
+    p = sub.add_parser("import", help="register an ONNX classifier trained elsewhere")
+    p.add_argument("--name", required=True, help="registered model name, e.g. iris-classifier")
+    p.add_argument("--onnx", type=Path, required=True, help="the model file (.onnx)")
+    p.add_argument("--classes", required=True, help="class names in output order: a,b,c")
+    p.add_argument("--reference", type=Path, default=None, help="drift reference sample (CSV)")
+    p.add_argument("--stage", choices=["staging", "production"], default=None)
+    p.set_defaults(handler=_cmd_import)
     return parser
 
 

@@ -6,9 +6,9 @@ and production are judged on one held-out set that includes the new distribution
 set's two slices are reported too (``dataset_test_*``, ``feedback_test_*``).
 
 Everything a version needs (ONNX model, metrics, config, manifest, confusion matrix, drift
-reference, model card) is logged to the run first; the model version is created last and aliases
-move only after it exists, so a failed or killed job never leaves a half-registered version or a
-moved alias.
+reference, model card, ``model-spec.json`` checked against the exported graph) is logged to the
+run first; the model version is created last and aliases move only after it exists, so a failed
+or killed job never leaves a half-registered version or a moved alias.
 """
 
 from __future__ import annotations
@@ -21,30 +21,25 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import onnx
-from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
-from mlflow.types import Schema, TensorSpec
 from omegaconf import DictConfig
 from torch import nn
 
 from mlops_common import promotion
-from mlops_common.features import N_FEATURES
+from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, ModelSpec
 from mlops_common.registry import (
     ALIAS_PRODUCTION,
     ALIAS_STAGING,
     MODEL_NAME,
-    N_CLASSES,
     ONNX_ARTIFACT_PATH,
-    ONNX_INPUT_NAME,
-    ONNX_OUTPUT_NAME,
     REFERENCE_ARTIFACT,
 )
 from mlops_trainer import registry
 from mlops_trainer.checkpoint import save_checkpoint
 from mlops_trainer.config import flat_params, to_yaml
 from mlops_trainer.data import ExtraRows, Features, Labels, Manifest, Split, add_rows
+from mlops_trainer.digits_spec import digits_spec
 from mlops_trainer.evaluate import (
     classification_metrics,
     confusion_figure,
@@ -53,16 +48,12 @@ from mlops_trainer.evaluate import (
 )
 from mlops_trainer.export import Parity, ParityError, check_parity, export_onnx
 from mlops_trainer.model_card import model_card
+from mlops_trainer.onnx_signature import check_matches, mlflow_signature
 from mlops_trainer.profiling import profiled
 from mlops_trainer.settings import TrainerSettings
 from mlops_trainer.train import ProgressCallback, TrainResult, load_data, predict_proba, train
 
 log = logging.getLogger(__name__)
-
-SIGNATURE = ModelSignature(
-    inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, N_FEATURES), ONNX_INPUT_NAME)]),
-    outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, N_CLASSES), ONNX_OUTPUT_NAME)]),
-)
 
 
 @dataclass
@@ -187,6 +178,14 @@ def _log_reference(cfg: DictConfig, network: nn.Module, split: Split) -> None:
     mlflow.log_text(frame.to_csv(index=False), REFERENCE_ARTIFACT)
 
 
+def _log_spec(model: onnx.ModelProto) -> ModelSpec:
+    """The version's model spec, checked against the exported graph (raises SignatureError)."""
+    spec = digits_spec()
+    check_matches(spec, model)
+    mlflow.log_text(spec.to_json(), MODEL_SPEC_ARTIFACT)
+    return spec
+
+
 def _register_and_promote(
     cfg: DictConfig,
     client: MlflowClient,
@@ -279,9 +278,12 @@ def run_pipeline(
         metrics = _evaluate_and_log(trained.network, split, slices)
         model, parity = _export_and_check(cfg, trained.network, split, tmp / "model.onnx", progress)
         _log_reference(cfg, trained.network, split)
+        spec = _log_spec(model)
         card = model_card(cfg, manifest, metrics, parity, run.info.run_id)
         mlflow.log_text(card, "model_card.md")
-        info = mlflow.onnx.log_model(model, name=ONNX_ARTIFACT_PATH, signature=SIGNATURE)
+        info = mlflow.onnx.log_model(
+            model, name=ONNX_ARTIFACT_PATH, signature=mlflow_signature(spec)
+        )
 
         result = PipelineResult(
             run_id=run.info.run_id,

@@ -74,12 +74,14 @@ def register_version(
     run_id: str,
     tags: dict[str, str] | None = None,
     name: str = MODEL_NAME,
+    description: str = "Handwritten digits, 8x8 features on 0..16",
 ) -> ModelVersion:
-    """Create a version of ``name`` from a logged model; call after every run artifact is logged."""
+    """Create a version of ``name`` from a logged model; call after every run artifact is logged.
+
+    ``description`` is the registered model's, set when this creates the model.
+    """
     try:
-        client.create_registered_model(
-            name, description="Handwritten digits, 8x8 features on 0..16"
-        )
+        client.create_registered_model(name, description=description)
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_ALREADY_EXISTS":
             raise

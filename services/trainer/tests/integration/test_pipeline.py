@@ -11,6 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from mlops_common.features import FEATURE_NAMES
+from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, load_spec
 from mlops_common.promotion import PromotionError, rollback
 from mlops_common.registry import (
     ALIAS_PRODUCTION,
@@ -22,6 +23,7 @@ from mlops_common.testing.pytest_plugin import MlflowStore
 from mlops_common.testing.servers import free_port
 from mlops_trainer.cli import main
 from mlops_trainer.config import compose_config
+from mlops_trainer.digits_spec import digits_spec
 from mlops_trainer.export import ParityError
 from mlops_trainer.pipeline import run_pipeline
 from mlops_trainer.registry import make_client
@@ -81,6 +83,10 @@ def test_pipeline_registers_promotes_by_the_rule_and_rolls_back(
     assert list(rows[0]) == [*FEATURE_NAMES, "label", "prediction", "confidence"]
     onnx_dir = mlflow.artifacts.download_artifacts(f"runs:/{first.run_id}/model")
     assert (Path(onnx_dir) / "model.onnx").is_file()
+    spec = load_spec(mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{MODEL_SPEC_ARTIFACT}"))
+    assert spec == digits_spec()
+    assert (spec.input.tensor, spec.input.shape, spec.trainable) == ("features", [-1, 64], True)
+    assert spec.monitored_names == [*FEATURE_NAMES, "prediction", "confidence"]
 
     # Same config, a margin it cannot meet: same metrics (same seed), staged, not promoted.
     # Also profiled: the trace and the cProfile file become run artifacts.
