@@ -5,6 +5,11 @@ Checks that Redis is installed and that every port is free, starts every process
 ``production`` version, waits until each service is healthy, prints the URLs and the time to the
 first answered prediction, and stops everything on Ctrl-C (or SIGTERM).
 
+Inference serves every registered model that has a ``production`` alias, ``digits-classifier``
+first (it is bootstrapped when missing): the launcher reads the aliases from the local registry
+once, before the processes start, and passes the names as ``INFERENCE_MODELS``. Set
+``INFERENCE_MODELS`` (or ``INFERENCE_MODEL_URI``) yourself to serve something else.
+
 Ports come from the environment (``GATEWAY_PORT``, ``INFERENCE_PORT``, ``DRIFT_PORT``, …; see
 ``DEFAULT_PORTS``); state lives under ``MLOPS_STATE_DIR`` (default ``.state``, git-ignored).
 """
@@ -23,9 +28,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from stack_registry import DEFAULT_MODEL, PRODUCTION, production_models, served_models
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS = {
@@ -79,9 +86,21 @@ class StackConfig:
         """``http://127.0.0.1:<port>`` of a named port."""
         return f"http://127.0.0.1:{self.ports[port_name]}"
 
-    def environment(self, base: dict[str, str]) -> dict[str, str]:
-        """The variables every process of the Procfile gets."""
+    @property
+    def registry_db(self) -> Path:
+        """The MLflow server's SQLite store (the Procfile's ``--backend-store-uri``)."""
+        return self.state_dir / "mlflow" / "mlflow.db"
+
+    def environment(self, base: dict[str, str], models: Iterable[str] = ()) -> dict[str, str]:
+        """The variables every process of the Procfile gets; ``models`` become INFERENCE_MODELS.
+
+        ``INFERENCE_MODELS`` or ``INFERENCE_MODEL_URI`` already in ``base`` win (one model
+        served from ``INFERENCE_MODEL_URI``, as before).
+        """
         p = self.ports
+        served: dict[str, str] = {}
+        if "INFERENCE_MODEL_URI" not in base:
+            served["INFERENCE_MODELS"] = base.get("INFERENCE_MODELS") or ",".join(models)
         return {
             **base,
             **{name: str(port) for name, port in p.items()},
@@ -90,8 +109,9 @@ class StackConfig:
             "REDIS_URL": f"redis://127.0.0.1:{p['REDIS_PORT']}/0",
             "MLFLOW_TRACKING_URI": self.url("MLFLOW_PORT"),
             "INFERENCE_MODEL_URI": base.get(
-                "INFERENCE_MODEL_URI", "models:/digits-classifier@production"
+                "INFERENCE_MODEL_URI", f"models:/{DEFAULT_MODEL}@{PRODUCTION}"
             ),
+            **served,
             "GATEWAY_INFERENCE_TARGET": f"127.0.0.1:{p['INFERENCE_PORT']}",
             "GATEWAY_DRIFT_URL": self.url("DRIFT_PORT"),
             "GATEWAY_ADMIN_API_KEYS": self.admin_key,
@@ -165,11 +185,25 @@ def wait_until(
         time.sleep(0.5)
 
 
+def registered_models(config: StackConfig) -> list[str]:
+    """The local registry's models with a ``production`` alias; none if unreadable (warned)."""
+    try:
+        return production_models(config.registry_db)
+    except Exception as exc:  # an unreadable store must not stop the default model from serving
+        print(
+            f"stack: cannot read the production aliases from {config.registry_db} ({exc}); "
+            f"serving {DEFAULT_MODEL} only",
+            file=sys.stderr,
+            flush=True,
+        )
+        return []
+
+
 def has_production_model(config: StackConfig) -> bool:
     """True when the registry's ``digits-classifier`` has a ``production`` alias."""
     url = (
         config.url("MLFLOW_PORT")
-        + "/api/2.0/mlflow/registered-models/alias?name=digits-classifier&alias=production"
+        + f"/api/2.0/mlflow/registered-models/alias?name={DEFAULT_MODEL}&alias={PRODUCTION}"
     )
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -206,7 +240,7 @@ def run(config: StackConfig, timeout: float) -> int:
     check_prerequisites(config)
     for folder in ("redis", "mlflow/artifacts", "logs"):
         (config.state_dir / folder).mkdir(parents=True, exist_ok=True)
-    env = config.environment(dict(os.environ))
+    env = config.environment(dict(os.environ), served_models(registered_models(config)))
     honcho = [str(config.venv_bin / "honcho"), "start", "-f", str(ROOT / "Procfile")]
     proc = subprocess.Popen(honcho, cwd=ROOT, env=env, start_new_session=True)
 
@@ -227,6 +261,8 @@ def run(config: StackConfig, timeout: float) -> int:
         elapsed = time.monotonic() - started
         print(f"stack: all healthy; first prediction {elapsed:.1f}s after start", flush=True)
         print(f"stack: model {answer.get('model')}", flush=True)
+        served = env.get("INFERENCE_MODELS") or env["INFERENCE_MODEL_URI"]
+        print(f"stack: serving {served.replace(',', ', ')}", flush=True)
         print(
             "\n".join(
                 [
@@ -235,6 +271,7 @@ def run(config: StackConfig, timeout: float) -> int:
                     f"  drift     {config.url('DRIFT_PORT')}/v1/drift/status",
                     f"  mlflow    {config.url('MLFLOW_PORT')}",
                     f"  inference grpc://127.0.0.1:{config.ports['INFERENCE_PORT']}",
+                    *model_urls(config, env.get("INFERENCE_MODELS", "")),
                     f"  admin key {config.state_dir / 'admin-api-key'} (X-API-Key header)",
                     "Press Ctrl-C to stop.",
                 ]
@@ -250,6 +287,13 @@ def run(config: StackConfig, timeout: float) -> int:
         return 1
     finally:
         _stop(proc)
+
+
+def model_urls(config: StackConfig, models: str) -> list[str]:
+    """One line per served model: its Open Inference Protocol route on the gateway."""
+    names = [entry.partition("=")[0].strip() for entry in models.split(",") if entry.strip()]
+    gateway = config.url("GATEWAY_PORT")
+    return [f"  model     {name}  {gateway}/v2/models/{name}/infer" for name in names]
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
