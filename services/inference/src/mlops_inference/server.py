@@ -23,7 +23,9 @@ The served name is ``settings.model_name`` (default ``digits-classifier``). Seve
 Each model has its own manager (load, swap) and watcher; one that fails to load stays
 not-ready while the others serve. Health: the services ``""`` and
 ``inference.GRPCInferenceService`` are SERVING when every model is (ServerReady), and each
-model's name is a health service of its own, SERVING while that model is loaded.
+model's name is a health service of its own, SERVING while that model is loaded. The health
+service ``inference/live`` (``LIVENESS_SERVICE``) is SERVING from start to shutdown whatever the
+models do: liveness probes check it, so one broken model never gets the process restarted.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ log = logging.getLogger(__name__)
 INFERENCE_SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 #: Health services that follow ServerReady (every model ready); each model's name is one too.
 HEALTH_SERVICES = ("", INFERENCE_SERVICE)
+#: SERVING while the process answers gRPC (liveness); the '/' keeps it apart from model names.
+LIVENESS_SERVICE = "inference/live"
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -180,6 +184,7 @@ class InferenceServer:
 
     async def start(self, *, wait_for_model: bool = True) -> None:
         """Serve: bind, load the models (awaited unless ``wait_for_model=False``), watch."""
+        await self._health.set(LIVENESS_SERVICE, SERVING)
         await self._sync_health()
         self.dataplane.start()
         await self._grpc.start()
