@@ -62,6 +62,21 @@ def test_services_are_wired_with_the_contract_names(config: dict[str, Any]) -> N
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317"
 
 
+def test_inference_serves_the_models_list(config: dict[str, Any]) -> None:
+    inference = config["services"]["inference"]
+    assert inference["environment"]["INFERENCE_MODELS"] == "digits-classifier"
+    # Healthy once the gateway's default model serves, whatever the other models do.
+    assert inference["healthcheck"]["test"][-3:] == ["grpc", "127.0.0.1:8001", "digits-classifier"]
+
+
+def test_the_models_list_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFERENCE_MODELS", "digits-classifier,iris")
+    result = run([find_tool("docker-compose"), "-f", str(ROOT / "docker-compose.yaml"), "config"])
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert services["inference"]["environment"]["INFERENCE_MODELS"] == "digits-classifier,iris"
+
+
 def test_platform_containers_are_read_only_and_unprivileged(config: dict[str, Any]) -> None:
     for name in PLATFORM | {"worker", "mlflow"}:
         service = config["services"][name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from deploy_checks import (
     find_tool,
     helm_template,
     ingress_sources,
+    load_all,
     probe_port_problems,
     run,
     service_problems,
@@ -73,6 +75,69 @@ def test_inference_uses_native_grpc_probes(rendered: Render) -> None:
     container = deploy["spec"]["template"]["spec"]["containers"][0]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert container[probe]["grpc"]["port"] == 8001
+    # A broken model must not restart the pod: liveness asks only whether the process answers.
+    assert container["startupProbe"]["grpc"]["service"] == "inference/live"
+    assert container["livenessProbe"]["grpc"]["service"] == "inference/live"
+    assert "service" not in container["readinessProbe"]["grpc"]  # "": every model ready
+
+
+def _inference_env(objs: list[dict[str, Any]]) -> dict[str, str]:
+    settings = next(
+        o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "mlops-settings"
+    )
+    data: dict[str, str] = settings["data"]
+    return data
+
+
+def _render(values: list[str], sets: list[str]) -> list[dict[str, Any]]:
+    result = helm_template(values, sets)
+    assert result.returncode == 0, result.stderr
+    return load_all(result.stdout)
+
+
+@pytest.mark.parametrize("name", list(RENDERS))
+def test_every_render_serves_the_digits_model_by_default(rendered: Render, name: str) -> None:
+    assert _inference_env(rendered(name))["INFERENCE_MODELS"] == "digits-classifier"
+
+
+def test_the_models_list_reaches_inference_models() -> None:
+    objs = _render([], ["inference.models={digits-classifier,iris}"])
+    assert _inference_env(objs)["INFERENCE_MODELS"] == "digits-classifier,iris"
+
+
+def test_models_may_name_their_source(tmp_path: Path) -> None:
+    values = tmp_path / "models.yaml"
+    values.write_text(
+        "inference:\n"
+        "  models:\n"
+        "    - digits-classifier\n"
+        "    - {name: iris, uri: 'models:/iris@staging'}\n"
+        "    - {name: toy}\n"
+        "  readinessService: digits-classifier\n"
+    )
+    objs = _render([str(values)], [])
+    assert _inference_env(objs)["INFERENCE_MODELS"] == (
+        "digits-classifier,iris=models:/iris@staging,toy"
+    )
+    deploy = next(
+        o for o in objs if o["metadata"]["name"] == "inference" and o["kind"] == "Deployment"
+    )
+    probe = deploy["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    assert probe["grpc"]["service"] == "digits-classifier"
+
+
+def test_a_model_entry_without_a_name_is_refused(tmp_path: Path) -> None:
+    values = tmp_path / "models.yaml"
+    values.write_text("inference:\n  models:\n    - {uri: 'models:/iris@staging'}\n")
+    result = helm_template([str(values)], [])
+    assert result.returncode != 0
+    assert "inference.models: every {name, uri} entry needs a name" in result.stderr
+
+
+def test_an_empty_models_list_serves_the_one_model_of_model_uri() -> None:
+    data = _inference_env(_render([], ["inference.models=null"]))
+    assert "INFERENCE_MODELS" not in data
+    assert data["INFERENCE_MODEL_URI"] == "models:/digits-classifier@production"
 
 
 def test_inference_grpc_is_reachable_only_from_the_gateway(rendered: Render) -> None:

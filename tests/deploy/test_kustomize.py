@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from deploy_checks import (
     K8S_VERSION,
     OVERLAYS,
+    OVERLAYS_DIR,
     ROOT,
     container_problems,
     find_tool,
     ingress_sources,
+    load_all,
     probe_port_problems,
     run,
     service_problems,
@@ -52,6 +56,44 @@ def test_overlay_lets_only_the_gateway_reach_inference(built: Build, overlay: st
     assert all(
         p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "gateway" for p in peers
     )
+
+
+def _settings(objs: list[dict[str, Any]]) -> dict[str, str]:
+    settings = next(
+        o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "mlops-settings"
+    )
+    data: dict[str, str] = settings["data"]
+    return data
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_serves_the_digits_model_with_process_liveness(built: Build, overlay: str) -> None:
+    objs = built(overlay)
+    assert _settings(objs)["INFERENCE_MODELS"] == "digits-classifier"
+    deploy = next(
+        o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "inference"
+    )
+    container = deploy["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["grpc"]["service"] == "inference/live"
+    assert container["startupProbe"]["grpc"]["service"] == "inference/live"
+    assert "service" not in container["readinessProbe"]["grpc"]
+
+
+def test_an_overlay_patch_sets_the_models_list(tmp_path: Path) -> None:
+    """What docs/deployment.md tells kustomize users to write to serve more models."""
+    (tmp_path / "models.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mlops-settings}\n"
+        "data: {INFERENCE_MODELS: 'digits-classifier,iris'}\n"
+    )
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources: [{os.path.relpath(OVERLAYS_DIR / 'local', tmp_path)}]\n"
+        "patches: [{path: models.yaml}]\n"
+    )
+    cmd = [find_tool("kubectl"), "kustomize", "--load-restrictor", "LoadRestrictionsNone"]
+    result = run([*cmd, str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    assert _settings(load_all(result.stdout))["INFERENCE_MODELS"] == "digits-classifier,iris"
 
 
 def test_observability_component_turns_tracing_on(built: Build) -> None:

@@ -163,6 +163,20 @@ spec:
     {{- end }}
 {{- end }}
 
+{{/* INFERENCE_MODELS from inference.models: names, "name=uri" strings or {name, uri} maps. */}}
+{{- define "mlops.inferenceModels" -}}
+{{- $entries := list -}}
+{{- range . -}}
+{{- if kindIs "map" . -}}
+{{- if not .name }}{{ fail "inference.models: every {name, uri} entry needs a name" }}{{ end -}}
+{{- $entries = append $entries (ternary (printf "%s=%v" .name .uri) .name (not (empty .uri))) -}}
+{{- else -}}
+{{- $entries = append $entries (toString .) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $entries -}}
+{{- end -}}
+
 {{- define "mlops.pdb" -}}
 {{- if and .svc.pdb .svc.pdb.enabled }}
 apiVersion: policy/v1
