@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
-from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
@@ -72,9 +71,11 @@ class JobQueue:
 
     def _status(self, job_id: str) -> JobStatus:
         try:
-            result = AsyncResult(job_id, app=self._celery)
-            state = str(result.state)
-            info = result.info
+            # One read of the backend: state and info from two reads can straddle the end of the
+            # task (a PROGRESS state beside the final result).
+            meta = self._celery.backend.get_task_meta(job_id)
+            state = str(meta.get("status", "PENDING"))
+            info = meta.get("result")
             known = state != "PENDING" or bool(
                 self._celery.backend.client.exists(JOB_KEY_PREFIX + job_id)
             )

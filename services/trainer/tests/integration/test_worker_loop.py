@@ -225,8 +225,11 @@ async def test_shifted_traffic_drift_one_retrain_promoted_and_announced(
             seen: set[str] = set()
 
             def finished() -> bool:
-                if isinstance(result.info, dict) and "stage" in result.info:
-                    seen.add(str(result.info["stage"]))
+                # `info` asks the backend again on every read while the task runs: read it once,
+                # or the task can finish between the check and the lookup.
+                info = result.info
+                if isinstance(info, dict) and "stage" in info:
+                    seen.add(str(info["stage"]))
                 return bool(result.ready())
 
             await asyncio.to_thread(wait_for, finished, 150, "the retraining job", 0.1)
