@@ -24,9 +24,12 @@ from pathlib import Path
 import numpy as np
 from redis import Redis
 
-from mlops_common.redis_keys import TRAFFIC_STREAM
+from mlops_common.redis_keys import traffic_stream
+from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.servers import RedisServer
 from mlops_gateway.traffic import TrafficLogger, TrafficRecord
+
+STREAM = traffic_stream(MODEL_NAME)
 
 RESULTS = Path(__file__).parent / "results" / "traffic_logging.md"
 
@@ -41,6 +44,7 @@ def requests(count: int, rng: np.random.Generator) -> list[TrafficRecord]:
     """``count`` one-instance requests as the gateway records them."""
     return [
         TrafficRecord(
+            model="digits-classifier",
             request_id=uuid.uuid4().hex,
             model_version="1",
             ids=[uuid.uuid4().hex],
@@ -58,7 +62,7 @@ async def measure(url: str, pid: int, args: argparse.Namespace) -> list[tuple[fl
     """(gateway µs, redis µs) per entry, one pair per repeat."""
     entries = args.batch * args.batches
     redis = Redis.from_url(url)
-    redis.delete(TRAFFIC_STREAM)
+    redis.delete(STREAM)
     logger = TrafficLogger(
         redis, capacity=10 * args.batch, batch_size=args.batch, stream_maxlen=10 * entries
     )
@@ -77,7 +81,7 @@ async def measure(url: str, pid: int, args: argparse.Namespace) -> list[tuple[fl
                 (process_cpu_s(pid) - server) / entries * 1e6,
             )
         )
-    if logger.dropped or redis.xlen(TRAFFIC_STREAM) != entries * args.repeats:
+    if logger.dropped or redis.xlen(STREAM) != entries * args.repeats:
         raise RuntimeError(f"{logger.dropped} entries dropped: the figures are not of a full write")
     redis.close()
     return results

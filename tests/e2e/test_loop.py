@@ -19,7 +19,10 @@ import pytest
 import redis
 from sklearn.datasets import load_digits
 
-from mlops_common.redis_keys import TRAFFIC_STREAM
+from mlops_common.redis_keys import traffic_stream
+from mlops_common.registry import MODEL_NAME
+
+STREAM = traffic_stream(MODEL_NAME)
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -108,11 +111,11 @@ def test_the_loop_closes(
             BackgroundLoad(gateway, clean) as load,
         ):
             # predict → traffic in Redis
-            before = store.xlen(TRAFFIC_STREAM)
+            before = store.xlen(STREAM)
             answer = client.post("/v1/predict", json={"instances": clean[:20].tolist()})
             assert answer.status_code == 200, answer.text
             first_version = answer.json()["model"]["version"]
-            poll("traffic logged", lambda: store.xlen(TRAFFIC_STREAM) >= before + 20, 30)
+            poll("traffic logged", lambda: store.xlen(STREAM) >= before + 20, 30)
 
             # feedback on a known prediction; an unknown id is refused
             prediction_id = answer.json()["predictions"][0]["id"]

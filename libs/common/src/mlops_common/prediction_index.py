@@ -1,9 +1,11 @@
 """The index of prediction ids that feedback may name, kept in hourly Redis hashes.
 
 ``predictions:<bucket>`` (``bucket`` = unix time // 3600) is a hash: field = an id feedback may
-name, value = the prediction id it names, or ``""`` when the id names itself (the common case,
-left empty to save memory). A one-instance request's ``request_id`` is a field whose value is its
-prediction id. Each hash expires ``ttl`` after its hour ends, so an id is known for at least
+name, value = ``<model>|<prediction id>`` (:func:`index_value`): the served model that answered,
+and the prediction id the field names, left empty when the id names itself (the common case, to
+save memory). A one-instance request's ``request_id`` is a field whose value names its
+prediction id. A value without ``|`` (written before models had names here) is a prediction id.
+Each hash expires ``ttl`` after its hour ends, so an id is known for at least
 ``ttl`` and at most ``ttl`` + 1 h.
 
 The gateway writes one ``HSET`` and one ``EXPIREAT`` per flush, however many predictions it holds.
@@ -19,6 +21,23 @@ from typing import Final
 #: Width of one index hash, in seconds.
 BUCKET_S: Final = 3600
 INDEX_PREFIX: Final = "predictions:"
+_SEPARATOR: Final = "|"
+
+
+def index_value(model: str, prediction_id: str = "") -> str:
+    """The value stored for an id: the model that answered and the id it names ("" = itself)."""
+    return f"{model}{_SEPARATOR}{prediction_id}"
+
+
+def parse_index_value(identifier: str, value: str) -> tuple[str | None, str]:
+    """``(model, prediction id)`` of the index entry ``identifier`` → ``value``.
+
+    The model is ``None`` for a value written without one.
+    """
+    model, separator, named = value.rpartition(_SEPARATOR)
+    if not separator:
+        return None, value or identifier
+    return model, named or identifier
 
 
 def bucket_of(timestamp: float) -> int:

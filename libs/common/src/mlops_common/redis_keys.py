@@ -1,13 +1,15 @@
 """Redis names and the encodings of what travels through Redis, in one place.
 
-- ``traffic`` — a stream with one entry per predicted instance (:class:`TrafficEntry`), written by
-  the gateway with an approximate ``MAXLEN``, read by the drift service through a consumer group.
+- ``traffic:<model>`` — one stream per served model (:func:`traffic_stream`) with one entry per
+  predicted instance (:class:`TrafficEntry`), written by the gateway with an approximate
+  ``MAXLEN``, read by that model's drift monitor through a consumer group.
 - ``feedback`` — a hash: prediction id → true label (written by ``POST /v1/feedback``).
 - ``predictions:<hour>`` — the ids feedback may name, in hourly hashes that expire
-  (:mod:`mlops_common.prediction_index`).
+  (:mod:`mlops_common.prediction_index`); each id's value is the name of the model that answered.
 - ``model-events`` — a pub/sub channel announcing promotions (:class:`ModelEvent`).
 
-Features travel as 64 little-endian float32 values (256 bytes): compact, exact and fast.
+An instance's input travels as its values flattened to little-endian float32 (a digits instance:
+64 values, 256 bytes): compact, exact and fast. The model's spec names what they are.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from typing import Final
 
 import numpy as np
 
-from mlops_common.features import N_FEATURES, FloatArray
+from mlops_common.features import FloatArray
 
-TRAFFIC_STREAM: Final = "traffic"
+TRAFFIC_STREAM_PREFIX: Final = "traffic:"
 FEEDBACK_HASH: Final = "feedback"
 MODEL_EVENTS_CHANNEL: Final = "model-events"
 DRIFT_CONSUMER_GROUP: Final = "drift"
@@ -30,6 +32,11 @@ DRIFT_CONSUMER_GROUP: Final = "drift"
 TRAFFIC_STREAM_MAXLEN: Final = 100_000
 
 _FEATURE_DTYPE: Final = np.dtype("<f4")
+
+
+def traffic_stream(model: str) -> str:
+    """The traffic stream of the served model ``model``: ``traffic:<model>``."""
+    return TRAFFIC_STREAM_PREFIX + model
 
 
 class TrafficDecodeError(ValueError):
@@ -57,10 +64,10 @@ class TrafficEntry:
     timestamp: float = field(default_factory=time.time)
 
     def encode(self) -> dict[str, bytes | str]:
-        """Fields for ``XADD``: scalars as text, features as 256 raw float32 bytes."""
+        """Fields for ``XADD``: scalars as text, the input as raw float32 bytes."""
         features = np.ascontiguousarray(self.features, dtype=_FEATURE_DTYPE)
-        if features.shape != (N_FEATURES,):
-            raise ValueError(f"features must have shape ({N_FEATURES},), got {features.shape}")
+        if features.ndim != 1 or not features.size:
+            raise ValueError(f"features must be a non-empty vector, got shape {features.shape}")
         return {
             "id": self.id,
             "request_id": self.request_id,
@@ -73,11 +80,21 @@ class TrafficEntry:
         }
 
     @classmethod
-    def decode(cls, fields: Mapping[bytes | str, bytes | str]) -> TrafficEntry:
-        """Rebuild an entry from ``XREAD``/``XRANGE`` fields (bytes or str keys)."""
+    def decode(
+        cls, fields: Mapping[bytes | str, bytes | str], width: int | None = None
+    ) -> TrafficEntry:
+        """Rebuild an entry from ``XREAD``/``XRANGE`` fields (bytes or str keys).
+
+        ``width``: the number of input values the reader expects (refused otherwise).
+        """
         raw = fields.get("features", fields.get(b"features"))
-        if not isinstance(raw, bytes) or len(raw) != N_FEATURES * _FEATURE_DTYPE.itemsize:
-            raise TrafficDecodeError("traffic entry has no 256-byte float32 'features' field")
+        size = _FEATURE_DTYPE.itemsize
+        if not isinstance(raw, bytes) or not raw or len(raw) % size:
+            raise TrafficDecodeError("traffic entry has no float32 'features' field")
+        if width is not None and len(raw) != width * size:
+            raise TrafficDecodeError(
+                f"traffic entry holds {len(raw) // size} input values; expected {width}"
+            )
         try:
             return cls(
                 id=_text(fields, "id"),

@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 import redis
 
-from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
+from mlops_common.redis_keys import TrafficEntry, traffic_stream
+from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.servers import RedisServer
+
+STREAM = traffic_stream(MODEL_NAME)
 
 
 def test_stream_write_and_read(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
-    stream = f"{TRAFFIC_STREAM}:fixture-test"
+    stream = f"{STREAM}:fixture-test"
     entry = TrafficEntry("p", "r", "1", np.full(64, 3.0, np.float32), 3, 0.9, 1.0)
     entry_id = client.xadd(stream, entry.encode(), maxlen=10, approximate=True)
     [(read_id, fields)] = client.xrange(stream)

@@ -9,6 +9,7 @@ from mlops_common.redis_keys import (
     ModelEvent,
     TrafficDecodeError,
     TrafficEntry,
+    traffic_stream,
 )
 
 
@@ -43,16 +44,30 @@ def test_traffic_entry_round_trips_with_str_and_bytes_keys() -> None:
         np.testing.assert_array_equal(decoded.features, entry.features)
 
 
-def test_wrong_feature_shape_is_refused_on_encode() -> None:
-    entry = TrafficEntry("a", "b", "1", np.zeros(63, np.float32), 1, 0.5, 1.0)
+@pytest.mark.parametrize("features", [np.zeros((2, 4), np.float32), np.zeros(0, np.float32)])
+def test_a_non_vector_input_is_refused_on_encode(features: np.ndarray) -> None:
+    entry = TrafficEntry("a", "b", "1", features, 1, 0.5, 1.0)
     with pytest.raises(ValueError, match="shape"):
         entry.encode()
+
+
+def test_any_width_round_trips_and_a_reader_may_demand_one() -> None:
+    entry = TrafficEntry("a", "b", "1", np.arange(4, dtype=np.float32), 2, 0.5, 1.0)
+    fields = entry.encode()
+    np.testing.assert_array_equal(TrafficEntry.decode(fields, width=4).features, np.arange(4))
+    with pytest.raises(TrafficDecodeError, match="holds 4 input values; expected 64"):
+        TrafficEntry.decode(fields, width=64)
+
+
+def test_streams_are_per_model() -> None:
+    assert traffic_stream("iris") == "traffic:iris"
+    assert traffic_stream("digits-classifier") != traffic_stream("iris")
 
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("features", b"\x00" * 10, "256-byte"),
+        ("features", b"\x00" * 10, "float32 'features'"),
         ("label", "seven", "malformed"),
         ("confidence", "high", "malformed"),
     ],

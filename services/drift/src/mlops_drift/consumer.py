@@ -1,4 +1,4 @@
-"""Reads the ``traffic`` stream through the ``drift`` consumer group into the sliding window."""
+"""Reads a model's ``traffic:<model>`` stream through the ``drift`` group into its window."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mlops_common.redis_keys import (
     DRIFT_CONSUMER_GROUP,
-    TRAFFIC_STREAM,
     TrafficDecodeError,
     TrafficEntry,
+    traffic_stream,
 )
+from mlops_common.registry import MODEL_NAME
 from mlops_drift.metrics import DriftMetrics
 from mlops_drift.window import SlidingWindow
 
@@ -51,8 +52,12 @@ class TrafficConsumer:
         block_ms: int = 1000,
         start_from: str = "latest",
         accept: Callable[[TrafficEntry], bool] = lambda _entry: True,
+        model: str = MODEL_NAME,
+        width: int | None = None,
     ) -> None:
         self._redis = redis
+        self.stream = traffic_stream(model)
+        self._width = width
         self._window = window
         self._metrics = metrics
         self.consumer_name = consumer_name
@@ -66,7 +71,7 @@ class TrafficConsumer:
         """Create the consumer group (and the stream) unless it exists."""
         try:
             await self._redis.xgroup_create(
-                TRAFFIC_STREAM, DRIFT_CONSUMER_GROUP, id=self._start_id, mkstream=True
+                self.stream, DRIFT_CONSUMER_GROUP, id=self._start_id, mkstream=True
             )
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
@@ -77,7 +82,7 @@ class TrafficConsumer:
         response: Any = await self._redis.xreadgroup(
             DRIFT_CONSUMER_GROUP,
             self.consumer_name,
-            {TRAFFIC_STREAM: ">"},
+            {self.stream: ">"},
             count=self.count,
             block=self.block_ms,
         )
@@ -89,7 +94,7 @@ class TrafficConsumer:
             for message_id, fields in messages:
                 ids.append(message_id)
                 try:
-                    entry = TrafficEntry.decode(fields)
+                    entry = TrafficEntry.decode(fields, self._width)
                 except TrafficDecodeError as exc:
                     self._metrics.bad_entries.inc()
                     log.warning(
@@ -103,7 +108,7 @@ class TrafficConsumer:
         self._metrics.entries.inc(added)
         self._metrics.window_size.set(len(self._window))
         if ids:
-            await self._redis.xack(TRAFFIC_STREAM, DRIFT_CONSUMER_GROUP, *ids)
+            await self._redis.xack(self.stream, DRIFT_CONSUMER_GROUP, *ids)
         return added
 
     async def run(self) -> None:

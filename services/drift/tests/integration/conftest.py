@@ -12,9 +12,12 @@ import pytest
 import redis
 
 from mlops_common.jobs import RETRAIN_QUEUE
-from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
+from mlops_common.redis_keys import TrafficEntry, traffic_stream
+from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.asgi import serve_asgi
 from mlops_common.testing.onnx_models import register_onnx_model, write_linear_model
+
+STREAM = traffic_stream(MODEL_NAME)
 
 
 @pytest.fixture
@@ -40,7 +43,7 @@ def add_traffic(client: redis.Redis, entries: list[TrafficEntry]) -> None:
     """XADD entries as the gateway does."""
     pipe = client.pipeline(transaction=False)
     for entry in entries:
-        pipe.xadd(TRAFFIC_STREAM, entry.encode())  # type: ignore[arg-type]
+        pipe.xadd(STREAM, entry.encode())  # type: ignore[arg-type]
     pipe.execute()
 
 

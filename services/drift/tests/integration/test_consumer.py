@@ -6,10 +6,13 @@ import numpy as np
 import redis
 from redis.asyncio import Redis
 
-from mlops_common.redis_keys import DRIFT_CONSUMER_GROUP, TRAFFIC_STREAM
+from mlops_common.redis_keys import DRIFT_CONSUMER_GROUP, traffic_stream
+from mlops_common.registry import MODEL_NAME
 from mlops_drift.consumer import TrafficConsumer
 from mlops_drift.metrics import DriftMetrics
 from mlops_drift.window import SlidingWindow
+
+TRAFFIC_STREAM = traffic_stream(MODEL_NAME)
 
 
 def consumer(url: str, window: SlidingWindow, metrics: DriftMetrics, **kwargs) -> TrafficConsumer:  # type: ignore[no-untyped-def]

@@ -50,6 +50,30 @@ class NotFoundError(GatewayError):
     status, code = 404, "not_found"
 
 
+class ConflictError(GatewayError):
+    """The request conflicts with the resource's state (e.g. retraining a model with no recipe)."""
+
+    status, code = 409, "conflict"
+
+
+class InvalidLabelError(GatewayError):
+    """A feedback label that is not one of the answering model's classes."""
+
+    status, code = 422, "invalid_label"
+
+
+class ModelNotServedError(GatewayError):
+    """The named model is not served (404), naming the served ones."""
+
+    status, code = 404, "model_not_found"
+
+
+class ModelNotReadyError(GatewayError):
+    """The named model is served but not ready (loading, or its version failed to load)."""
+
+    status, code = 503, "model_not_ready"
+
+
 class UnauthorizedError(GatewayError):
     """No API key on an admin route."""
 

@@ -8,58 +8,94 @@ instance may be named by its ``request_id`` too: the index maps it to its predic
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from mlops_common.prediction_index import live_keys
+from mlops_common.prediction_index import live_keys, parse_index_value
 from mlops_common.redis_keys import FEEDBACK_HASH
-from mlops_gateway.errors import DependencyUnavailableError, NotFoundError
+from mlops_gateway.errors import DependencyUnavailableError, InvalidLabelError, NotFoundError
 from mlops_gateway.traffic import TrafficLogger
 
-#: KEYS[1]: the feedback hash; KEYS[2..]: the live index hashes, newest first.
-#: ARGV[1]: the id feedback names; ARGV[2]: the label. Finds the prediction id the newest entry
-#: names ("" names itself), stores the label under it and returns it; nil when unknown.
-#: Look-up and write are one atomic step and one round trip.
-RECORD_SCRIPT: Final = """
-for i = 2, #KEYS do
+#: KEYS: the live index hashes, newest first; ARGV[1]: the id feedback names. Returns the value
+#: of the newest entry for it (``<model>|<prediction id>``), nil when unknown: one round trip.
+LOOKUP_SCRIPT: Final = """
+for i = 1, #KEYS do
   local named = redis.call('HGET', KEYS[i], ARGV[1])
-  if named then
-    if named == '' then named = ARGV[1] end
-    redis.call('HSET', KEYS[1], named, ARGV[2])
-    return named
-  end
+  if named then return named end
 end
 return false
 """
 
+#: The class names of a served model, ``None`` when the gateway does not know the model.
+ClassesOf = Callable[[str], Sequence[str] | None]
+
 
 class FeedbackStore:
-    """Checks prediction ids and stores true labels in the ``feedback`` hash."""
+    """Checks prediction ids and stores true labels (class indexes) in the ``feedback`` hash."""
 
-    def __init__(self, redis: Redis, traffic: TrafficLogger | None, ttl_s: int) -> None:
+    def __init__(
+        self, redis: Redis, traffic: TrafficLogger | None, ttl_s: int, classes_of: ClassesOf
+    ) -> None:
         self._redis = redis
         self._traffic = traffic
         self._ttl_s = ttl_s
-        self._record = redis.register_script(RECORD_SCRIPT)
+        self._classes_of = classes_of
+        self._lookup = redis.register_script(LOOKUP_SCRIPT)
 
-    async def record(self, identifier: str, label: int) -> str:
-        """Store ``label`` for the prediction ``identifier`` names; return the prediction id.
+    async def record(self, identifier: str, label: int | str) -> tuple[str, int, str | None]:
+        """Store ``label`` for the prediction ``identifier`` names.
+
+        ``label`` is a class index or a class name of the model that answered. Returns the
+        prediction id, the class index stored and the model's name (None for an entry logged
+        without one).
 
         Raises:
             NotFoundError: no logged prediction (or single-instance request) has this id.
+            InvalidLabelError: the label is not one of the model's classes.
             DependencyUnavailableError: Redis is down.
         """
         if self._traffic is not None and self._traffic.pending(identifier):
             await self._traffic.wait_written(identifier)
-        keys = [FEEDBACK_HASH, *live_keys(time.time(), self._ttl_s)]
+        keys = live_keys(time.time(), self._ttl_s)
         try:
-            named = await self._record(keys=keys, args=[identifier, str(label)])
+            value = await self._lookup(keys=keys, args=[identifier])
         except (RedisError, OSError, TimeoutError) as exc:
             raise DependencyUnavailableError("redis", f"cannot store feedback: {exc}") from exc
-        if named is None:
+        if value is None:
             raise NotFoundError(
                 f"no prediction with id {identifier!r}: it is unknown or older than its TTL"
             )
-        return named.decode() if isinstance(named, bytes) else str(named)
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        model, prediction_id = parse_index_value(identifier, text)
+        index = self._class_index(model, label)
+        try:
+            await self._redis.hset(FEEDBACK_HASH, prediction_id, str(index))
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise DependencyUnavailableError("redis", f"cannot store feedback: {exc}") from exc
+        return prediction_id, index, model
+
+    def _class_index(self, model: str | None, label: int | str) -> int:
+        classes = self._classes_of(model) if model is not None else None
+        if classes is None:  # a model the gateway no longer serves: indexes only
+            if isinstance(label, int):
+                return label
+            raise InvalidLabelError(
+                f"label {label!r}: the model {model!r} is not served now; send the class index"
+            )
+        if isinstance(label, int):
+            if label < len(classes):
+                return label
+            raise InvalidLabelError(
+                f"label {label} is not a class of {model!r}: it has {len(classes)} classes "
+                f"(0..{len(classes) - 1})"
+            )
+        try:
+            return list(classes).index(label)
+        except ValueError:
+            raise InvalidLabelError(
+                f"label {label!r} is not a class of {model!r}; its classes are "
+                + ", ".join(repr(c) for c in classes[:20])
+            ) from None

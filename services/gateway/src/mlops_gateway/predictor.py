@@ -111,6 +111,7 @@ class Predictor:
         if self._traffic is not None:
             self._traffic.offer(
                 TrafficRecord(
+                    model=result.model_name,
                     request_id=request_id,
                     model_version=result.model_version,
                     ids=ids,

@@ -111,7 +111,7 @@ async def open_services(
             max_image_bytes=settings.max_image_bytes,
             max_image_pixels=settings.max_image_pixels,
         ),
-        feedback=FeedbackStore(redis, traffic, settings.prediction_ttl_s),
+        feedback=FeedbackStore(redis, traffic, settings.prediction_ttl_s, lambda model: None),
         jobs=JobQueue(celery),
         registry=ModelRegistry(
             settings.tracking_uri, settings.model_name, redis, settings.registry_timeout_s

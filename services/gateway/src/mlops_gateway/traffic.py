@@ -3,10 +3,11 @@
 A request only appends one record (its ids, features, labels…) to a bounded in-memory deque:
 no encoding, no I/O, O(1). A background task flushes the buffer every ``flush_interval_s``; each
 batch goes out from a worker thread as one non-transactional pipeline of redis-py's blocking
-client: :data:`APPEND_ENTRIES`, a redis-py ``Script`` that runs an ``XADD traffic`` per instance
-with the fields :meth:`TrafficEntry.encode <mlops_common.redis_keys.TrafficEntry.encode>` gives
-and one ``XTRIM traffic MAXLEN ~ n``, then the prediction-id index that lets feedback check an id
-(:mod:`mlops_common.prediction_index`).
+client: per served model in the batch, :data:`APPEND_ENTRIES`, a redis-py ``Script`` that runs an
+``XADD traffic:<model>`` per instance with the fields
+:meth:`TrafficEntry.encode <mlops_common.redis_keys.TrafficEntry.encode>` gives and one
+``XTRIM traffic:<model> MAXLEN ~ n``; then the prediction-id index that lets feedback check an id
+and find the model that answered (:mod:`mlops_common.prediction_index`).
 Why this shape (gateway CPU per logged entry, docs/services/gateway.md): an ``XADD`` command per
 entry on the asyncio client cost ~75 µs, one script call ~35 µs, and the blocking client, whose
 commands hiredis packs in C, ~12 µs.
@@ -29,8 +30,8 @@ from numpy.typing import NDArray
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from mlops_common.prediction_index import bucket_of, expires_at, index_key
-from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
+from mlops_common.prediction_index import bucket_of, expires_at, index_key, index_value
+from mlops_common.redis_keys import TrafficEntry, traffic_stream
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ return (#ARGV - 2 - k) / k
 class TrafficRecord:
     """One prediction request as it waits in memory: ``n`` instances, not yet encoded."""
 
+    model: str
     request_id: str
     model_version: str
     ids: Sequence[str]
@@ -83,6 +85,7 @@ class TrafficRecord:
     def head(self, n: int) -> TrafficRecord:
         """The record of its first ``n`` instances only."""
         return TrafficRecord(
+            self.model,
             self.request_id,
             self.model_version,
             self.ids[:n],
@@ -100,11 +103,11 @@ class TrafficRecord:
         return identifier in self.ids
 
     def index_fields(self) -> dict[str, str]:
-        """Its fields of the prediction-id index: each id names itself (``""``); a one-instance
-        request's own id, when it differs, names its prediction."""
-        fields = dict.fromkeys(self.ids, "")
+        """Its fields of the prediction-id index: each id names its model and itself; a
+        one-instance request's own id, when it differs, names its prediction."""
+        fields = dict.fromkeys(self.ids, index_value(self.model))
         if len(self.ids) == 1 and self.request_id != self.ids[0]:
-            fields[self.request_id] = self.ids[0]
+            fields[self.request_id] = index_value(self.model, self.ids[0])
         return fields
 
 
@@ -242,31 +245,40 @@ class TrafficLogger:
         count = sum(len(record.ids) for record in records)
         if not count:
             return True
-        replies = await asyncio.to_thread(self._send, records)
-        # [the script, HSET, EXPIREAT]; an error reply comes back as its ResponseError. A script
-        # refused at its first XADD (OOM, READONLY, WRONGTYPE…) wrote none of the batch.
+        by_model: dict[str, list[TrafficRecord]] = {}
+        for record in records:
+            by_model.setdefault(record.model, []).append(record)
+        replies = await asyncio.to_thread(self._send, by_model)
+        # [one script per model, HSET, EXPIREAT]; an error reply comes back as its
+        # ResponseError. A script refused at its first XADD (OOM, READONLY, WRONGTYPE…) wrote
+        # none of its model's entries.
         errors = [r for r in replies if isinstance(r, ResponseError)]
-        refused = count if isinstance(replies[0], ResponseError) else 0
+        refused = sum(
+            sum(len(record.ids) for record in group)
+            for group, reply in zip(by_model.values(), replies, strict=False)
+            if isinstance(reply, ResponseError)
+        )
         self.logged += count - refused
         self._on_logged(count - refused)
         if errors:  # entries refused, or ids left out of the index
             self._drop(refused, f"Redis refused them: {errors[0]}")
         return not errors
 
-    def _send(self, records: list[TrafficRecord]) -> list[object]:
+    def _send(self, by_model: dict[str, list[TrafficRecord]]) -> list[object]:
         """Write one batch with the blocking client (in a worker thread); the pipeline's replies."""
-        encoded = [entry.encode() for record in records for entry in record.entries()]
-        names = list(encoded[0])
-        args: list[bytes | str | int] = [self._stream_maxlen, len(names), *names]
-        for fields in encoded:
-            args.extend(fields.values())
         index: dict[str, str] = {}
-        for record in records:
-            index.update(record.index_fields())
         bucket = bucket_of(time.time())
         key = index_key(bucket)
         with self._redis.pipeline(transaction=False) as pipe:
-            self._append(keys=[TRAFFIC_STREAM], args=args, client=pipe)
+            for model, records in by_model.items():
+                encoded = [entry.encode() for record in records for entry in record.entries()]
+                names = list(encoded[0])
+                args: list[bytes | str | int] = [self._stream_maxlen, len(names), *names]
+                for fields in encoded:
+                    args.extend(fields.values())
+                for record in records:
+                    index.update(record.index_fields())
+                self._append(keys=[traffic_stream(model)], args=args, client=pipe)
             pipe.hset(key, mapping=index)  # type: ignore[arg-type]
             pipe.expireat(key, expires_at(bucket, self._prediction_ttl_s))
             replies: list[object] = pipe.execute(raise_on_error=False)

@@ -16,8 +16,11 @@ from PIL import Image
 
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
-from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
+from mlops_common.redis_keys import TrafficEntry, traffic_stream
+from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.traffic import indexed_prediction
+
+STREAM = traffic_stream(MODEL_NAME)
 
 DIGIT = [0.0, 0, 5, 13, 9, 1, 0, 0] * 8
 
@@ -58,7 +61,7 @@ def test_instances_are_predicted_and_logged(client: httpx.Client, redis_url: str
     while not all(indexed_prediction(store, i, 7 * 24 * 3600) for i in ids):
         assert time.monotonic() < deadline, "traffic never reached Redis"
         time.sleep(0.02)
-    entries = [TrafficEntry.decode(f) for _, f in store.xrevrange(TRAFFIC_STREAM, count=500)]
+    entries = [TrafficEntry.decode(f) for _, f in store.xrevrange(STREAM, count=500)]
     logged = {e.id: e for e in entries if e.request_id == body["request_id"]}
     assert set(logged) == set(ids)
     first = logged[ids[0]]

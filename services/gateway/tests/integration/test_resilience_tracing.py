@@ -9,10 +9,13 @@ import redis
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
+from mlops_common.redis_keys import TrafficEntry, traffic_stream
+from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.servers import RedisServer
 
 from .conftest import GatewayFactory, metric_value
+
+STREAM = traffic_stream(MODEL_NAME)
 
 DIGIT = [4.0] * 64
 
@@ -34,7 +37,7 @@ def test_redis_stopped_mid_test(gateway_factory: GatewayFactory, redis_server: R
     with httpx.Client(base_url=url, timeout=10) as http:
         first = http.post("/v1/predict", json={"instances": [DIGIT]})
         assert first.status_code == 200
-        _wait_for(lambda: store.xlen(TRAFFIC_STREAM) == 1)
+        _wait_for(lambda: store.xlen(STREAM) == 1)
         assert _metric(http, "gateway_traffic_logged_total") == 1
 
         redis_server.stop()
@@ -54,8 +57,8 @@ def test_redis_stopped_mid_test(gateway_factory: GatewayFactory, redis_server: R
         recovered = http.post("/v1/predict", json={"instances": [DIGIT]})
         assert recovered.status_code == 200
         request_id = recovered.json()["request_id"]
-        _wait_for(lambda: store.xlen(TRAFFIC_STREAM) == 1)
-        (entry,) = [TrafficEntry.decode(f) for _, f in store.xrange(TRAFFIC_STREAM)]
+        _wait_for(lambda: store.xlen(STREAM) == 1)
+        (entry,) = [TrafficEntry.decode(f) for _, f in store.xrange(STREAM)]
         assert entry.request_id == request_id
         assert _metric(http, "gateway_traffic_logged_total") == 2
         assert _metric(http, "gateway_traffic_dropped_total") == 10

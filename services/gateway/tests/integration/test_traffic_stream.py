@@ -15,15 +15,19 @@ import pytest
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from mlops_common.redis_keys import TRAFFIC_STREAM, TrafficEntry
+from mlops_common.redis_keys import TrafficEntry, traffic_stream
+from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.servers import RedisServer
 from mlops_common.testing.traffic import indexed_prediction
 from mlops_gateway.traffic import TrafficLogger, TrafficRecord
+
+STREAM = traffic_stream(MODEL_NAME)
 
 
 def _record(n: int, request_id: str, version: str = "7") -> TrafficRecord:
     rng = np.random.default_rng(n)
     return TrafficRecord(
+        model=MODEL_NAME,
         request_id=request_id,
         model_version=version,
         ids=[f"{request_id}-{i}" for i in range(n)],
@@ -42,7 +46,7 @@ async def _write_and_read(url: str, records: list[TrafficRecord]) -> tuple[list,
         logger.offer(record)
     await logger.flush()
     assert logger.logged == sum(len(r.ids) for r in records)
-    return await redis.xrange(TRAFFIC_STREAM), redis
+    return await redis.xrange(STREAM), redis
 
 
 def test_stream_entries_equal_the_shared_encoding(redis_server: RedisServer) -> None:
@@ -94,7 +98,7 @@ def test_a_large_flush_is_split_into_batches(redis_server: RedisServer) -> None:
             await logger.flush()
             assert logger.logged == 1_200
             assert logger.depth == 0
-            assert await redis.xlen(TRAFFIC_STREAM) == 1_200
+            assert await redis.xlen(STREAM) == 1_200
         finally:
             await redis.aclose()
 
@@ -111,7 +115,7 @@ def test_refused_writes_are_counted_and_the_connection_stays_usable(
         redis = Redis.from_url(redis_server.url)
         logger = TrafficLogger(sync)
         try:
-            sync.set(TRAFFIC_STREAM, "not a stream")
+            sync.set(STREAM, "not a stream")
             for _ in range(2):
                 logger.offer(_record(3, "refused"))
                 await logger.flush()
@@ -120,15 +124,15 @@ def test_refused_writes_are_counted_and_the_connection_stays_usable(
             assert "WRONGTYPE" in caplog.text
             assert sync.ping()  # every reply was read: the pooled connection is in step
 
-            sync.delete(TRAFFIC_STREAM)
+            sync.delete(STREAM)
             logger.offer(_record(2, "after"))
             await logger.flush()
             assert (logger.logged, logger.dropped) == (2, 6)
-            assert await redis.xlen(TRAFFIC_STREAM) == 2
+            assert await redis.xlen(STREAM) == 2
             assert "traffic logging recovered" in caplog.text
         finally:
             await redis.aclose()
 
     with caplog.at_level(logging.INFO, logger="mlops_gateway.traffic"):
         asyncio.run(scenario())
-    sync.delete(TRAFFIC_STREAM)
+    sync.delete(STREAM)

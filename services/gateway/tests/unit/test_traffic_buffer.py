@@ -10,6 +10,7 @@ from mlops_gateway.traffic import TrafficLogger, TrafficRecord
 
 def _entries(n: int, request_id: str = "r") -> TrafficRecord:
     return TrafficRecord(
+        model="digits-classifier",
         request_id=request_id,
         model_version="1",
         ids=[f"{request_id}-{i}" for i in range(n)],

@@ -101,6 +101,24 @@ class DataPlane:
             return False
         return endpoint.ready
 
+    def index(self, ready_only: bool = False) -> list[tuple[str, str, str, str]]:
+        """``(name, version, state, reason)`` of every served model, in the configured order.
+
+        ``state`` is ``READY`` or ``UNAVAILABLE`` (not loaded: the reason says why); a model
+        whose new version failed to load while an older one serves is ``READY`` with that
+        reason.
+        """
+        rows = []
+        for name, endpoint in self.endpoints.items():
+            model = endpoint.model
+            ready = endpoint.ready and not self._closed
+            if ready_only and not ready:
+                continue
+            reason = "" if ready and endpoint.error is None else endpoint.not_ready_reason()
+            version = model.version if model is not None else ""
+            rows.append((name, version, "READY" if ready else "UNAVAILABLE", reason))
+        return rows
+
     def model_metadata(self, name: str, version: str = "") -> OnnxModel:
         """The loaded model, for its metadata; NOT_FOUND / UNAVAILABLE errors otherwise."""
         return self.endpoint(name).require(version)

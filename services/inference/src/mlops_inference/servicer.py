@@ -3,7 +3,10 @@
 Every call is counted and timed (``inference_requests_total``, ``..._duration_seconds``, with
 the served model's name as label ``model`` for the per-model calls) and domain errors are
 mapped to their gRPC status in one place (:meth:`InferenceServicer._call`).
-RPCs not overridden here (the model repository extension) answer UNIMPLEMENTED.
+Of the model repository extension, ``RepositoryIndex`` lists the served models and their state;
+loading and unloading answer UNIMPLEMENTED (models follow their registry alias).
+``ModelMetadata`` carries the served version's model spec as the parameter ``model_spec`` (its
+JSON text), so a client learns what the model takes and answers with the version it serves.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
 PLATFORM = "onnxruntime_onnx"
+#: ``ModelMetadataResponse.parameters`` key of the served version's spec (JSON text).
+SPEC_PARAMETER = "model_spec"
 NO_REPOSITORY = "the model repository API is not offered: models follow the registry alias"
 
 
@@ -113,12 +118,16 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
         async def handle(req: Any) -> Any:
             model = self._plane.model_metadata(req.name, req.version)
+            parameters = {}
+            if model.spec is not None:
+                parameters[SPEC_PARAMETER] = pb.InferParameter(string_param=model.spec.to_json())
             return pb.ModelMetadataResponse(
                 name=model.name,
                 versions=[model.version],
                 platform=PLATFORM,
                 inputs=[_tensor_metadata(spec) for spec in model.inputs],
                 outputs=[_tensor_metadata(spec) for spec in model.outputs],
+                parameters=parameters,
             )
 
         return await self._call("ModelMetadata", context, handle, request, request.name)
@@ -130,6 +139,20 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             return encode_response(await self._plane.infer(decode_request(req)))
 
         return await self._call("ModelInfer", context, handle, request, request.model_name)
+
+    async def RepositoryIndex(self, request: pb.RepositoryIndexRequest, context: Any) -> Any:  # noqa: N802
+        """Every served model with its version and state (``READY``/``UNAVAILABLE``, reason)."""
+
+        async def handle(req: Any) -> Any:
+            Entry = pb.RepositoryIndexResponse.ModelIndex  # noqa: N806
+            return pb.RepositoryIndexResponse(
+                models=[
+                    Entry(name=name, version=version, state=state, reason=reason)
+                    for name, version, state, reason in self._plane.index(req.ready)
+                ]
+            )
+
+        return await self._call("RepositoryIndex", context, handle, request)
 
     async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:  # noqa: N802
         """Not offered: models come from the registry alias (see the watcher)."""

@@ -155,6 +155,15 @@ async def test_a_corrupt_model_stays_not_ready_while_the_good_one_serves(
             details = caught.value.details() or ""
             assert f"model '{BROKEN}' is not loaded" in details
             assert "onnxruntime refused" in details
+        # The repository index lists both, with the state and reason of each.
+        index = {
+            m.name: m for m in (await stub.RepositoryIndex(pb.RepositoryIndexRequest())).models
+        }
+        assert (index[DIGITS].state, index[DIGITS].reason) == ("READY", "")
+        assert index[BROKEN].state == "UNAVAILABLE"
+        assert "onnxruntime refused" in index[BROKEN].reason
+        ready_only = await stub.RepositoryIndex(pb.RepositoryIndexRequest(ready=True))
+        assert [m.name for m in ready_only.models] == [DIGITS]
         text = await _metrics_text(server)
         assert f'inference_model_ready{{model="{BROKEN}"}} 0.0' in text
         assert f'inference_model_ready{{model="{DIGITS}"}} 1.0' in text

@@ -12,7 +12,7 @@ import grpc
 import pytest
 from mlflow import MlflowClient
 
-from mlops_common.model_spec import MODEL_SPEC_ARTIFACT
+from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, parse_spec
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
 from mlops_common.testing.onnx_models import register_onnx_model
@@ -79,6 +79,10 @@ async def test_spec_loads_with_the_version_and_a_mismatching_one_is_refused(
         assert iris.model.spec is not None
         assert iris.model.spec.classes == CLASSES
         assert (await stub.ModelReady(pb.ModelReadyRequest(name=IRIS))).ready
+        # ModelMetadata carries the served version's spec.
+        served = await stub.ModelMetadata(pb.ModelMetadataRequest(name=IRIS))
+        spec = parse_spec(json.loads(served.parameters["model_spec"].string_param))
+        assert spec == iris.model.spec
         # A model with no registered version stays not ready, with the registry's answer.
         assert not (await stub.ModelReady(pb.ModelReadyRequest(name=GHOST))).ready
         assert not (await stub.ServerReady(pb.ServerReadyRequest())).ready

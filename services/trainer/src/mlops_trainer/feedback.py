@@ -23,11 +23,11 @@ from mlops_common.errors import InputError
 from mlops_common.features import N_FEATURES, validate_features
 from mlops_common.redis_keys import (
     FEEDBACK_HASH,
-    TRAFFIC_STREAM,
     TrafficDecodeError,
     TrafficEntry,
+    traffic_stream,
 )
-from mlops_common.registry import N_CLASSES
+from mlops_common.registry import MODEL_NAME, N_CLASSES
 from mlops_trainer.data import ExtraRows, Features, Labels
 
 log = logging.getLogger(__name__)
@@ -76,15 +76,17 @@ def read_labels(redis: Redis) -> tuple[dict[str, int], int]:
     return labels, bad
 
 
-def _from_stream(redis: Redis, wanted: set[str], limit: int) -> dict[str, TrafficEntry]:
-    """Scan the stream newest first (at most ``limit`` entries) for the ``wanted`` ids."""
+def _from_stream(
+    redis: Redis, stream: str, wanted: set[str], limit: int
+) -> dict[str, TrafficEntry]:
+    """Scan ``stream`` newest first (at most ``limit`` entries) for the ``wanted`` ids."""
     found: dict[str, TrafficEntry] = {}
     upper: bytes | str = "+"
     scanned = 0
     while wanted and scanned < limit:
         batch = cast(
             list[tuple[bytes, dict[bytes | str, bytes | str]]],
-            redis.xrevrange(TRAFFIC_STREAM, max=upper, min="-", count=min(_CHUNK, limit)),
+            redis.xrevrange(stream, max=upper, min="-", count=min(_CHUNK, limit)),
         )
         if not batch:
             break
@@ -104,11 +106,11 @@ def _from_stream(redis: Redis, wanted: set[str], limit: int) -> dict[str, Traffi
 
 
 def load_feedback(
-    redis: Redis, *, max_rows: int, stream_scan: int
+    redis: Redis, *, max_rows: int, stream_scan: int, model: str = MODEL_NAME
 ) -> tuple[list[LabelledRow], FeedbackStats]:
-    """The newest ``max_rows`` labelled predictions whose features can still be found."""
+    """The newest ``max_rows`` labelled predictions of ``model`` whose features can be found."""
     labels, bad = read_labels(redis)
-    entries = _from_stream(redis, set(labels), stream_scan)
+    entries = _from_stream(redis, traffic_stream(model), set(labels), stream_scan)
     rows: list[LabelledRow] = []
     for prediction_id, entry in entries.items():
         try:

@@ -14,8 +14,11 @@ from celery import Celery
 from mlops_common import retrain_lock
 from mlops_common.jobs import RETRAIN_LOCK_KEY, RETRAIN_QUEUE
 from mlops_common.prediction_index import bucket_of, index_key
-from mlops_common.redis_keys import FEEDBACK_HASH, TRAFFIC_STREAM, TrafficEntry
+from mlops_common.redis_keys import FEEDBACK_HASH, TrafficEntry, traffic_stream
+from mlops_common.registry import MODEL_NAME
 from mlops_trainer.feedback import load_feedback
+
+STREAM = traffic_stream(MODEL_NAME)
 
 
 @pytest.fixture
@@ -90,7 +93,7 @@ def _entry(features: np.ndarray, ts: float) -> TrafficEntry:
 def test_feedback_rows_from_the_stream(db: redis.Redis) -> None:
     entries = [_entry(np.full(64, i % 17), ts=1000.0 + i) for i in range(30)]
     for i, entry in enumerate(entries):  # as the gateway logs them: stream and id index
-        db.xadd(TRAFFIC_STREAM, entry.encode())  # type: ignore[arg-type]
+        db.xadd(STREAM, entry.encode())  # type: ignore[arg-type]
         db.hset(index_key(bucket_of(entry.timestamp)), entry.id, "")
         if i < 25:
             db.hset(FEEDBACK_HASH, entry.id, str(i % 10))
@@ -110,7 +113,7 @@ def test_feedback_rows_from_the_stream(db: redis.Redis) -> None:
 
     newest, _ = load_feedback(db, max_rows=5, stream_scan=1000)
     assert [row.id for row in newest] == [e.id for e in reversed(entries[20:25])]
-    db.delete(TRAFFIC_STREAM)  # trimmed away: the labels are left without features
+    db.delete(STREAM)  # trimmed away: the labels are left without features
     trimmed, stats = load_feedback(db, max_rows=100, stream_scan=1000)
     assert trimmed == []
     assert stats.no_features == 1 + 25

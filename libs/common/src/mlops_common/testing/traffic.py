@@ -1,7 +1,7 @@
 """Labelled traffic written to Redis the way the gateway and feedback route leave it.
 
 For tests and benchmarks that need feedback-labelled rows without running a gateway: one
-``traffic`` stream entry per row (its features and the model's answer), its id in the
+``traffic:<model>`` stream entry per row (its features and the model's answer), its id in the
 prediction-id index (:mod:`mlops_common.prediction_index`), and its true label in the
 ``feedback`` hash.
 """
@@ -15,8 +15,16 @@ import numpy as np
 import redis
 from numpy.typing import ArrayLike
 
-from mlops_common.prediction_index import bucket_of, expires_at, index_key, live_keys
-from mlops_common.redis_keys import FEEDBACK_HASH, TRAFFIC_STREAM, TrafficEntry
+from mlops_common.prediction_index import (
+    bucket_of,
+    expires_at,
+    index_key,
+    index_value,
+    live_keys,
+    parse_index_value,
+)
+from mlops_common.redis_keys import FEEDBACK_HASH, TrafficEntry, traffic_stream
+from mlops_common.registry import MODEL_NAME
 
 
 def write_labelled_traffic(
@@ -25,6 +33,7 @@ def write_labelled_traffic(
     labels: ArrayLike,
     probabilities: ArrayLike,
     *,
+    model: str = MODEL_NAME,
     model_version: str = "1",
     latency_ms: float = 1.0,
     ttl_s: int = 3600,
@@ -47,8 +56,8 @@ def write_labelled_traffic(
                 confidence=float(proba.max()),
                 latency_ms=latency_ms,
             )
-            pipe.xadd(TRAFFIC_STREAM, entry.encode())  # type: ignore[arg-type]
-            pipe.hset(index_key(bucket), entry.id, "")
+            pipe.xadd(traffic_stream(model), entry.encode())  # type: ignore[arg-type]
+            pipe.hset(index_key(bucket), entry.id, index_value(model))
             pipe.hset(FEEDBACK_HASH, entry.id, str(int(label)))
         pipe.expireat(index_key(bucket), expires_at(bucket, ttl_s))
         pipe.execute()
@@ -60,5 +69,5 @@ def indexed_prediction(db: redis.Redis, identifier: str, ttl_s: int) -> tuple[st
         named = db.hget(key, identifier)
         if named is not None:
             text = named.decode() if isinstance(named, bytes) else str(named)
-            return (text or identifier), int(db.ttl(key))
+            return parse_index_value(identifier, text)[1], int(db.ttl(key))
     return None

@@ -14,5 +14,5 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 @router.post("", response_model=FeedbackResponse, responses=errors(404, 503))
 async def feedback(body: FeedbackRequest, store: FeedbackDep) -> FeedbackResponse:
     """Store the true label of the prediction ``id`` (404 when the id is unknown)."""
-    prediction_id = await store.record(body.id, body.label)
-    return FeedbackResponse(id=prediction_id, label=body.label)
+    prediction_id, label, _ = await store.record(body.id, body.label)
+    return FeedbackResponse(id=prediction_id, label=label)
