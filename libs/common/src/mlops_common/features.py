@@ -22,9 +22,9 @@ from PIL import Image, UnidentifiedImageError
 from mlops_common.errors import (
     EmptyInputError,
     ImageTooLargeError,
-    InvalidFeaturesError,
     InvalidImageError,
 )
+from mlops_common.vectors import validate_vectors
 
 IMAGE_SIDE: Final = 8
 N_FEATURES: Final = IMAGE_SIDE * IMAGE_SIDE
@@ -115,48 +115,17 @@ def validate_features(
     *,
     max_instances: int | None = None,
 ) -> FloatArray:
-    """Check raw feature vectors and return them as a float32 array of shape ``(n, 64)``.
+    """Check raw digits feature vectors; return them as a float32 array of shape ``(n, 64)``.
 
     Raises:
         EmptyInputError: no instances.
         InvalidFeaturesError: wrong length, not numbers, NaN/inf, outside 0..16, or more than
             ``max_instances`` instances.
     """
-    if len(instances) == 0:
-        raise EmptyInputError("no instances: send at least one vector of 64 numbers")
-    if max_instances is not None and len(instances) > max_instances:
-        raise InvalidFeaturesError(
-            f"{len(instances)} instances in one request; the limit is {max_instances}"
-        )
-    if not isinstance(instances, np.ndarray):
-        for index, instance in enumerate(instances):
-            if isinstance(instance, str | bytes) or not hasattr(instance, "__len__"):
-                raise InvalidFeaturesError(f"instance {index} is not a list of numbers")
-            if len(instance) != N_FEATURES:
-                raise InvalidFeaturesError(
-                    f"instance {index} has {len(instance)} values; "
-                    f"expected {N_FEATURES} (an 8×8 grid)"
-                )
-    try:
-        array = np.asarray(instances, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise InvalidFeaturesError(f"instances must hold only numbers: {exc}") from exc
-    if array.ndim != 2 or array.shape[1] != N_FEATURES:
-        raise InvalidFeaturesError(
-            f"instances have shape {list(array.shape)}; expected [n, {N_FEATURES}]"
-        )
-    finite = np.isfinite(array)
-    if not finite.all():
-        bad_row, bad_col = (int(i) for i in np.argwhere(~finite)[0])
-        raise InvalidFeaturesError(
-            f"instance {bad_row} has a missing or non-finite value (null, NaN or infinity) "
-            f"at position {bad_col}"
-        )
-    outside = (array < FEATURE_MIN) | (array > FEATURE_MAX)
-    if outside.any():
-        bad_row, bad_col = (int(i) for i in np.argwhere(outside)[0])
-        raise InvalidFeaturesError(
-            f"instance {bad_row} has {float(array[bad_row, bad_col]):g} at position {bad_col}; "
-            f"values must lie in {FEATURE_MIN:g}..{FEATURE_MAX:g}"
-        )
-    return array
+    return validate_vectors(
+        instances,
+        width=N_FEATURES,
+        value_range=(FEATURE_MIN, FEATURE_MAX),
+        max_instances=max_instances,
+        hint="an 8×8 grid",
+    )

@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from mlops_common import promotion
+from mlops_common.digits_spec import digits_spec
 from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, ModelSpec
 from mlops_common.registry import (
     ALIAS_PRODUCTION,
@@ -39,7 +40,6 @@ from mlops_trainer import registry
 from mlops_trainer.checkpoint import save_checkpoint
 from mlops_trainer.config import flat_params, to_yaml
 from mlops_trainer.data import ExtraRows, Features, Labels, Manifest, Split, add_rows
-from mlops_trainer.digits_spec import digits_spec
 from mlops_trainer.evaluate import (
     classification_metrics,
     confusion_figure,

@@ -10,6 +10,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
+from mlops_common.digits_spec import digits_spec
 from mlops_common.features import FEATURE_NAMES
 from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, load_spec
 from mlops_common.promotion import PromotionError, rollback
@@ -23,7 +24,6 @@ from mlops_common.testing.pytest_plugin import MlflowStore
 from mlops_common.testing.servers import free_port
 from mlops_trainer.cli import main
 from mlops_trainer.config import compose_config
-from mlops_trainer.digits_spec import digits_spec
 from mlops_trainer.export import ParityError
 from mlops_trainer.pipeline import run_pipeline
 from mlops_trainer.registry import make_client

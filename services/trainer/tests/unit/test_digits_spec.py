@@ -9,9 +9,9 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from mlops_common.digits_spec import DIGITS_PREPROCESSING, digits_spec
 from mlops_common.model_spec import load_spec
 from mlops_drift.detector import REQUIRED_COLUMNS
-from mlops_trainer.digits_spec import DIGITS_PREPROCESSING, digits_spec
 from mlops_trainer.export import export_onnx
 from mlops_trainer.onnx_signature import (
     SignatureError,

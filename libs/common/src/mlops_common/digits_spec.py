@@ -1,8 +1,9 @@
 """The digits task's model spec: 64 pixel features on 0..16 in, 10 digit classes out.
 
-The one place in the trainer's registration path that spells out the digits task's shape; the
-features' layout itself lives in :mod:`mlops_common.features`. Every trained version carries
-this spec as ``model-spec.json`` (see :mod:`mlops_common.model_spec`).
+The one place that spells out the digits task's shape as a spec; the features' layout itself
+lives in :mod:`mlops_common.features` (the task's preprocessing). Every trained version carries
+this spec as ``model-spec.json`` (see :mod:`mlops_common.model_spec`); the gateway also reads a
+served digits graph that carries no spec (a first-wave version, a plain file) with it.
 """
 
 from __future__ import annotations
@@ -50,4 +51,17 @@ def digits_spec(name: str = MODEL_NAME) -> ModelSpec:
             "preprocessing": DIGITS_PREPROCESSING,
             "trainable": True,
         }
+    )
+
+
+def is_digits_graph(
+    input_tensor: str, input_shape: list[int], output_tensor: str, output_shape: list[int]
+) -> bool:
+    """True when a graph's one input and output have the digits layout (``features`` ``[n, 64]``
+    in, ``probabilities`` ``[n, 10]`` out)."""
+    return (
+        input_tensor == ONNX_INPUT_NAME
+        and input_shape[1:] == [N_FEATURES]
+        and output_tensor == ONNX_OUTPUT_NAME
+        and output_shape[1:] == [N_CLASSES]
     )
