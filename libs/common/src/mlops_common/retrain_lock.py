@@ -3,8 +3,9 @@
 :data:`~mlops_common.jobs.RETRAIN_LOCK_KEY` holds the id of the job that is queued or running.
 
 - A sender calls :func:`submit_retrain`: it claims the key for a new job id (``SET NX``) and only
-  then queues the task under that id; when the key is already held it queues nothing and returns
-  the holder's id, so a second request while a job runs gets that job back.
+  then queues the task (kwargs ``reason``, ``overrides``, ``model``) under that id; when the key
+  is already held it queues nothing and returns the holder's id, so a second request while a job
+  runs gets that job back. The key is one for every model: the worker trains one job at a time.
 - The worker calls :func:`acquire` when a job starts (it may be a job sent without the helper),
   :func:`renew` while it runs (the TTL is short, so a killed worker frees the key within it) and
   :func:`release` when it ends. All three compare the holder with the job id atomically (Lua).
@@ -22,6 +23,7 @@ from typing import Any, Final
 from redis import Redis
 
 from mlops_common.jobs import RETRAIN_LOCK_KEY, RETRAIN_QUEUE, RETRAIN_TASK
+from mlops_common.registry import MODEL_NAME
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +106,17 @@ def submit_retrain(
     reason: str,
     overrides: Sequence[str] = (),
     *,
+    model: str = MODEL_NAME,
     ttl_s: float = QUEUED_TTL_S,
     **send_options: Any,
 ) -> tuple[str, bool]:
-    """Queue a retraining job unless one is queued or running; return ``(job_id, queued)``.
+    """Queue a retraining job of ``model`` unless one is queued or running; return
+    ``(job_id, queued)``.
 
-    ``queued`` is False when the returned id is the job already in flight. A holder that the
-    result backend reports finished (its worker died before releasing) is replaced.
+    The key is global, not per model: the worker trains one job at a time, so a request for any
+    model while a job runs gets that job back (``queued`` False), whichever model it retrains.
+    A holder that the result backend reports finished (its worker died before releasing) is
+    replaced.
 
     Raises:
         Whatever ``send_task`` raises when the broker is down (the claim is released first).
@@ -128,7 +134,7 @@ def submit_retrain(
             try:
                 celery_app.send_task(
                     RETRAIN_TASK,
-                    kwargs={"reason": reason, "overrides": list(overrides)},
+                    kwargs={"reason": reason, "overrides": list(overrides), "model": model},
                     task_id=job_id,
                     queue=RETRAIN_QUEUE,
                     **send_options,
