@@ -10,7 +10,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
 
 from mlops_gateway import __version__
-from mlops_gateway.api.routes import drift, feedback, health, jobs, model, oip, predict
+from mlops_gateway.api.routes import drift, feedback, health, jobs, model, models, oip, predict
 from mlops_gateway.errors import install_error_handlers
 from mlops_gateway.limits import LimitsMiddleware, TokenBucketLimiter
 from mlops_gateway.metrics import GatewayMetrics, RequestContextMiddleware
@@ -42,14 +42,15 @@ def create_app(
     app = FastAPI(
         title="MLOps gateway",
         version=__version__,
-        summary="Digit predictions over gRPC, feedback, retraining jobs and model admin.",
+        summary="Predictions of every served model over gRPC, feedback, retraining jobs, drift "
+        "and model admin.",
         lifespan=lifespan,
         # FastAPI's own OpenTelemetry layer is off: the instrumentor below does the tracing.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    for module in (predict, feedback, jobs, model, drift, oip, health):
+    for module in (predict, models, feedback, jobs, model, drift, oip, health):
         app.include_router(module.router)
     install_error_handlers(app)
     limiter = (

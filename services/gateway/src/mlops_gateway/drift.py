@@ -60,6 +60,10 @@ def relayed_error(response: httpx.Response) -> GatewayError:
     return DependencyFailedError("drift", f"the drift service answered {status}: {message}")
 
 
+def _model(model: str | None) -> dict[str, str]:
+    return {"model": model} if model is not None else {}
+
+
 class DriftClient:
     """Calls the drift service's ``/v1/drift/*`` routes."""
 
@@ -99,9 +103,11 @@ class DriftClient:
             raise DependencyFailedError("drift", "the drift service sent no JSON object")
         return body
 
-    async def status(self) -> dict[str, Any]:
-        """The drift service's latest verdict as JSON (404 before its first check)."""
-        response = await self._send(self._http.build_request("GET", DRIFT_STATUS_PATH))
+    async def status(self, model: str | None = None) -> dict[str, Any]:
+        """The drift service's latest verdict on ``model`` (its default when None) as JSON
+        (404 before its first check)."""
+        request = self._http.build_request("GET", DRIFT_STATUS_PATH, params=_model(model))
+        response = await self._send(request)
         if response.status_code == 404:
             _, message = _error_fields(response)
             raise NotFoundError(message or "the drift service has no verdict yet")
@@ -114,21 +120,25 @@ class DriftClient:
         except DependencyFailedError as exc:  # the verdict route has always said 503 here
             raise DependencyUnavailableError("drift", exc.message) from exc
 
-    async def check(self) -> dict[str, Any]:
-        """Run a check now: the verdict plus ``retrain_job_id``."""
-        request = self._http.build_request("POST", DRIFT_CHECK_PATH, timeout=self._check_timeout)
+    async def check(self, model: str | None = None) -> dict[str, Any]:
+        """Run a check of ``model`` now: the verdict plus ``retrain_job_id``."""
+        request = self._http.build_request(
+            "POST", DRIFT_CHECK_PATH, params=_model(model), timeout=self._check_timeout
+        )
         response = await self._send(request)
         if response.status_code != 200:
             raise relayed_error(response)
         return self._json_object(response)
 
-    async def open_report(self) -> httpx.Response:
+    async def open_report(self, model: str | None = None) -> httpx.Response:
         """Start fetching the Evidently HTML report; the caller streams the body and closes it.
 
         The drift service builds the report before it sends a byte (seconds after a new
         check), so the report deadline covers the wait for the first byte.
         """
-        request = self._http.build_request("GET", DRIFT_REPORT_PATH, timeout=self._report_timeout)
+        request = self._http.build_request(
+            "GET", DRIFT_REPORT_PATH, params=_model(model), timeout=self._report_timeout
+        )
         response = await self._send(request, stream=True)
         if response.status_code == 200:
             return response

@@ -17,9 +17,9 @@ import grpc
 import numpy as np
 from numpy.typing import NDArray
 
+from mlops_common.model_spec import ModelSpec
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
-from mlops_common.registry import N_CLASSES, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME
 from mlops_gateway.errors import (
     DeadlineExceededError,
     DependencyUnavailableError,
@@ -61,7 +61,7 @@ def service_config(retries: int, backoff_s: float, max_backoff_s: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """The answer of one ``ModelInfer`` call on the features tensor."""
+    """The answer of one ``ModelInfer`` call: the class probabilities of each instance."""
 
     model_name: str
     model_version: str
@@ -124,25 +124,33 @@ class InferenceClient:
         except grpc.aio.AioRpcError as exc:  # retries, if any, are over
             raise map_rpc_error(exc, what) from exc
 
-    async def predict(self, features: NDArray[np.float32], request_id: str) -> Prediction:
-        """Class probabilities for ``features`` (float32 ``[n, 64]``)."""
-        features = np.ascontiguousarray(features, dtype="<f4")
+    async def predict(
+        self, name: str, spec: ModelSpec, inputs: NDArray[np.float32], request_id: str
+    ) -> Prediction:
+        """Class probabilities of ``inputs`` (float32, ``[n, ...]``) from the model ``name``.
+
+        The input and output tensors are the ones ``spec`` names; the answer must hold one
+        probability per class of the spec for each instance.
+        """
+        inputs = np.ascontiguousarray(inputs, dtype="<f4")
         request = pb.ModelInferRequest(
-            model_name=self.model_name,
+            model_name=name,
             id=request_id,
             inputs=[
                 pb.ModelInferRequest.InferInputTensor(
-                    name=ONNX_INPUT_NAME, datatype="FP32", shape=list(features.shape)
+                    name=spec.input.tensor, datatype="FP32", shape=list(inputs.shape)
                 )
             ],
-            outputs=[pb.ModelInferRequest.InferRequestedOutputTensor(name=ONNX_OUTPUT_NAME)],
-            raw_input_contents=[features.tobytes()],
+            outputs=[pb.ModelInferRequest.InferRequestedOutputTensor(name=spec.output.tensor)],
+            raw_input_contents=[inputs.tobytes()],
         )
         response = await self.model_infer(request, request_id)
         return Prediction(
-            model_name=response.model_name or self.model_name,
+            model_name=response.model_name or name,
             model_version=response.model_version,
-            probabilities=probabilities_of(response, features.shape[0]),
+            probabilities=probabilities_of(
+                response, spec.output.tensor, inputs.shape[0], len(spec.output.classes)
+            ),
         )
 
     async def model_infer(
@@ -173,19 +181,27 @@ class InferenceClient:
         request = pb.ModelMetadataRequest(name=name, version=version)
         return await self._call(self._stub.ModelMetadata, request, "ModelMetadata")
 
+    async def repository_index(self) -> pb.RepositoryIndexResponse:
+        """RepositoryIndex: every served model with its version and state."""
+        request = pb.RepositoryIndexRequest()
+        return await self._call(self._stub.RepositoryIndex, request, "RepositoryIndex")
 
-def probabilities_of(response: pb.ModelInferResponse, n: int) -> NDArray[np.float32]:
-    """The ``probabilities`` output of ``response`` as float32 ``[n, 10]``."""
-    for index, output in enumerate(response.outputs):
-        if output.name != ONNX_OUTPUT_NAME:
+
+def probabilities_of(
+    response: pb.ModelInferResponse, output: str, n: int, classes: int
+) -> NDArray[np.float32]:
+    """The ``output`` tensor of ``response`` as float32 ``[n, classes]``."""
+    for index, tensor in enumerate(response.outputs):
+        if tensor.name != output:
             continue
         if index < len(response.raw_output_contents):
             array = np.frombuffer(response.raw_output_contents[index], dtype="<f4")
         else:
-            array = np.asarray(output.contents.fp32_contents, dtype=np.float32)
-        if array.size != n * N_CLASSES:
+            array = np.asarray(tensor.contents.fp32_contents, dtype=np.float32)
+        if array.size != n * classes:
             raise InferenceFailedError(
-                f"inference answered {array.size} probabilities for {n} instances"
+                f"inference answered {array.size} probabilities for {n} instances of "
+                f"{classes} classes"
             )
-        return array.reshape(n, N_CLASSES)
-    raise InferenceFailedError(f"inference answer has no {ONNX_OUTPUT_NAME!r} output")
+        return array.reshape(n, classes)
+    raise InferenceFailedError(f"inference answer has no {output!r} output")

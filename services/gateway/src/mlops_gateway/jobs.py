@@ -48,17 +48,20 @@ class JobQueue:
     def __init__(self, celery: Celery) -> None:
         self._celery = celery
 
-    async def submit_retrain(self, reason: str, overrides: list[str]) -> str:
-        """Queue a retraining job and return its id; while one is in flight, return that one's.
+    async def submit_retrain(self, reason: str, overrides: list[str], model: str) -> str:
+        """Queue a job retraining ``model`` and return its id; while one is in flight, return
+        that one's.
 
         Single-flight through :mod:`mlops_common.retrain_lock` (the worker honours the same key).
         """
-        return await asyncio.to_thread(self._submit, reason, overrides)
+        return await asyncio.to_thread(self._submit, reason, overrides, model)
 
-    def _submit(self, reason: str, overrides: list[str]) -> str:
+    def _submit(self, reason: str, overrides: list[str], model: str) -> str:
         try:
             client = self._celery.backend.client
-            job_id, queued = submit_retrain(self._celery, client, reason, overrides, retry=False)
+            job_id, queued = submit_retrain(
+                self._celery, client, reason, overrides, model=model, retry=False
+            )
             if queued:
                 client.set(JOB_KEY_PREFIX + job_id, reason, ex=JOB_KEY_TTL_S)
         except _BROKER_ERRORS as exc:

@@ -42,7 +42,7 @@ def _iso(millis: int | None) -> str | None:
 
 
 class ModelRegistry:
-    """Reads and moves aliases of one registered model."""
+    """Reads and moves aliases of registered models (``model_name`` when none is named)."""
 
     def __init__(
         self, tracking_uri: str, model_name: str, redis: Redis, timeout_s: float = 10.0
@@ -101,40 +101,43 @@ class ModelRegistry:
             run_id=mv.run_id or None,
         )
 
-    async def version(self, version: str) -> ModelVersionInfo:
+    async def version(self, version: str, name: str | None = None) -> ModelVersionInfo:
         """One registered version; 404 when unknown."""
+        name = name or self.model_name
         if not version.isdigit():
-            raise NotFoundError(f"no version {version!r} of {self.model_name!r}")
+            raise NotFoundError(f"no version {version!r} of {name!r}")
 
         def get() -> ModelVersionInfo:
-            return self._info(self._mlflow().get_model_version(self.model_name, version))
+            return self._info(self._mlflow().get_model_version(name, version))
 
         info: ModelVersionInfo = await self._run(get)
         return info
 
-    async def production(self) -> ModelVersionInfo:
+    async def production(self, name: str | None = None) -> ModelVersionInfo:
         """The version the ``production`` alias points at; 404 when there is none."""
+        name = name or self.model_name
 
         def get() -> ModelVersionInfo:
-            mv = self._mlflow().get_model_version_by_alias(self.model_name, ALIAS_PRODUCTION)
+            mv = self._mlflow().get_model_version_by_alias(name, ALIAS_PRODUCTION)
             return self._info(mv)
 
         info: ModelVersionInfo = await self._run(get)
         return info
 
-    async def versions(self) -> list[ModelVersionInfo]:
+    async def versions(self, name: str | None = None) -> list[ModelVersionInfo]:
         """Registered versions, newest first (at most :data:`MAX_LISTED_VERSIONS`)."""
+        name = name or self.model_name
 
         def get() -> list[ModelVersionInfo]:
             client = self._mlflow()
             found = client.search_model_versions(
-                f"name = '{self.model_name}'", max_results=MAX_LISTED_VERSIONS
+                f"name = '{name}'", max_results=MAX_LISTED_VERSIONS
             )
             # search_model_versions leaves each version's aliases empty; the registered model
             # holds them all (alias → version), so one more call fills every version in.
             by_version: dict[str, list[str]] = {}
             if found:
-                model = client.get_registered_model(self.model_name)
+                model = client.get_registered_model(name)
                 for alias, version in (model.aliases or {}).items():
                     by_version.setdefault(str(version), []).append(alias)
             ordered = sorted(found, key=lambda mv: int(mv.version), reverse=True)
@@ -143,11 +146,14 @@ class ModelRegistry:
         infos: list[ModelVersionInfo] = await self._run(get)
         return infos
 
-    async def promote(self, version: str) -> tuple[ModelVersionInfo, str | None, bool]:
+    async def promote(
+        self, version: str, name: str | None = None
+    ) -> tuple[ModelVersionInfo, str | None, bool]:
         """Point ``production`` at ``version``; return it, the previous version, and whether
         the model event was published."""
         from mlops_common import promotion
 
+        name = name or self.model_name
         loop = asyncio.get_running_loop()
 
         async def send(channel: str, message: str) -> int:
@@ -157,7 +163,7 @@ class ModelRegistry:
             return asyncio.run_coroutine_threadsafe(send(channel, message), loop).result()
 
         def move() -> promotion.Promotion:
-            return promotion.promote(self._mlflow(), version, name=self.model_name, publish=publish)
+            return promotion.promote(self._mlflow(), version, name=name, publish=publish)
 
         moved: promotion.Promotion = await self._run(move)
-        return await self.version(moved.version), moved.previous, moved.published
+        return await self.version(moved.version, name), moved.previous, moved.published

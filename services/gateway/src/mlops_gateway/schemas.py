@@ -6,11 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mlops_common.features import FEATURE_MAX, FEATURE_MIN, N_FEATURES
-from mlops_common.registry import N_CLASSES
-
-Feature = Annotated[float, Field(ge=FEATURE_MIN, le=FEATURE_MAX, allow_inf_nan=False)]
-FeatureVector = Annotated[list[Feature], Field(min_length=N_FEATURES, max_length=N_FEATURES)]
+Feature = Annotated[float, Field(allow_inf_nan=False)]
+FeatureVector = Annotated[list[Feature], Field(min_length=1)]
+ClassName = Annotated[str, Field(min_length=1, max_length=200)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
 
 
@@ -28,11 +26,13 @@ class ErrorResponse(BaseModel):
 
 
 class PredictRequest(BaseModel):
-    """Either ``instances`` (8×8 grids as 64 numbers in 0..16) or ``images`` (base64)."""
+    """Either ``instances`` (vectors of numbers: their width and range are the served model's,
+    see ``GET /v1/models``; the digits model takes 8×8 grids as 64 numbers in 0..16) or
+    ``images`` (base64, for a model whose preprocessing reads images, like digits)."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"instances": [[0.0] * N_FEATURES]}]},
+        json_schema_extra={"examples": [{"instances": [[0.0] * 64]}]},
     )
 
     instances: Annotated[list[FeatureVector], Field(min_length=1)] | None = None
@@ -56,9 +56,9 @@ class PredictionOut(BaseModel):
     """One predicted instance; ``id`` names it for feedback."""
 
     id: str
-    label: int = Field(ge=0, lt=N_CLASSES)
+    label: int = Field(ge=0, description="The predicted class's index.")
     confidence: float = Field(ge=0, le=1)
-    probabilities: list[float] = Field(min_length=N_CLASSES, max_length=N_CLASSES)
+    probabilities: list[float] = Field(min_length=2, description="One per class, in order.")
 
 
 class PredictResponse(BaseModel):
@@ -69,20 +69,40 @@ class PredictResponse(BaseModel):
     predictions: list[PredictionOut]
 
 
+class NamedPredictionOut(BaseModel):
+    """One predicted instance of a named model; ``id`` names it for feedback."""
+
+    id: str
+    label: str = Field(description="The predicted class's name (the spec's `output.classes`).")
+    class_index: int = Field(ge=0)
+    confidence: float = Field(ge=0, le=1)
+    probabilities: list[float] = Field(min_length=2, description="One per class, in order.")
+
+
+class NamedPredictResponse(BaseModel):
+    """The answer of ``POST /v1/models/{name}/predict``: labels are class names."""
+
+    request_id: str
+    model: ModelRef
+    predictions: list[NamedPredictionOut]
+
+
 class FeedbackRequest(BaseModel):
-    """The true label of an earlier prediction (its ``id``, or a one-instance ``request_id``)."""
+    """The true label of an earlier prediction (its ``id``, or a one-instance ``request_id``):
+    a class index, or a class name of the model that answered."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: Identifier
-    label: int = Field(ge=0, lt=N_CLASSES)
+    label: Annotated[int, Field(ge=0)] | ClassName
 
 
 class FeedbackResponse(BaseModel):
-    """Feedback stored for the prediction ``id``."""
+    """Feedback stored for the prediction ``id``: the class index, and the model that answered."""
 
     id: str
     label: int
+    model: str | None = None
 
 
 class RetrainRequest(BaseModel):
@@ -128,6 +148,37 @@ class ModelList(BaseModel):
 
     name: str
     versions: list[ModelInfo]
+
+
+class ModelDetail(ModelList):
+    """A model's registered versions (newest first) and, when served, its served version's spec."""
+
+    spec: dict[str, Any] | None = Field(
+        default=None, description="The served version's model spec; null when not served."
+    )
+    trainable: bool = Field(
+        default=False, description="Whether `POST /v1/models/{name}/retrain` can train it."
+    )
+
+
+class ServedModelOut(BaseModel):
+    """A model inference serves, with its served version's spec."""
+
+    name: str
+    version: str | None = None
+    ready: bool
+    reason: str | None = Field(default=None, description="Why it is not ready, if it is not.")
+    spec: dict[str, Any] | None = Field(
+        default=None, description='The model spec (see docs/contracts.md, "Model spec").'
+    )
+    trainable: bool = False
+
+
+class ServedModels(BaseModel):
+    """Every served model, in the order inference serves them, and the default one."""
+
+    default: str = Field(description="The model of `/v1/predict` and the other first-wave routes.")
+    models: list[ServedModelOut]
 
 
 class PromoteRequest(BaseModel):

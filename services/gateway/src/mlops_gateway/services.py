@@ -14,6 +14,7 @@ from redis import Redis as BlockingRedis
 from redis.asyncio import Redis
 
 from mlops_common.jobs import celery_sender
+from mlops_gateway.catalog import ModelCatalog
 from mlops_gateway.drift import DriftClient
 from mlops_gateway.feedback import FeedbackStore
 from mlops_gateway.inference import InferenceClient
@@ -33,6 +34,7 @@ class Services:
     metrics: GatewayMetrics
     redis: Redis
     inference: InferenceClient
+    catalog: ModelCatalog
     traffic: TrafficLogger | None
     predictor: Predictor
     feedback: FeedbackStore
@@ -68,6 +70,8 @@ async def open_services(
             else ()
         ),
     )
+    catalog = ModelCatalog(inference, settings.model_name, refresh_s=settings.catalog_refresh_s)
+    catalog.start()
     traffic: TrafficLogger | None = None
     # The traffic flush writes from a worker thread with the blocking client (hiredis packs its
     # commands in C; the asyncio client packs in Python): see mlops_gateway.traffic.
@@ -102,16 +106,18 @@ async def open_services(
         metrics=metrics,
         redis=redis,
         inference=inference,
+        catalog=catalog,
         traffic=traffic,
         predictor=Predictor(
             inference,
+            catalog,
             traffic,
             metrics,
             max_instances=settings.max_instances,
             max_image_bytes=settings.max_image_bytes,
             max_image_pixels=settings.max_image_pixels,
         ),
-        feedback=FeedbackStore(redis, traffic, settings.prediction_ttl_s, lambda model: None),
+        feedback=FeedbackStore(redis, traffic, settings.prediction_ttl_s, catalog.classes_of),
         jobs=JobQueue(celery),
         registry=ModelRegistry(
             settings.tracking_uri, settings.model_name, redis, settings.registry_timeout_s
@@ -122,6 +128,7 @@ async def open_services(
     try:
         yield services
     finally:
+        await catalog.stop()
         if traffic is not None:
             await traffic.stop()
         await drift.close()

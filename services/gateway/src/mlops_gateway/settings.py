@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from mlops_common.registry import MODEL_NAME
@@ -39,7 +39,16 @@ class GatewaySettings(ServiceSettings):
         default="localhost:8001", description="host:port of the inference gRPC server."
     )
     model_name: str = Field(
-        default=MODEL_NAME, description="Name the inference service serves the model under."
+        default=MODEL_NAME,
+        validation_alias=AliasChoices("model_name", "GATEWAY_DEFAULT_MODEL", "GATEWAY_MODEL_NAME"),
+        description="The default model (GATEWAY_DEFAULT_MODEL; GATEWAY_MODEL_NAME, its first "
+        "name, still works): the one /v1/predict and the other first-wave routes serve.",
+    )
+    catalog_refresh_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often the served models and their specs are read from inference (in "
+        "the background; a version inference answers with that is news triggers a read at once).",
     )
     inference_timeout_s: float = Field(
         default=2.0, gt=0, description="Deadline of one inference call, retries included."

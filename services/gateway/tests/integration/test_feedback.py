@@ -12,6 +12,7 @@ from mlops_common.redis_keys import FEEDBACK_HASH
 from mlops_common.testing.traffic import indexed_prediction
 
 DIGIT = [3.0] * 64
+MODEL = "digits-classifier"
 
 
 def test_feedback_right_after_a_prediction_is_stored(client: httpx.Client, redis_url: str) -> None:
@@ -19,7 +20,7 @@ def test_feedback_right_after_a_prediction_is_stored(client: httpx.Client, redis
     prediction_id = body["predictions"][1]["id"]
     response = client.post("/v1/feedback", json={"id": prediction_id, "label": 7})
     assert response.status_code == 200, response.text
-    assert response.json() == {"id": prediction_id, "label": 7}
+    assert response.json() == {"id": prediction_id, "label": 7, "model": MODEL}
     assert redis.Redis.from_url(redis_url).hget(FEEDBACK_HASH, prediction_id) == b"7"
 
 
@@ -42,7 +43,7 @@ def test_a_one_instance_request_is_its_own_prediction_id(
     assert body["predictions"][0]["id"] == body["request_id"]
     response = client.post("/v1/feedback", json={"id": body["request_id"], "label": 4})
     assert response.status_code == 200, response.text
-    assert response.json() == {"id": body["request_id"], "label": 4}
+    assert response.json() == {"id": body["request_id"], "label": 4, "model": MODEL}
     store = redis.Redis.from_url(redis_url)
     found = indexed_prediction(store, body["request_id"], 7 * 24 * 3600)
     assert found is not None
@@ -61,12 +62,29 @@ def test_a_client_request_id_gets_its_own_prediction_id_and_an_alias(
     assert body["request_id"] == request_id != prediction_id
     response = client.post("/v1/feedback", json={"id": request_id, "label": 5})
     assert response.status_code == 200, response.text
-    assert response.json() == {"id": prediction_id, "label": 5}
+    assert response.json() == {"id": prediction_id, "label": 5, "model": MODEL}
     store = redis.Redis.from_url(redis_url)
     for name in (request_id, prediction_id):
         found = indexed_prediction(store, name, 7 * 24 * 3600)
         assert found is not None
         assert found[0] == prediction_id
+
+
+def test_labels_may_be_class_names_and_must_be_classes_of_the_model(
+    client: httpx.Client, redis_url: str
+) -> None:
+    body = client.post("/v1/predict", json={"instances": [DIGIT, DIGIT]}).json()
+    first, second = (p["id"] for p in body["predictions"])
+    named = client.post("/v1/feedback", json={"id": first, "label": "8"})
+    assert named.status_code == 200, named.text
+    assert named.json() == {"id": first, "label": 8, "model": MODEL}
+    assert redis.Redis.from_url(redis_url).hget(FEEDBACK_HASH, first) == b"8"
+    for label, words in ((10, "0..9"), ("cat", "'cat' is not a class")):
+        response = client.post("/v1/feedback", json={"id": second, "label": label})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_label"
+        assert words in response.json()["error"]["message"]
+    assert redis.Redis.from_url(redis_url).hget(FEEDBACK_HASH, second) is None
 
 
 def test_request_id_of_a_many_instance_request_is_404(client: httpx.Client) -> None:
@@ -84,7 +102,7 @@ def test_unknown_id_is_404(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [{"id": "x", "label": 10}, {"id": "x", "label": -1}, {"id": "", "label": 1}, {"label": 1}],
+    [{"id": "x", "label": -1}, {"id": "x", "label": ""}, {"id": "", "label": 1}, {"label": 1}],
 )
 def test_bad_feedback_is_422(client: httpx.Client, payload: dict) -> None:
     response = client.post("/v1/feedback", json=payload)

@@ -27,17 +27,33 @@ def test_serving_model_has_version_and_metadata(client: httpx.Client) -> None:
     assert body["created_at"]
 
 
-def test_models_lists_versions_newest_first(client: httpx.Client) -> None:
+def test_models_lists_the_served_models_with_their_specs(client: httpx.Client) -> None:
     body = client.get("/v1/models").json()
+    assert body["default"] == MODEL_NAME
+    (served,) = body["models"]
+    assert (served["name"], served["ready"], served["reason"]) == (MODEL_NAME, True, None)
+    # A served file without a spec, in the digits layout, is read with the digits spec.
+    assert served["spec"]["input"]["shape"] == [-1, 64]
+    assert served["spec"]["input"]["range"] == [0.0, 16.0]
+    assert served["spec"]["output"]["classes"] == [str(c) for c in range(10)]
+    assert served["trainable"] is True
+
+
+def test_a_model_lists_its_versions_newest_first(client: httpx.Client) -> None:
+    body = client.get(f"/v1/models/{MODEL_NAME}").json()
     assert body["name"] == MODEL_NAME
     assert [v["version"] for v in body["versions"]][:2] == ["2", "1"]
+    assert body["spec"]["name"] == MODEL_NAME
+    unknown = client.get("/v1/models/ghost")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "model_not_found"
 
 
 def test_models_show_each_versions_aliases(client: httpx.Client, registry_uri: str) -> None:
     registry = MlflowClient(tracking_uri=registry_uri, registry_uri=registry_uri)
     registry.set_registered_model_alias(MODEL_NAME, "staging", "1")
     try:
-        body = client.get("/v1/models").json()
+        body = client.get(f"/v1/models/{MODEL_NAME}").json()
     finally:
         registry.delete_registered_model_alias(MODEL_NAME, "staging")
     aliases = {v["version"]: v["aliases"] for v in body["versions"]}
@@ -98,7 +114,7 @@ def test_registry_down_is_503(gateway_factory, monkeypatch) -> None:  # type: ig
     url = gateway_factory(mlflow_tracking_uri="http://127.0.0.1:9/")
     with httpx.Client(base_url=url, timeout=60) as http:
         start = time.monotonic()
-        response = http.get("/v1/models")
+        response = http.get(f"/v1/models/{MODEL_NAME}")
     assert response.status_code == 503, response.text
     assert response.json()["error"]["code"] == "registry_unavailable"
     assert time.monotonic() - start < 60

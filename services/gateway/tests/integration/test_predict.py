@@ -110,10 +110,22 @@ def _error(response: httpx.Response, status: int, code: str, words: str = "") ->
 @pytest.mark.parametrize(
     ("payload", "words"),
     [
-        ({"instances": [[1.0] * 63]}, "at least 64"),
-        ({"instances": [[1.0] * 65]}, "at most 64"),
-        ({"instances": [[17.0] * 64]}, "less than or equal to 16"),
-        ({"instances": [[-1.0] * 64]}, "greater than or equal to 0"),
+        ({"instances": [[1.0] * 63]}, "instance 0 has 63 values; expected 64 (an 8×8 grid)"),
+        ({"instances": [DIGIT, [1.0] * 65]}, "instance 1 has 65 values; expected 64"),
+        ({"instances": [[17.0] * 64]}, "has 17 at position 0; values must lie in 0..16"),
+        ({"instances": [[1.0] * 63 + [-1.0]]}, "has -1 at position 63; values must lie in 0..16"),
+    ],
+)
+def test_instances_that_do_not_fit_the_spec_are_422(
+    client: httpx.Client, payload: dict, words: str
+) -> None:
+    """Width and range come from the served version's spec (digits: 64 values in 0..16)."""
+    _error(client.post("/v1/predict", json=payload), 422, "invalid_features", words)
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
         ({"instances": [["a"] * 64]}, "valid number"),
         ({"instances": []}, "at least 1"),
         ({}, "exactly one"),
@@ -221,6 +233,25 @@ def test_inference_down_is_503(gateway_factory) -> None:  # type: ignore[no-unty
 
 
 class _SlowInference(pb_grpc.GRPCInferenceServiceServicer):
+    """Serves the digits model's metadata at once and answers inference too late."""
+
+    async def RepositoryIndex(  # noqa: N802 - the protocol's name
+        self, request: pb.RepositoryIndexRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RepositoryIndexResponse:
+        entry = pb.RepositoryIndexResponse.ModelIndex(name=MODEL_NAME, version="1", state="READY")
+        return pb.RepositoryIndexResponse(models=[entry])
+
+    async def ModelMetadata(  # noqa: N802 - the protocol's name
+        self, request: pb.ModelMetadataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ModelMetadataResponse:
+        tensor = pb.ModelMetadataResponse.TensorMetadata
+        return pb.ModelMetadataResponse(
+            name=MODEL_NAME,
+            versions=["1"],
+            inputs=[tensor(name="features", datatype="FP32", shape=[-1, 64])],
+            outputs=[tensor(name="probabilities", datatype="FP32", shape=[-1, 10])],
+        )
+
     async def ModelInfer(  # noqa: N802 - the protocol's name
         self, request: pb.ModelInferRequest, context: grpc.aio.ServicerContext
     ) -> pb.ModelInferResponse:

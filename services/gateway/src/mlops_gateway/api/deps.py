@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from mlops_gateway.catalog import ModelCatalog
 from mlops_gateway.drift import DriftClient
 from mlops_gateway.errors import ForbiddenError, UnauthorizedError
 from mlops_gateway.feedback import FeedbackStore
@@ -16,6 +17,7 @@ from mlops_gateway.jobs import JobQueue
 from mlops_gateway.predictor import Predictor
 from mlops_gateway.registry import ModelRegistry
 from mlops_gateway.services import Services
+from mlops_gateway.settings import GatewaySettings
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Admin API key.")
 
@@ -66,6 +68,14 @@ async def _drift(services: ServicesDep) -> DriftClient:
     return services.drift
 
 
+async def _catalog(services: ServicesDep) -> ModelCatalog:
+    return services.catalog
+
+
+async def _settings(services: ServicesDep) -> GatewaySettings:
+    return services.settings
+
+
 async def require_admin(
     services: ServicesDep, api_key: Annotated[str | None, Security(_api_key_header)]
 ) -> None:
@@ -86,4 +96,6 @@ FeedbackDep = Annotated[FeedbackStore, Depends(_feedback)]
 JobsDep = Annotated[JobQueue, Depends(_jobs)]
 RegistryDep = Annotated[ModelRegistry, Depends(_registry)]
 DriftDep = Annotated[DriftClient, Depends(_drift)]
+CatalogDep = Annotated[ModelCatalog, Depends(_catalog)]
+SettingsDep = Annotated[GatewaySettings, Depends(_settings)]
 AdminDep = Depends(require_admin)

@@ -1,4 +1,5 @@
-"""``GET /v1/drift``, ``GET /v1/drift/report`` and ``POST /v1/drift/check`` (admin).
+"""``GET /v1/drift``, ``GET /v1/drift/report`` and ``POST /v1/drift/check`` (admin): the default
+model's; ``/v1/models/{name}/drift…`` call the same functions with a model's name.
 
 The gateway is the one API of the platform: the frontend (and anyone else) reaches the drift
 service only through these routes. A check runs Evidently over the whole window (about a second
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import httpx
 from fastapi import APIRouter
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlops_gateway.api.deps import AdminDep, DriftDep
 from mlops_gateway.api.responses import errors
+from mlops_gateway.drift import DriftClient
 from mlops_gateway.errors import DependencyFailedError, DependencyUnavailableError
 from mlops_gateway.schemas import DriftCheckResult, DriftStatus
 
@@ -33,17 +35,46 @@ def _parse(model: type[M], body: dict[str, Any]) -> M:
     return model.model_validate({key: body[key] for key in model.model_fields if key in body})
 
 
-@router.get("", response_model=DriftStatus, responses=errors(404, 503, 504))
-async def drift(client: DriftDep) -> DriftStatus:
-    """The drift service's latest verdict with per-feature scores (404 before its first check,
-    503 when it is down)."""
-    body = await client.status()
+REPORT_RESPONSE: Final = {
+    "content": {"text/html": {"schema": {"type": "string"}}},
+    "description": "Evidently's standalone HTML report of the last check.",
+}
+
+
+async def status_of(client: DriftClient, model: str | None) -> DriftStatus:
+    """The drift service's verdict on ``model`` (its default when None)."""
+    body = await client.status(model)
     try:
         return _parse(DriftStatus, body)
     except ValidationError as exc:
         raise DependencyUnavailableError(
             "drift", f"the drift service sent a malformed verdict: {exc.error_count()} errors"
         ) from exc
+
+
+async def check_of(client: DriftClient, model: str | None) -> DriftCheckResult:
+    """Run a check of ``model`` now."""
+    body = await client.check(model)
+    try:
+        return _parse(DriftCheckResult, body)
+    except ValidationError as exc:
+        raise DependencyFailedError(
+            "drift", f"the drift service sent a malformed verdict: {exc.error_count()} errors"
+        ) from exc
+
+
+async def report_of(client: DriftClient, model: str | None) -> StreamingResponse:
+    """``model``'s report of its last check, streamed."""
+    response = await client.open_report(model)
+    media_type = response.headers.get("content-type", HTML)
+    return StreamingResponse(_relay(response), media_type=media_type)
+
+
+@router.get("", response_model=DriftStatus, responses=errors(404, 503, 504))
+async def drift(client: DriftDep) -> DriftStatus:
+    """The drift service's latest verdict with per-feature scores (404 before its first check,
+    503 when it is down)."""
+    return await status_of(client, None)
 
 
 @router.post(
@@ -59,13 +90,7 @@ async def check(client: DriftDep) -> DriftCheckResult:
     production model has a reference sample, 504 when the check outlasts its deadline (it still
     finishes in the drift service).
     """
-    body = await client.check()
-    try:
-        return _parse(DriftCheckResult, body)
-    except ValidationError as exc:
-        raise DependencyFailedError(
-            "drift", f"the drift service sent a malformed verdict: {exc.error_count()} errors"
-        ) from exc
+    return await check_of(client, None)
 
 
 async def _relay(response: httpx.Response) -> AsyncIterator[bytes]:
@@ -82,13 +107,7 @@ async def _relay(response: httpx.Response) -> AsyncIterator[bytes]:
 @router.get(
     "/report",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {"text/html": {"schema": {"type": "string"}}},
-            "description": "Evidently's standalone HTML report of the last check.",
-        },
-        **errors(404, 502, 503, 504),
-    },
+    responses={200: REPORT_RESPONSE, **errors(404, 502, 503, 504)},
 )
 async def report(client: DriftDep) -> StreamingResponse:
     """The Evidently data-drift report of the last check, streamed from the drift service.
@@ -96,6 +115,4 @@ async def report(client: DriftDep) -> StreamingResponse:
     404 ``no_verdict`` before the first check; 503 when the drift service is down; 504 when it
     does not start answering within the report deadline (a first build takes seconds).
     """
-    response = await client.open_report()
-    media_type = response.headers.get("content-type", HTML)
-    return StreamingResponse(_relay(response), media_type=media_type)
+    return await report_of(client, None)

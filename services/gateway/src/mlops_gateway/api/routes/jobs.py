@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from mlops_gateway.api.deps import AdminDep, JobsDep
+from mlops_gateway.api.deps import AdminDep, JobsDep, SettingsDep
 from mlops_gateway.api.responses import errors
 from mlops_gateway.schemas import JobAccepted, JobResponse, RetrainRequest
 
@@ -20,10 +20,13 @@ router = APIRouter(tags=["jobs"])
     responses=errors(401, 403, 503),
     dependencies=[AdminDep],
 )
-async def retrain(jobs: JobsDep, body: RetrainRequest | None = None) -> JobAccepted:
-    """Queue a retraining job (admin)."""
+async def retrain(
+    jobs: JobsDep, settings: SettingsDep, body: RetrainRequest | None = None
+) -> JobAccepted:
+    """Queue a job retraining the default model (admin)."""
     body = body or RetrainRequest()
-    return JobAccepted(job_id=await jobs.submit_retrain(body.reason, body.overrides))
+    job_id = await jobs.submit_retrain(body.reason, body.overrides, settings.model_name)
+    return JobAccepted(job_id=job_id)
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobResponse, responses=errors(404, 503))

@@ -1,4 +1,5 @@
-"""``GET /v1/model``, ``GET /v1/models`` and ``POST /v1/model/promote`` (admin)."""
+"""``GET /v1/model`` and ``POST /v1/model/promote`` (admin): the default model's (see
+:mod:`.models` for every model's routes)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from mlops_common.registry import ALIAS_PRODUCTION
 from mlops_gateway.api.deps import AdminDep, InferenceDep, RegistryDep
 from mlops_gateway.api.responses import errors
 from mlops_gateway.errors import GatewayError, NotFoundError
-from mlops_gateway.schemas import ModelInfo, ModelList, PromoteRequest, PromoteResponse
+from mlops_gateway.schemas import ModelInfo, PromoteRequest, PromoteResponse
 
 router = APIRouter(tags=["model"])
 
@@ -38,16 +39,6 @@ async def serving_model(registry: RegistryDep, inference: InferenceDep) -> Model
         raise NotFoundError(
             f"no model is served and {registry.model_name!r} has no {ALIAS_PRODUCTION!r} alias"
         ) from None
-
-
-@router.get("/v1/models", response_model=ModelList, responses=errors(503))
-async def model_versions(registry: RegistryDep) -> ModelList:
-    """Registered versions of the model, newest first."""
-    try:
-        versions = await registry.versions()
-    except NotFoundError:
-        versions = []
-    return ModelList(name=registry.model_name, versions=[ModelInfo(**asdict(v)) for v in versions])
 
 
 @router.post(

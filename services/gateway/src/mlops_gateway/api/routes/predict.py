@@ -1,10 +1,12 @@
-"""``POST /v1/predict`` (instances or base64 images) and ``POST /v1/predict/image`` (multipart).
+"""``POST /v1/predict`` (instances or base64 images) and ``POST /v1/predict/image`` (multipart)
+for the default model, and the body handling ``POST /v1/models/{name}/predict`` shares.
 
-``/v1/predict`` is the hot route, so it reads its body itself: orjson, then one numpy check of
-the common case (only ``instances``, every vector 64 finite numbers in 0..16). Anything else
-(images, or a body that fails that check) goes through the :class:`PredictRequest` model,
-whose schema the OpenAPI document shows and whose messages say what to fix. Answers are
-rendered straight to JSON bytes; ``response_model`` only documents them.
+Prediction is the hot route, so it reads its body itself: orjson, then one numpy check of the
+common case (only ``instances``, every vector as wide as the served spec says, finite, in its
+range). Anything else (images, or a body that fails that check) goes through the
+:class:`PredictRequest` model, whose schema the OpenAPI document shows, and then the spec's
+checks, whose messages say what to fix. Answers are rendered straight to JSON bytes;
+``response_model`` only documents them.
 """
 
 from __future__ import annotations
@@ -20,19 +22,19 @@ from fastapi.responses import Response
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from mlops_common.features import FEATURE_MAX, FEATURE_MIN, N_FEATURES
 from mlops_gateway.api.deps import PredictorDep, request_identity
 from mlops_gateway.api.responses import errors
+from mlops_gateway.catalog import ServedModel
 from mlops_gateway.errors import UnsupportedMediaTypeError
-from mlops_gateway.predictor import PredictionResult
+from mlops_gateway.predictor import PredictionResult, Predictor
 from mlops_gateway.schemas import PredictRequest, PredictResponse
 
 router = APIRouter(prefix="/v1/predict", tags=["predict"])
 
-_INFERENCE_ERRORS: Final = (400, 502, 503, 504)
+INFERENCE_ERRORS: Final = (400, 404, 502, 503, 504)
 #: Declared types we read as images (browsers send octet-stream for unknown files).
 _IMAGE_TYPES: Final = ("image/", "application/octet-stream")
-_JSON_BODY: Final = {
+JSON_BODY: Final = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
@@ -40,8 +42,10 @@ _JSON_BODY: Final = {
 }
 
 
-def fast_instances(body: bytes) -> NDArray[np.float32] | None:
-    """The ``[n, 64]`` features of a plain ``{"instances": [...]}`` body that is surely valid.
+def fast_instances(
+    body: bytes, width: int | None, value_range: tuple[float, float] | None
+) -> NDArray[np.float32] | None:
+    """The ``[n, width]`` features of a plain ``{"instances": [...]}`` body that is surely valid.
 
     ``None`` means "not sure": the caller validates the body with the full model instead.
     """
@@ -58,9 +62,9 @@ def fast_instances(body: bytes) -> NDArray[np.float32] | None:
         array = np.array(instances, dtype=np.float32)
     except (TypeError, ValueError):
         return None
-    if array.ndim != 2 or array.shape[1] != N_FEATURES or not np.isfinite(array).all():
+    if array.ndim != 2 or array.shape[1] != width or not np.isfinite(array).all():
         return None
-    if array.min() < FEATURE_MIN or array.max() > FEATURE_MAX:
+    if value_range is not None and (array.min() < value_range[0] or array.max() > value_range[1]):
         return None
     return array
 
@@ -95,35 +99,44 @@ def _json(result: PredictionResult) -> Response:
     return Response(result.to_json(), media_type="application/json")
 
 
-@router.post(
-    "",
-    response_model=PredictResponse,
-    responses=errors(*_INFERENCE_ERRORS),
-    openapi_extra=_JSON_BODY,
-)
-async def predict(request: Request, predictor: PredictorDep) -> Response:
-    """Predict the digit of each instance (64 numbers in 0..16) or base64 image."""
+async def predict_body(
+    request: Request, predictor: Predictor, model: ServedModel
+) -> PredictionResult:
+    """Predict what a JSON prediction body holds, for ``model``."""
     body = await request.body()
     request_id, unique = request_identity(request)
-    features = fast_instances(body)
-    if features is not None:
-        return _json(
-            await predictor.predict_instances(features, request_id, request_id_unique=unique)
-        )
+    assert model.spec is not None
+    if len(body) and model.spec.input.kind != "text":
+        features = fast_instances(body, model.spec.input.width, model.spec.input.range)
+        if features is not None and len(features) <= predictor.max_instances:
+            return await predictor.predict_checked(
+                model, features, request_id, request_id_unique=unique
+            )
     parsed = parse_body(body)
     if parsed.instances is not None:
-        return _json(
-            await predictor.predict_instances(
-                parsed.instances, request_id, request_id_unique=unique
-            )
+        return await predictor.predict_instances(
+            model, parsed.instances, request_id, request_id_unique=unique
         )
     assert parsed.images is not None
-    return _json(
-        await predictor.predict_base64(parsed.images, request_id, request_id_unique=unique)
+    return await predictor.predict_base64(
+        model, parsed.images, request_id, request_id_unique=unique
     )
 
 
-@router.post("/image", response_model=PredictResponse, responses=errors(415, *_INFERENCE_ERRORS))
+@router.post(
+    "",
+    response_model=PredictResponse,
+    responses=errors(*INFERENCE_ERRORS),
+    openapi_extra=JSON_BODY,
+)
+async def predict(request: Request, predictor: PredictorDep) -> Response:
+    """Predict the default model's class of each instance or base64 image (the digits model:
+    64 numbers in 0..16 each)."""
+    model = predictor.catalog.get(predictor.catalog.default)
+    return _json(await predict_body(request, predictor, model))
+
+
+@router.post("/image", response_model=PredictResponse, responses=errors(415, *INFERENCE_ERRORS))
 async def predict_image(
     request: Request,
     file: Annotated[UploadFile, File(description="One image: PNG, JPEG, GIF, BMP, WebP, TIFF")],
@@ -135,6 +148,9 @@ async def predict_image(
         raise UnsupportedMediaTypeError(
             f"upload has content type {content_type!r}; send an image (image/png, image/jpeg…)"
         )
+    model = predictor.catalog.get(predictor.catalog.default)
     data = await file.read()
     request_id, unique = request_identity(request)
-    return _json(await predictor.predict_images([data], request_id, request_id_unique=unique))
+    return _json(
+        await predictor.predict_images(model, [data], request_id, request_id_unique=unique)
+    )
