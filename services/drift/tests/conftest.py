@@ -1,4 +1,5 @@
-"""Shared fixtures of the drift tests: a digits model, its reference, a held-out pool, traffic.
+"""Shared fixtures of the drift tests: a digits model, its reference, a held-out pool, traffic;
+a second, 4-feature 3-class model (``flowers``) with its own; the specs of both.
 
 The synthetic shifts live with the benchmarks (``benchmarks/_drift_simulation.py``), outside the
 service's package; the tests import them as ``_drift_simulation`` through the path added here.
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +23,83 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 
 from _drift_simulation import frame
 
+from mlops_common.features import FEATURE_NAMES, N_FEATURES
 from mlops_common.redis_keys import TrafficEntry
+from mlops_common.registry import MODEL_NAME, N_CLASSES
+
+Predict = Callable[[NDArray[np.float64]], NDArray[np.float64]]
+
+FLOWERS = "flowers-classifier"
+FLOWER_COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+FLOWER_CLASSES = ("setosa", "versicolor", "virginica")
+
+
+def features_spec(
+    name: str,
+    columns: tuple[str, ...],
+    classes: tuple[str, ...],
+    *,
+    trainable: bool,
+    tensor: str = "features",
+    task: str | None = None,
+) -> dict[str, Any]:
+    """A ``features`` model's spec (JSON-ready) monitoring ``columns``, prediction, confidence."""
+    monitored = [{"name": c, "source": f"input:{i}"} for i, c in enumerate(columns)]
+    monitored += [
+        {"name": "prediction", "source": "output:label"},
+        {"name": "confidence", "source": "output:confidence"},
+    ]
+    return {
+        "name": name,
+        "task": task or name,
+        "input": {"kind": "features", "tensor": tensor, "datatype": "FP32",
+                  "shape": [-1, len(columns)]},
+        "output": {"tensor": "probabilities", "classes": list(classes)},
+        "monitored": monitored,
+        "preprocessing": "identity@1",
+        "trainable": trainable,
+    }  # fmt: skip
+
+
+def digits_spec() -> dict[str, Any]:
+    """The digits spec as the trainer registers it (64 pixels, 10 classes, trainable)."""
+    spec = features_spec(
+        MODEL_NAME,
+        tuple(FEATURE_NAMES),
+        tuple(str(c) for c in range(N_CLASSES)),
+        trainable=True,
+        task="digits",
+    )
+    spec["input"]["range"] = [0.0, 16.0]
+    spec["preprocessing"] = "digits-8x8@1"
+    assert len(spec["monitored"]) == N_FEATURES + 2
+    return spec
+
+
+def traffic_entries(
+    predict: Predict,
+    x: NDArray[np.float64],
+    model_version: str = "1",
+    timestamp: float | None = None,
+) -> list[TrafficEntry]:
+    """Traffic entries as the gateway logs them for rows ``x`` answered by ``predict``."""
+    probabilities = predict(x)
+    entries = []
+    for features, probs in zip(x, probabilities, strict=True):
+        kwargs = {} if timestamp is None else {"timestamp": timestamp}
+        entries.append(
+            TrafficEntry(
+                id=uuid.uuid4().hex,
+                request_id=uuid.uuid4().hex,
+                model_version=model_version,
+                features=features.astype(np.float32),
+                label=int(probs.argmax()),
+                confidence=float(probs.max()),
+                latency_ms=1.0,
+                **kwargs,
+            )
+        )
+    return entries
 
 
 @dataclass(frozen=True)
@@ -41,23 +119,7 @@ class Digits:
         self, x: NDArray[np.float64], model_version: str = "1", timestamp: float | None = None
     ) -> list[TrafficEntry]:
         """Traffic entries as the gateway logs them for rows ``x``."""
-        probabilities = self.predict(x)
-        entries = []
-        for features, probs in zip(x, probabilities, strict=True):
-            kwargs = {} if timestamp is None else {"timestamp": timestamp}
-            entries.append(
-                TrafficEntry(
-                    id=uuid.uuid4().hex,
-                    request_id=uuid.uuid4().hex,
-                    model_version=model_version,
-                    features=features.astype(np.float32),
-                    label=int(probs.argmax()),
-                    confidence=float(probs.max()),
-                    latency_ms=1.0,
-                    **kwargs,
-                )
-            )
-        return entries
+        return traffic_entries(self.predict, x, model_version, timestamp)
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +153,64 @@ def reference_csv(tmp_path: Path, digits: Digits) -> Path:
     path.parent.mkdir(parents=True)
     digits.reference.to_csv(path, index=False)
     return path
+
+
+@dataclass(frozen=True)
+class Flowers:
+    """A fixed 4-feature, 3-class softmax model on Gaussian features, its reference and pool."""
+
+    weight: NDArray[np.float64]
+    bias: NDArray[np.float64]
+    reference: pd.DataFrame
+    pool: NDArray[np.float64]
+
+    def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """softmax(x @ W + b)."""
+        z = np.asarray(x) @ self.weight + self.bias
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+    def frame(self, x: NDArray[np.float64]) -> pd.DataFrame:
+        """Rows ``x`` with the model's answers, in the reference layout (no true label)."""
+        probabilities = self.predict(x)
+        table = pd.DataFrame(x, columns=list(FLOWER_COLUMNS))
+        table["prediction"] = probabilities.argmax(axis=1)
+        table["confidence"] = probabilities.max(axis=1)
+        return table
+
+    def entries(self, x: NDArray[np.float64], model_version: str = "1") -> list[TrafficEntry]:
+        """Traffic entries as the gateway logs them for rows ``x``."""
+        return traffic_entries(self.predict, x, model_version)
+
+    def shifted(self, size: int, seed: int = 0) -> NDArray[np.float64]:
+        """Rows whose petals grew: ``petal_length`` and ``petal_width`` moved by +2 σ."""
+        x = np.random.default_rng(seed).normal(size=(size, 4))
+        x[:, 2:] += 2.0
+        return x
+
+
+@pytest.fixture(scope="session")
+def flowers() -> Flowers:
+    """The flowers model with a 300-row reference and a 500-row pool from the same law."""
+    rng = np.random.default_rng(11)
+    weight, bias = rng.normal(size=(4, 3)), rng.normal(size=(3,))
+    model = Flowers(weight, bias, pd.DataFrame(), rng.normal(size=(500, 4)))
+    return Flowers(weight, bias, model.frame(rng.normal(size=(300, 4))), model.pool)
+
+
+@pytest.fixture
+def specs() -> Any:
+    """The spec builders, for tests (importlib mode cannot import conftest by name)."""
+
+    class Specs:
+        digits = staticmethod(digits_spec)
+        features = staticmethod(features_spec)
+        flowers_name = FLOWERS
+        flower_columns = FLOWER_COLUMNS
+        flower_classes = FLOWER_CLASSES
+
+        @staticmethod
+        def flowers(trainable: bool = False) -> dict[str, Any]:
+            return features_spec(FLOWERS, FLOWER_COLUMNS, FLOWER_CLASSES, trainable=trainable)
+
+    return Specs

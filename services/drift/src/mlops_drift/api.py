@@ -1,13 +1,18 @@
-"""HTTP routes: status, report, check, health and metrics. Thin: the monitor does the work."""
+"""HTTP routes: models, status, report, check, health and metrics. Thin: the monitors do the work.
+
+The per-model routes take ``?model=NAME`` (default: the first of ``DRIFT_MODELS``); a model that
+is not watched is a 404 ``unknown_model`` naming the watched ones.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mlops_common.telemetry import render_metrics
+from mlops_drift.catalog import Monitors, UnknownModelError
 from mlops_drift.detector import DriftInputError
 from mlops_drift.metrics import DriftMetrics
 from mlops_drift.monitor import DriftMonitor, NoReferenceError, WindowTooSmallError
@@ -22,6 +27,7 @@ class NoVerdictError(LookupError):
 
 _STATUS = {
     NoVerdictError: 404,
+    UnknownModelError: 404,
     WindowTooSmallError: 409,
     NoReferenceError: 503,
     ReferenceError: 503,
@@ -45,9 +51,19 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(error_type, handler)
 
 
-def _monitor(request: Request) -> DriftMonitor:
-    monitor: DriftMonitor = request.app.state.monitor
-    return monitor
+def _monitors(request: Request) -> Monitors:
+    monitors: Monitors = request.app.state.monitors
+    return monitors
+
+
+def _monitor(
+    request: Request,
+    model: Annotated[
+        str | None,
+        Query(description="The model's name (default: the first of DRIFT_MODELS)."),
+    ] = None,
+) -> DriftMonitor:
+    return _monitors(request).get(model)
 
 
 def _metrics(request: Request) -> DriftMetrics:
@@ -55,29 +71,44 @@ def _metrics(request: Request) -> DriftMetrics:
     return metrics
 
 
+MonitorsDep = Annotated[Monitors, Depends(_monitors)]
 MonitorDep = Annotated[DriftMonitor, Depends(_monitor)]
 MetricsDep = Annotated[DriftMetrics, Depends(_metrics)]
 
 router = APIRouter()
 
 
+def _no_verdict(monitor: DriftMonitor) -> NoVerdictError:
+    return NoVerdictError(
+        f"no drift check of {monitor.name} has finished yet (window holds "
+        f"{len(monitor.window)} rows, a check needs {monitor.min_window_size})"
+    )
+
+
+@router.get("/v1/drift/models", tags=["drift"])
+async def models(monitors: MonitorsDep) -> dict[str, Any]:
+    """The watched models: ``{"models": [{"name", "version", "columns", "window_size",
+    "last_check"}]}`` — the version whose reference is loaded (null: none yet), the monitored
+    columns, the rows in the window and the latest verdict (null: none yet)."""
+    return {"models": [monitor.summary() for monitor in monitors]}
+
+
 @router.get("/v1/drift/status", tags=["drift"])
 async def status(monitor: MonitorDep) -> dict[str, Any]:
-    """The latest verdict: ``drift_detected, drifted_share, window_size, checked_at, reasons``.
+    """The model's latest verdict: ``model, drift_detected, drifted_share, window_size,
+    checked_at, reasons`` and the per-feature scores.
 
     404 until the first check has finished.
     """
     if monitor.last is None:
-        raise NoVerdictError(
-            f"no drift check has finished yet (window holds {len(monitor.window)} rows, "
-            f"a check needs {monitor.min_window_size})"
-        )
+        raise _no_verdict(monitor)
     return monitor.last.status()
 
 
 @router.post("/v1/drift/check", tags=["drift"])
 async def check(monitor: MonitorDep) -> dict[str, Any]:
-    """Check the window now; answers the verdict and the id of a retrain it queued (or null).
+    """Check the model's window now; answers the verdict and the id of a retrain it queued
+    (or null).
 
     409 when the window is smaller than the minimum, 503 when no reference is loaded.
     """
@@ -90,7 +121,9 @@ async def report(monitor: MonitorDep) -> HTMLResponse:
     """The Evidently HTML report of the last check (built on first request, then cached)."""
     html = await monitor.report.html()
     if html is None:
-        raise NoVerdictError("no drift check has finished yet, so there is no report")
+        raise NoVerdictError(
+            f"no drift check of {monitor.name} has finished yet, so there is no report"
+        )
     return HTMLResponse(html)
 
 
@@ -101,8 +134,9 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/metrics", tags=["health"])
-async def metrics(monitor: MonitorDep, registry: MetricsDep) -> Response:
+async def metrics(monitors: MonitorsDep, registry: MetricsDep) -> Response:
     """Prometheus metrics."""
-    registry.window_size.set(len(monitor.window))
+    for monitor in monitors:
+        monitor.metrics.window_size.set(len(monitor.window))
     body, content_type = render_metrics(registry.registry)
     return Response(body, media_type=content_type)

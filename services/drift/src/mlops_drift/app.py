@@ -1,7 +1,8 @@
 """The app factory: ``create_app(settings)`` builds the FastAPI app; the lifespan starts the loops.
 
-Composition root: Redis client, consumer, window, reference source, check worker, retrain
-trigger and monitor are built here and passed through constructors; nothing is global.
+Composition root: Redis client, check worker and retrain trigger (shared), and per watched model
+a window, reference source, monitor and consumer, are built here and passed through
+constructors; nothing is global.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from mlops_common.jobs import celery_sender
@@ -19,9 +21,10 @@ from mlops_common.model_events import listen_model_events
 from mlops_common.registry import ALIAS_PRODUCTION
 from mlops_drift import __version__
 from mlops_drift.api import install_error_handlers, router
+from mlops_drift.catalog import Monitors
 from mlops_drift.consumer import TrafficConsumer
 from mlops_drift.detector import warm_up
-from mlops_drift.loops import run_periodic_checks, run_reference_poll
+from mlops_drift.loops import refresh_reference, run_periodic_checks, run_reference_poll
 from mlops_drift.metrics import DriftMetrics
 from mlops_drift.monitor import DriftMonitor
 from mlops_drift.reference import RegistryReferenceSource
@@ -35,63 +38,92 @@ log = logging.getLogger(__name__)
 _STOP_TIMEOUT_S = 3.0  # per shutdown step
 
 
+def _consumer(redis: Redis, monitor: DriftMonitor, settings: DriftSettings) -> TrafficConsumer:
+    """The reader of ``monitor``'s model's traffic stream, into its window."""
+    references = monitor.references
+    return TrafficConsumer(
+        redis,
+        monitor.window,
+        monitor.metrics,
+        model=monitor.name,
+        consumer_name=settings.consumer_name,
+        count=settings.read_count,
+        block_ms=settings.read_block_ms,
+        start_from=settings.start_from,
+        accept=references.accept,
+        width=lambda: references.width,
+    )
+
+
+def _tasks(
+    monitors: Monitors, consumers: list[TrafficConsumer], settings: DriftSettings
+) -> list[asyncio.Task[None]]:
+    tasks = [
+        asyncio.create_task(consumer.run(), name=f"drift-consumer-{consumer.model}")
+        for consumer in consumers
+    ]
+    for monitor in monitors:
+
+        async def reload(_event: object, monitor: DriftMonitor = monitor) -> None:
+            await refresh_reference(monitor)
+
+        tasks.append(
+            asyncio.create_task(
+                listen_model_events(
+                    settings.redis_url,
+                    monitor.name,
+                    ALIAS_PRODUCTION,
+                    reload,
+                    first_delay_s=0.1,
+                    max_delay_s=5.0,
+                ),
+                name=f"drift-model-events-{monitor.name}",
+            )
+        )
+    tasks += [
+        asyncio.create_task(
+            run_reference_poll(monitors, settings.reference_poll_s), name="drift-reference-poll"
+        ),
+        asyncio.create_task(
+            run_periodic_checks(monitors, settings.check_interval_s, settings.min_new_rows),
+            name="drift-checks",
+        ),
+    ]
+    return tasks
+
+
 @asynccontextmanager
-async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncIterator[DriftMonitor]:
+async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncIterator[Monitors]:
     redis = Redis.from_url(settings.redis_url, socket_timeout=30, socket_connect_timeout=5)
     trigger = (
         RetrainTrigger(
-            redis,
-            celery_sender(settings.redis_url, timeout_s=2.0, results=False),
+            SyncRedis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5),
+            celery_sender(settings.redis_url, timeout_s=2.0),
             settings.retrain_cooldown_s,
         )
         if settings.retrain_enabled
         else None
     )
-    window = SlidingWindow(settings.window_size, settings.window_max_age_s)
     worker = CheckWorker(settings.check_executor, initializer=warm_up)
     worker.start()
-    monitor = DriftMonitor(
-        window=window,
-        source=RegistryReferenceSource(settings.tracking_uri, settings.model_name),
-        worker=worker,
-        metrics=metrics,
-        config=settings.detector_config(),
-        min_window_size=settings.min_window_size,
-        trigger=trigger,
+    monitors = Monitors(
+        [
+            DriftMonitor(
+                window=SlidingWindow(settings.window_size, settings.window_max_age_s),
+                source=RegistryReferenceSource(settings.tracking_uri, name),
+                worker=worker,
+                metrics=metrics.for_model(name),
+                config=settings.detector_config(),
+                min_window_size=settings.min_window_size,
+                trigger=trigger,
+            )
+            for name in settings.monitored_models()
+        ]
     )
-    consumer = TrafficConsumer(
-        redis,
-        window,
-        metrics,
-        consumer_name=settings.consumer_name,
-        count=settings.read_count,
-        block_ms=settings.read_block_ms,
-        start_from=settings.start_from,
-        accept=monitor.references.accept,
-    )
-    tasks = [
-        asyncio.create_task(consumer.run(), name="drift-consumer"),
-        asyncio.create_task(
-            run_reference_poll(monitor, settings.reference_poll_s), name="drift-reference-poll"
-        ),
-        asyncio.create_task(
-            listen_model_events(
-                settings.redis_url,
-                settings.model_name,
-                ALIAS_PRODUCTION,
-                lambda _event: monitor.refresh_reference(),
-                first_delay_s=0.1,
-                max_delay_s=5.0,
-            ),
-            name="drift-model-events",
-        ),
-        asyncio.create_task(
-            run_periodic_checks(monitor, settings.check_interval_s, settings.min_new_rows),
-            name="drift-checks",
-        ),
-    ]
+    consumers = [_consumer(redis, monitor, settings) for monitor in monitors]
+    tasks = _tasks(monitors, consumers, settings)
     try:
-        yield monitor
+        yield monitors
     finally:
         for task in tasks:
             task.cancel()
@@ -113,14 +145,15 @@ def create_app(settings: DriftSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with _running(settings, metrics) as monitor:
-            app.state.monitor = monitor
+        async with _running(settings, metrics) as monitors:
+            app.state.monitors = monitors
             yield
 
     app = FastAPI(
         title="MLOps drift service",
         version=__version__,
-        summary="Evidently drift checks of live traffic against the production model's reference.",
+        summary="Evidently drift checks of each model's live traffic against its production "
+        "version's reference.",
         lifespan=lifespan,
     )
     app.state.settings = settings

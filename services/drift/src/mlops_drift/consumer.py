@@ -19,8 +19,7 @@ from mlops_common.redis_keys import (
     TrafficEntry,
     traffic_stream,
 )
-from mlops_common.registry import MODEL_NAME
-from mlops_drift.metrics import DriftMetrics
+from mlops_drift.metrics import ModelMetrics
 from mlops_drift.window import SlidingWindow
 
 log = logging.getLogger(__name__)
@@ -37,25 +36,27 @@ class TrafficConsumer:
 
     Entries are acknowledged as soon as they are in the window: the window lives in memory, so
     redelivering them after a restart would add nothing. Malformed entries are counted, logged
-    and acknowledged (never retried forever). ``accept`` can drop entries (e.g. from a model
-    version the reference no longer describes).
+    and acknowledged (never retried forever); so are entries whose input does not have the width
+    ``width`` returns (the model's spec's; None accepts any). ``accept`` can drop entries (e.g.
+    from a model version the reference no longer describes).
     """
 
     def __init__(
         self,
         redis: Redis,
         window: SlidingWindow,
-        metrics: DriftMetrics,
+        metrics: ModelMetrics,
         *,
+        model: str,
         consumer_name: str,
         count: int = 500,
         block_ms: int = 1000,
         start_from: str = "latest",
         accept: Callable[[TrafficEntry], bool] = lambda _entry: True,
-        model: str = MODEL_NAME,
-        width: int | None = None,
+        width: Callable[[], int | None] = lambda: None,
     ) -> None:
         self._redis = redis
+        self.model = model
         self.stream = traffic_stream(model)
         self._width = width
         self._window = window
@@ -90,16 +91,17 @@ class TrafficConsumer:
             return 0
         ids: list[bytes | str] = []
         entries: list[TrafficEntry] = []
+        width = self._width()
         for _stream, messages in response:
             for message_id, fields in messages:
                 ids.append(message_id)
                 try:
-                    entry = TrafficEntry.decode(fields, self._width)
+                    entry = TrafficEntry.decode(fields, width)
                 except TrafficDecodeError as exc:
                     self._metrics.bad_entries.inc()
                     log.warning(
                         "malformed traffic entry skipped",
-                        extra={"entry_id": str(message_id), "error": str(exc)},
+                        extra={"model": self.model, "entry_id": str(message_id), "error": str(exc)},
                     )
                     continue
                 if self._accept(entry):
@@ -134,11 +136,15 @@ class TrafficConsumer:
     async def _failed(self, error: Exception) -> None:
         self._group_unknown = True
         if not isinstance(error, ResponseError):
-            log.warning("redis unreachable; retrying", extra={"error": str(error)})
+            log.warning(
+                "redis unreachable; retrying", extra={"model": self.model, "error": str(error)}
+            )
         elif str(error).startswith(_STREAM_GONE):
             # re-create the group at the start of the stream there is now: the gateway may
             # have written to it already (``$`` would skip that).
-            log.info("traffic stream or group gone; re-creating the group")
+            log.info(
+                "traffic stream or group gone; re-creating the group", extra={"model": self.model}
+            )
             self._start_id = "0"
         else:
-            log.error("traffic stream read failed", exc_info=error)
+            log.error("traffic stream read failed", exc_info=error, extra={"model": self.model})

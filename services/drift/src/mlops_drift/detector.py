@@ -4,18 +4,24 @@ Three families of tests, each with its own significance level so that the false-
 the whole verdict stays bounded (a union bound over the families):
 
 - **features** — Evidently's per-column test (two-sample Kolmogorov–Smirnov by default) on each
-  of the 64 pixels (:mod:`mlops_drift.feature_tests`, which keeps every column's score), with a
-  per-column p-value threshold that is already corrected for testing 64 columns; the features
-  drift when the *share* of drifted columns reaches ``feature_share``;
+  of the model's ``input:`` columns (:mod:`mlops_drift.feature_tests`, which keeps every column's
+  score), with a per-column p-value threshold meant to be corrected for the number of columns
+  (the default suits a few dozen); the features drift when the *share* of drifted columns
+  reaches ``feature_share``;
 - **predicted labels** — a chi-square test of homogeneity of the window's and the reference's
-  predicted-class counts (registered with Evidently by :mod:`mlops_drift.stattests`);
-- **confidence** — a test of the window's confidence against the reference's (Welch-free
-  two-sample t-test on the mean by default), counted only when the mean moves by at least
-  ``min_confidence_shift`` (a difference too small to matter is not drift).
+  predicted-class counts (registered with Evidently by :mod:`mlops_drift.stattests`) on the
+  ``output:label`` column;
+- **confidence** — a test of the window's ``output:confidence`` column against the reference's
+  (Welch-free two-sample t-test on the mean by default), counted only when the mean moves by at
+  least ``min_confidence_shift`` (a difference too small to matter is not drift).
 
-The verdict is drift when any family drifts. :func:`check_drift` is pure and CPU-bound: the
-service runs it in a worker process, never on the event loop. :func:`render_report` builds the
-full Evidently HTML report (slow: plots for every column) only when someone asks for it.
+Which columns play which role comes from the model's spec (:class:`MonitoredColumns`). A test
+whose column the reference lacks (an imported model's reference may hold only its inputs) is
+skipped, and the verdict's notes say so. The verdict is drift when any family drifts.
+
+:func:`check_drift` is pure and CPU-bound: the service runs it in a worker process, never on
+the event loop. :func:`render_report` builds the full Evidently HTML report (slow: plots for
+every column) only when someone asks for it.
 """
 
 from __future__ import annotations
@@ -23,20 +29,13 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
-from mlops_common.features import FEATURE_NAMES
-from mlops_common.registry import (
-    REFERENCE_CONFIDENCE_COLUMN,
-    REFERENCE_PREDICTION_COLUMN,
-)
+from mlops_drift.columns import MonitoredColumns
 from mlops_drift.feature_tests import FeatureTestError, FeatureTests, score_features
-
-#: The columns a window or a reference must hold for a check.
-REQUIRED_COLUMNS = (*FEATURE_NAMES, REFERENCE_PREDICTION_COLUMN, REFERENCE_CONFIDENCE_COLUMN)
 
 
 class DriftInputError(ValueError):
@@ -53,7 +52,7 @@ class DriftConfig:
     """Thresholds of the verdict (see the module docstring for their meaning)."""
 
     feature_method: str = "ks"
-    #: Per-column p-value threshold: about 0.05 / 64 (Bonferroni over the 64 pixels).
+    #: Per-column p-value threshold: about 0.05 / 50 (Bonferroni over a few dozen columns).
     feature_threshold: float = 0.001
     #: Share of drifted columns from which the features count as drifted.
     feature_share: float = 0.05
@@ -86,23 +85,29 @@ class DriftVerdict:
     window_confidence: float = math.nan
     duration_s: float = 0.0
     features: FeatureTests = _NO_FEATURE_TESTS
+    #: What the verdict could not do or did not act on (a skipped test, no retrain queued).
+    notes: tuple[str, ...] = ()
+    #: The monitored model's name (set by the monitor).
+    model: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     def status(self) -> dict[str, Any]:
-        """The public JSON: ``drift_detected, drifted_share, window_size, checked_at, reasons``
-        and the per-feature ``feature_scores``, ``drifted_features`` and ``feature_test``."""
+        """The public JSON: ``model, drift_detected, drifted_share, window_size, checked_at,
+        reasons`` (the drift reasons, then the notes) and the per-feature ``feature_scores``,
+        ``drifted_features`` and ``feature_test``."""
         return {
+            "model": self.model,
             "drift_detected": self.drift_detected,
             "drifted_share": round(self.drifted_share, 6),
             "window_size": self.window_size,
             "checked_at": self.checked_at,
-            "reasons": list(self.reasons),
+            "reasons": [*self.reasons, *self.notes],
             **self.features.public(),
         }
 
 
-def _validate(frame: pd.DataFrame, what: str) -> None:
-    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
+def _validate(frame: pd.DataFrame, what: str, names: list[str]) -> None:
+    missing = [column for column in names if column not in frame.columns]
     if missing:
         shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
         raise DriftInputError(f"the {what} lacks {len(missing)} column(s): {shown}")
@@ -110,22 +115,82 @@ def _validate(frame: pd.DataFrame, what: str) -> None:
         raise DriftInputError(f"the {what} has {len(frame)} row(s); at least 2 are needed")
 
 
-def _datasets(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[Any, Any]:
+def _usable(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: MonitoredColumns | None
+) -> tuple[MonitoredColumns, tuple[str, ...]]:
+    """The columns both frames can be tested on, and a note per output test skipped.
+
+    Raises:
+        DriftInputError: a frame lacks a feature column (or the window an output column the
+            reference has), or has fewer than 2 rows.
+    """
+    wanted = columns or MonitoredColumns.infer(reference)
+    _validate(reference, "reference", list(wanted.features))
+    usable = wanted.present(reference)
+    notes = tuple(
+        f"{test} test skipped: the reference has no {name!r} column"
+        for test, name, kept in (
+            ("predicted-label", wanted.prediction, usable.prediction),
+            ("confidence", wanted.confidence, usable.confidence),
+        )
+        if name is not None and kept is None
+    )
+    _validate(current, "window", usable.names)
+    return usable, notes
+
+
+def _datasets(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: MonitoredColumns
+) -> tuple[Any, Any]:
     from evidently import DataDefinition, Dataset
 
+    numerical = list(columns.features)
+    if columns.confidence is not None:
+        numerical.append(columns.confidence)
     definition = DataDefinition(
-        numerical_columns=[*FEATURE_NAMES, REFERENCE_CONFIDENCE_COLUMN],
-        categorical_columns=[REFERENCE_PREDICTION_COLUMN],
+        numerical_columns=numerical,
+        categorical_columns=[columns.prediction] if columns.prediction is not None else [],
     )
-    columns = list(REQUIRED_COLUMNS)
-    ref = reference[columns].copy()
-    cur = current[columns].copy()
-    for frame in (ref, cur):
-        frame[REFERENCE_PREDICTION_COLUMN] = frame[REFERENCE_PREDICTION_COLUMN].astype(int)
+    ref = reference[columns.names].copy()
+    cur = current[columns.names].copy()
+    if columns.prediction is not None:
+        for frame in (ref, cur):
+            frame[columns.prediction] = frame[columns.prediction].astype(int)
     return (
         Dataset.from_pandas(cur, data_definition=definition),
         Dataset.from_pandas(ref, data_definition=definition),
     )
+
+
+def _output_p_values(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: MonitoredColumns, cfg: DriftConfig
+) -> tuple[float, float]:
+    """p-values of the label and confidence tests (1.0, no evidence, for a skipped test)."""
+    from evidently import Report
+    from evidently.metrics import ValueDrift
+
+    tests = [
+        (name, method, threshold)
+        for name, method, threshold in (
+            (columns.prediction, cfg.label_method, cfg.label_threshold),
+            (columns.confidence, cfg.confidence_method, cfg.confidence_threshold),
+        )
+        if name is not None
+    ]
+    if not tests:
+        return 1.0, 1.0
+    report = Report(
+        [
+            ValueDrift(column=name, method=method, threshold=threshold)
+            for name, method, threshold in tests
+        ],
+        include_tests=False,
+    )
+    cur_ds, ref_ds = _datasets(reference, current, columns)
+    values = iter(_metric_values(report.run(cur_ds, ref_ds)))
+    label_p = _p_value(next(values)) if columns.prediction is not None else 1.0
+    confidence_p = _p_value(next(values)) if columns.confidence is not None else 1.0
+    return label_p, confidence_p
 
 
 def _metric_values(snapshot: Any) -> list[Any]:
@@ -137,60 +202,50 @@ def check_drift(
     current: pd.DataFrame,
     config: DriftConfig | None = None,
     *,
+    columns: MonitoredColumns | None = None,
     checked_at: float | None = None,
 ) -> DriftVerdict:
     """Compare ``current`` (a window of traffic) with ``reference`` and return the verdict.
 
-    Both frames need the 64 feature columns plus ``prediction`` and ``confidence``.
+    ``columns``: the model's monitored columns (from its spec); by default the reference's own
+    layout (:meth:`MonitoredColumns.infer`). Both frames need the feature columns; the window
+    also needs each output column the reference has (a test the reference cannot take is
+    skipped, with a note).
 
     Raises:
         DriftInputError: a frame lacks columns or rows.
     """
-    from evidently import Report
-    from evidently.metrics import ValueDrift
-
     import mlops_drift.stattests  # noqa: F401  (registers the two-sample label test)
 
     cfg = config or DriftConfig()
-    _validate(reference, "reference")
-    _validate(current, "window")
+    usable, notes = _usable(reference, current, columns)
     started = time.perf_counter()
-    report = Report(
-        [
-            ValueDrift(
-                column=REFERENCE_PREDICTION_COLUMN,
-                method=cfg.label_method,
-                threshold=cfg.label_threshold,
-            ),
-            ValueDrift(
-                column=REFERENCE_CONFIDENCE_COLUMN,
-                method=cfg.confidence_method,
-                threshold=cfg.confidence_threshold,
-            ),
-        ],
-        include_tests=False,
-    )
-    cur_ds, ref_ds = _datasets(reference, current)
     with warnings.catch_warnings():
-        # constant pixels make scipy warn about dividing by zero; their p-value is still 1
+        # constant columns make scipy warn about dividing by zero; their p-value is still 1
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             features = score_features(
-                reference, current, method=cfg.feature_method, threshold=cfg.feature_threshold
+                reference,
+                current,
+                method=cfg.feature_method,
+                threshold=cfg.feature_threshold,
+                columns=usable.features,
             )
         except FeatureTestError as exc:
             raise DriftInputError(str(exc)) from exc
-        label_p, confidence_p = _metric_values(report.run(cur_ds, ref_ds))
-    return _verdict(
+        label_p, confidence_p = _output_p_values(reference, current, usable, cfg)
+    verdict = _verdict(
         cfg,
         reference,
         current,
+        usable,
         features=features,
-        label_p=_p_value(label_p),
-        confidence_p=_p_value(confidence_p),
+        label_p=label_p,
+        confidence_p=confidence_p,
         checked_at=time.time() if checked_at is None else checked_at,
         duration_s=time.perf_counter() - started,
     )
+    return replace(verdict, notes=notes)
 
 
 def _p_value(value: Any) -> float:
@@ -202,6 +257,7 @@ def _verdict(
     cfg: DriftConfig,
     reference: pd.DataFrame,
     current: pd.DataFrame,
+    columns: MonitoredColumns,
     *,
     features: FeatureTests,
     label_p: float,
@@ -209,8 +265,10 @@ def _verdict(
     checked_at: float,
     duration_s: float,
 ) -> DriftVerdict:
-    ref_conf = float(reference[REFERENCE_CONFIDENCE_COLUMN].mean())
-    cur_conf = float(current[REFERENCE_CONFIDENCE_COLUMN].mean())
+    ref_conf = cur_conf = math.nan
+    if columns.confidence is not None:
+        ref_conf = float(reference[columns.confidence].mean())
+        cur_conf = float(current[columns.confidence].mean())
     drifted, share = features.count, features.share
     feature_drift = share >= cfg.feature_share
     label_drift = label_p < cfg.label_threshold
@@ -221,7 +279,7 @@ def _verdict(
     reasons: list[str] = []
     if feature_drift:
         reasons.append(
-            f"{drifted} of {len(FEATURE_NAMES)} features drifted (share {share:.2f} ≥ "
+            f"{drifted} of {len(features.scores)} features drifted (share {share:.2f} ≥ "
             f"{cfg.feature_share:.2f}, {cfg.feature_method} p < {cfg.feature_threshold:g})"
         )
     if label_drift:
@@ -255,11 +313,14 @@ def _verdict(
 
 
 def render_report(
-    reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig | None = None
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    config: DriftConfig | None = None,
+    columns: MonitoredColumns | None = None,
 ) -> str:
     """The full Evidently data-drift report (every column, with plots) as standalone HTML.
 
-    Slow (seconds: plotly figures for 66 columns); call it off the event loop and cache it.
+    Slow (seconds: plotly figures for every column); call it off the event loop and cache it.
     """
     from evidently import Report
     from evidently.presets import DataDriftPreset
@@ -267,23 +328,24 @@ def render_report(
     import mlops_drift.stattests  # noqa: F401
 
     cfg = config or DriftConfig()
-    _validate(reference, "reference")
-    _validate(current, "window")
+    usable, _notes = _usable(reference, current, columns)
+    methods: dict[str, str] = {}
+    thresholds: dict[str, float] = {}
+    if usable.prediction is not None:
+        methods[usable.prediction] = cfg.label_method
+        thresholds[usable.prediction] = cfg.label_threshold
+    if usable.confidence is not None:
+        methods[usable.confidence] = cfg.confidence_method
+        thresholds[usable.confidence] = cfg.confidence_threshold
     preset = DataDriftPreset(
-        columns=list(REQUIRED_COLUMNS),
+        columns=usable.names,
         drift_share=cfg.feature_share,
         num_method=cfg.feature_method,
         num_threshold=cfg.feature_threshold,
-        per_column_method={
-            REFERENCE_PREDICTION_COLUMN: cfg.label_method,
-            REFERENCE_CONFIDENCE_COLUMN: cfg.confidence_method,
-        },
-        per_column_threshold={
-            REFERENCE_PREDICTION_COLUMN: cfg.label_threshold,
-            REFERENCE_CONFIDENCE_COLUMN: cfg.confidence_threshold,
-        },
+        per_column_method=methods,
+        per_column_threshold=thresholds,
     )
-    cur_ds, ref_ds = _datasets(reference, current)
+    cur_ds, ref_ds = _datasets(reference, current, usable)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         snapshot = Report([preset]).run(cur_ds, ref_ds)

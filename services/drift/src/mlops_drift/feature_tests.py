@@ -1,4 +1,4 @@
-"""Per-feature drift tests: Evidently's stat test on each of the 64 pixels, every score kept.
+"""Per-feature drift tests: Evidently's stat test on each feature column, every score kept.
 
 Evidently's ``DriftedColumnsCount`` runs the same per-column test but reports only the count and
 the share, so the service runs the test itself, column by column, through Evidently's stat-test
@@ -15,8 +15,6 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-
-from mlops_common.features import FEATURE_NAMES
 
 #: Significant digits kept of each score in the public status.
 SCORE_DIGITS: Final = 4
@@ -95,7 +93,7 @@ def score_features(
     *,
     method: str,
     threshold: float,
-    columns: tuple[str, ...] = FEATURE_NAMES,
+    columns: tuple[str, ...],
 ) -> FeatureTests:
     """Run Evidently's ``method`` on each of ``columns`` (numerical) at ``threshold``.
 

@@ -1,4 +1,5 @@
-"""The drift monitor: checks of the window against the reference, the verdict, the retrain.
+"""The drift monitor of one model: checks of its window against its reference, the verdict, the
+retrain.
 
 Owned by the event loop. Everything slow runs elsewhere: MLflow calls in a thread, Evidently in
 the check worker (a worker process by default), so ``/v1/drift/status`` and ``/metrics``
@@ -9,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
+import pandas as pd
+
+from mlops_drift.columns import MonitoredColumns
 from mlops_drift.detector import DriftConfig, DriftVerdict, check_drift
-from mlops_drift.metrics import DriftMetrics
+from mlops_drift.metrics import ModelMetrics
 from mlops_drift.reference import Reference, RegistryReferenceSource
 from mlops_drift.report import ReportCache
 from mlops_drift.tracking import ReferenceTracker
@@ -23,8 +28,12 @@ from mlops_drift.worker import CheckWorker
 log = logging.getLogger(__name__)
 
 
+#: The note of a verdict whose drift queued no retrain because the spec forbids it.
+NOT_TRAINABLE_NOTE = "not trainable: no retrain queued"
+
+
 class NoReferenceError(RuntimeError):
-    """No production model with a reference sample is known yet."""
+    """No production version with a reference sample and a spec is known yet."""
 
     code = "no_reference"
 
@@ -44,7 +53,8 @@ class CheckOutcome:
 
 
 class DriftMonitor:
-    """Runs checks of the window against the production reference and acts on the verdict."""
+    """Runs checks of one model's window against its production reference and acts on the
+    verdict: on drift, queues a retrain of the model when its spec says it is trainable."""
 
     def __init__(
         self,
@@ -52,11 +62,12 @@ class DriftMonitor:
         window: SlidingWindow,
         source: RegistryReferenceSource,
         worker: CheckWorker,
-        metrics: DriftMetrics,
+        metrics: ModelMetrics,
         config: DriftConfig,
         min_window_size: int,
         trigger: RetrainTrigger | None = None,
     ) -> None:
+        self.name = source.model_name
         self.window = window
         self.metrics = metrics
         self.config = config
@@ -77,6 +88,18 @@ class DriftMonitor:
             self.last = None
             self.report.forget()
             self.metrics.reset_verdict()
+
+    def summary(self) -> dict[str, Any]:
+        """``name``, the reference's ``version`` (None before one loaded), the monitored
+        ``columns``, the window's size and the ``last_check`` verdict (None before one)."""
+        reference = self.references.current
+        return {
+            "name": self.name,
+            "version": reference.version.version if reference is not None else None,
+            "columns": reference.columns.names if reference is not None else [],
+            "window_size": len(self.window),
+            "last_check": self.last.status() if self.last is not None else None,
+        }
 
     def due(self, min_new_rows: int) -> bool:
         """True when a periodic check has enough rows, enough of them new."""
@@ -99,23 +122,31 @@ class DriftMonitor:
             if reference is None:
                 error = self.references.error
                 detail = f": {error}" if error else ""
-                raise NoReferenceError(f"no production model with a reference sample yet{detail}")
+                raise NoReferenceError(
+                    f"no production version of {self.name} with a reference sample and a spec "
+                    f"yet{detail}"
+                )
+            columns = reference.columns
             rows_seen = self.window.added_total
-            window = self.window.snapshot()
+            window = self.window.snapshot(columns)
             self.metrics.window_size.set(len(window))
             if len(window) < self.min_window_size:
                 raise WindowTooSmallError(
                     f"the window holds {len(window)} rows; a verdict needs at least "
                     f"{self.min_window_size}"
                 )
-            verdict = await self._worker.run(check_drift, reference.frame, window, self.config)
+            verdict = await self._worker.run(_check, reference.frame, window, self.config, columns)
+            verdict = replace(verdict, model=self.name)
             self._rows_at_last_check = rows_seen
+            if verdict.drift_detected and not reference.spec.trainable:
+                verdict = replace(verdict, notes=(*verdict.notes, NOT_TRAINABLE_NOTE))
             self.last = verdict
-            self.report.checked(reference.frame, window)
+            self.report.checked(reference.frame, window, columns)
             self.metrics.observe(verdict)
             log.info(
                 "drift check",
                 extra={
+                    "model": self.name,
                     "drift": verdict.drift_detected,
                     "drifted_share": verdict.drifted_share,
                     "window_size": verdict.window_size,
@@ -123,21 +154,30 @@ class DriftMonitor:
                     "reasons": list(verdict.reasons),
                 },
             )
-            job_id = await self._maybe_retrain(verdict, reference)
-            return CheckOutcome(verdict, job_id)
+            return CheckOutcome(verdict, await self._maybe_retrain(verdict, reference))
 
     async def _maybe_retrain(self, verdict: DriftVerdict, reference: Reference) -> str | None:
         if not verdict.drift_detected or self.trigger is None:
+            return None
+        if not reference.spec.trainable:
+            log.info(NOT_TRAINABLE_NOTE, extra={"model": self.name})
             return None
         reason = (
             f"drift against {reference.version.name} v{reference.version.version}: "
             + "; ".join(verdict.reasons)
         )
         try:
-            job_id = await self.trigger.maybe_queue(reason)
+            job_id = await self.trigger.maybe_queue(self.name, reason)
         except Exception:
-            log.exception("retrain could not be queued")
+            log.exception("retrain could not be queued", extra={"model": self.name})
             return None
         if job_id is not None:
             self.metrics.retrains.inc()
         return job_id
+
+
+def _check(
+    reference: pd.DataFrame, window: pd.DataFrame, config: DriftConfig, columns: MonitoredColumns
+) -> DriftVerdict:
+    """:func:`check_drift` with positional arguments only (the worker passes them so)."""
+    return check_drift(reference, window, config, columns=columns)

@@ -1,4 +1,8 @@
-"""The reference sample: the CSV registered with the production model's run.
+"""The reference of a model: the production version's reference CSV and spec, loaded together.
+
+Each registered version's run holds ``reference/features.csv`` (the sample drift compares traffic
+with) and ``model-spec.json`` (which columns are monitored, whether it is trainable). Both are
+needed: a version missing either, or holding a malformed one, has no usable reference.
 
 Blocking (MLflow client, file I/O): the service calls these functions through a worker thread.
 """
@@ -12,12 +16,13 @@ from typing import Any
 
 import pandas as pd
 
+from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, ModelSpec, ModelSpecError, load_spec
 from mlops_common.registry import ALIAS_PRODUCTION, REFERENCE_ARTIFACT
-from mlops_drift.detector import REQUIRED_COLUMNS
+from mlops_drift.columns import MonitoredColumns
 
 
 class ReferenceError(RuntimeError):
-    """The production version has no usable reference sample."""
+    """The production version has no usable reference sample or spec."""
 
     code = "reference_unavailable"
 
@@ -33,34 +38,45 @@ class ProductionVersion:
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A loaded reference sample and the model version it belongs to."""
+    """A loaded reference sample, the spec and the model version they belong to."""
 
     version: ProductionVersion
     frame: pd.DataFrame
+    spec: ModelSpec
+
+    @property
+    def columns(self) -> MonitoredColumns:
+        """The columns the spec monitors."""
+        return MonitoredColumns.from_spec(self.spec)
 
     def __len__(self) -> int:
         return len(self.frame)
 
 
-def read_reference_csv(path: Path) -> pd.DataFrame:
-    """Read and check a reference CSV (64 features, ``prediction``, ``confidence``, ``label``).
+def read_reference_csv(path: Path, columns: MonitoredColumns | None = None) -> pd.DataFrame:
+    """Read and check a reference CSV: the feature ``columns`` (by default every column but
+    ``label``, ``prediction`` and ``confidence``), numeric and complete; ``prediction`` and
+    ``confidence`` when present (a check skips the test of one that is not).
 
     Raises:
-        ReferenceError: unreadable, missing columns, non-numeric or empty.
+        ReferenceError: unreadable, missing feature columns, non-numeric or empty.
     """
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise ReferenceError(f"cannot read the reference CSV {path.name}: {exc}") from exc
-    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
-    if missing:
+    wanted = columns or MonitoredColumns.infer(frame)
+    missing_features = [column for column in wanted.features if column not in frame.columns]
+    if missing_features:
         raise ReferenceError(
-            f"the reference CSV lacks {len(missing)} column(s), e.g. {', '.join(missing[:3])}"
+            f"the reference CSV lacks {len(missing_features)} monitored column(s), "
+            f"e.g. {', '.join(missing_features[:3])}"
         )
     if len(frame) < 2:
         raise ReferenceError(f"the reference CSV has {len(frame)} row(s); at least 2 are needed")
+    present = wanted.present(frame).names
     try:
-        checked = frame[list(REQUIRED_COLUMNS)].astype("float64")
+        checked = frame[present].astype("float64")
     except (TypeError, ValueError) as exc:
         raise ReferenceError(f"the reference CSV holds non-numeric values: {exc}") from exc
     if checked.isna().any().any():
@@ -94,26 +110,42 @@ class RegistryReferenceSource:
         return ProductionVersion(self.model_name, str(found.version), str(found.run_id))
 
     def load(self, version: ProductionVersion) -> Reference:
-        """Download and check the reference CSV of ``version``'s run.
+        """Download and check the spec and the reference CSV of ``version``'s run.
 
         Raises:
-            ReferenceError: the run has no such artifact or it is malformed.
+            ReferenceError: the run lacks either artifact, or one is malformed.
         """
+        with tempfile.TemporaryDirectory(prefix="drift-reference-") as folder:
+            spec_path = self._download(version, MODEL_SPEC_ARTIFACT, folder)
+            try:
+                spec = load_spec(spec_path)
+            except ModelSpecError as exc:
+                raise ReferenceError(
+                    f"version {version.version} of {version.name} has an invalid "
+                    f"{MODEL_SPEC_ARTIFACT}: {exc}"
+                ) from exc
+            columns = MonitoredColumns.from_spec(spec)
+            if not columns.names:
+                raise ReferenceError(
+                    f"the spec of version {version.version} of {version.name} monitors no column"
+                )
+            frame = read_reference_csv(self._download(version, REFERENCE_ARTIFACT, folder), columns)
+        return Reference(version, frame, spec)
+
+    def _download(self, version: ProductionVersion, artifact: str, folder: str) -> Path:
         from mlflow.artifacts import download_artifacts
         from mlflow.exceptions import MlflowException
 
-        with tempfile.TemporaryDirectory(prefix="drift-reference-") as folder:
-            try:
-                local = download_artifacts(
-                    run_id=version.run_id,
-                    artifact_path=REFERENCE_ARTIFACT,
-                    dst_path=folder,
-                    tracking_uri=self.tracking_uri,
-                )
-            except (MlflowException, OSError) as exc:
-                raise ReferenceError(
-                    f"version {version.version} of {version.name} has no {REFERENCE_ARTIFACT} "
-                    f"in run {version.run_id}: {exc}"
-                ) from exc
-            frame = read_reference_csv(Path(local))
-        return Reference(version, frame)
+        try:
+            local = download_artifacts(
+                run_id=version.run_id,
+                artifact_path=artifact,
+                dst_path=folder,
+                tracking_uri=self.tracking_uri,
+            )
+        except (MlflowException, OSError) as exc:
+            raise ReferenceError(
+                f"version {version.version} of {version.name} has no {artifact} "
+                f"in run {version.run_id}: {exc}"
+            ) from exc
+        return Path(local)

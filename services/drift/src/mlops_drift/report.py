@@ -6,6 +6,7 @@ import asyncio
 
 import pandas as pd
 
+from mlops_drift.columns import MonitoredColumns
 from mlops_drift.detector import DriftConfig, render_report
 from mlops_drift.worker import CheckWorker
 
@@ -16,13 +17,16 @@ class ReportCache:
     def __init__(self, worker: CheckWorker, config: DriftConfig) -> None:
         self._worker = worker
         self._config = config
-        self._frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
-        self._built: tuple[tuple[pd.DataFrame, pd.DataFrame], str] | None = None
+        self._frames: tuple[pd.DataFrame, pd.DataFrame, MonitoredColumns] | None = None
+        self._built: tuple[tuple[pd.DataFrame, pd.DataFrame, MonitoredColumns], str] | None = None
         self._lock = asyncio.Lock()
 
-    def checked(self, reference: pd.DataFrame, window: pd.DataFrame) -> None:
-        """A check of ``window`` against ``reference`` finished: the report is about them now."""
-        self._frames = (reference, window)
+    def checked(
+        self, reference: pd.DataFrame, window: pd.DataFrame, columns: MonitoredColumns
+    ) -> None:
+        """A check of ``window`` against ``reference`` on ``columns`` finished: the report is
+        about them now."""
+        self._frames = (reference, window, columns)
 
     def forget(self) -> None:
         """Drop the frames and the report (the model they were about was replaced)."""
@@ -35,6 +39,9 @@ class ReportCache:
             if frames is None:
                 return None
             if self._built is None or self._built[0] is not frames:
-                html = await self._worker.run(render_report, *frames, self._config)
+                reference, window, columns = frames
+                html = await self._worker.run(
+                    render_report, reference, window, self._config, columns
+                )
                 self._built = (frames, html)
             return self._built[1]

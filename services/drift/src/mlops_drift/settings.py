@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlops_common.registry import MODEL_NAME
 from mlops_common.settings import ServiceSettings, service_config
@@ -19,7 +20,15 @@ class DriftSettings(ServiceSettings):
     host: str = Field(default="0.0.0.0", description="Address the HTTP server binds.")
     port: int = Field(default=8090, ge=0, le=65535, description="HTTP port (API and /metrics).")
     model_name: str = Field(
-        default=MODEL_NAME, description="Registered model whose production version is watched."
+        default=MODEL_NAME,
+        description="The one model watched when `DRIFT_MODELS` is unset.",
+    )
+    models: str = Field(
+        default="",
+        description="The models watched: comma-separated registered model names (each one's "
+        "`traffic:<name>` stream against its production version's reference and spec); the "
+        "first is the API's default. `name=uri` entries (an `INFERENCE_MODELS` list) count by "
+        "their name. Unset: `DRIFT_MODEL_NAME` alone.",
     )
 
     # The window of traffic
@@ -79,6 +88,17 @@ class DriftSettings(ServiceSettings):
         default=0.02, ge=0, le=1, description="Smallest change of mean confidence that counts."
     )
 
+    @field_validator("models")
+    @classmethod
+    def _models_parse(cls, value: str) -> str:
+        if value.strip():
+            parse_models(value)  # raises ValueError naming DRIFT_MODELS and the entry
+        return value.strip()
+
+    def monitored_models(self) -> tuple[str, ...]:
+        """The names of the models watched, the default first."""
+        return parse_models(self.models) if self.models else (self.model_name,)
+
     @model_validator(mode="after")
     def _window_holds_minimum(self) -> DriftSettings:
         if self.min_window_size > self.window_size:
@@ -98,3 +118,26 @@ class DriftSettings(ServiceSettings):
             confidence_threshold=self.confidence_threshold,
             min_confidence_shift=self.min_confidence_shift,
         )
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def parse_models(text: str) -> tuple[str, ...]:
+    """The names of a ``DRIFT_MODELS`` value: ``name`` or ``name=uri`` entries, comma-separated.
+
+    Raises:
+        ValueError: an empty or malformed name, or a name given twice (naming the entry).
+    """
+    names: list[str] = []
+    for position, entry in enumerate((part.strip() for part in text.split(",")), start=1):
+        name = entry.partition("=")[0].strip()
+        if not _NAME.match(name):
+            raise ValueError(
+                f"DRIFT_MODELS entry {position} ({entry!r}): a model name is 1-100 letters, "
+                "digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        if name in names:
+            raise ValueError(f"DRIFT_MODELS names model {name!r} more than once")
+        names.append(name)
+    return tuple(names)

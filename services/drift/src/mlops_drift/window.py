@@ -9,9 +9,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from mlops_common.features import FEATURE_NAMES, N_FEATURES
 from mlops_common.redis_keys import TrafficEntry
-from mlops_common.registry import REFERENCE_CONFIDENCE_COLUMN, REFERENCE_PREDICTION_COLUMN
+from mlops_drift.columns import MonitoredColumns
 
 
 class SlidingWindow:
@@ -61,18 +60,25 @@ class SlidingWindow:
         """Forget every entry (after the reference changed, for instance)."""
         self._entries.clear()
 
-    def snapshot(self) -> pd.DataFrame:
-        """The window as a frame in the reference layout: 64 features, prediction, confidence."""
+    def snapshot(self, columns: MonitoredColumns) -> pd.DataFrame:
+        """The window as a frame of the monitored ``columns`` (the reference CSV's layout).
+
+        Each feature column takes its input position of every entry's features; the prediction
+        and confidence columns take the entry's label and confidence. Entries too short for
+        the feature columns (another model's input) are left out.
+        """
         self.evict()
-        entries = list(self._entries)
+        width = columns.min_width
+        entries = [entry for entry in self._entries if entry.features.size >= width]
+        positions = list(columns.positions)
         features = (
-            np.stack([entry.features for entry in entries])
+            np.stack([entry.features[positions] for entry in entries])
             if entries
-            else np.empty((0, N_FEATURES), dtype=np.float32)
+            else np.empty((0, len(positions)), dtype=np.float32)
         )
-        table = pd.DataFrame(features.astype(np.float64), columns=list(FEATURE_NAMES))
-        table[REFERENCE_PREDICTION_COLUMN] = np.array([e.label for e in entries], dtype=np.int64)
-        table[REFERENCE_CONFIDENCE_COLUMN] = np.array(
-            [e.confidence for e in entries], dtype=np.float64
-        )
+        table = pd.DataFrame(features.astype(np.float64), columns=list(columns.features))
+        if columns.prediction is not None:
+            table[columns.prediction] = np.array([e.label for e in entries], dtype=np.int64)
+        if columns.confidence is not None:
+            table[columns.confidence] = np.array([e.confidence for e in entries], dtype=np.float64)
         return table

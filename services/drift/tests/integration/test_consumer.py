@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import redis
 from redis.asyncio import Redis
 
+from mlops_common.features import FEATURE_NAMES
 from mlops_common.redis_keys import DRIFT_CONSUMER_GROUP, traffic_stream
 from mlops_common.registry import MODEL_NAME
+from mlops_drift.columns import MonitoredColumns
 from mlops_drift.consumer import TrafficConsumer
-from mlops_drift.metrics import DriftMetrics
+from mlops_drift.metrics import DriftMetrics, ModelMetrics
 from mlops_drift.window import SlidingWindow
 
 TRAFFIC_STREAM = traffic_stream(MODEL_NAME)
+#: the digits layout, as the digits spec monitors it
+DIGITS = MonitoredColumns(tuple(FEATURE_NAMES), tuple(range(64)), "prediction", "confidence")
 
 
-def consumer(url: str, window: SlidingWindow, metrics: DriftMetrics, **kwargs) -> TrafficConsumer:  # type: ignore[no-untyped-def]
+def consumer(url: str, window: SlidingWindow, metrics: ModelMetrics, **kwargs) -> TrafficConsumer:  # type: ignore[no-untyped-def]
+    kwargs.setdefault("model", MODEL_NAME)
     return TrafficConsumer(
         Redis.from_url(url), window, metrics, consumer_name="t", block_ms=50, **kwargs
     )
+
+
+def model_metrics(name: str = MODEL_NAME) -> ModelMetrics:
+    return DriftMetrics().for_model(name)
 
 
 async def test_reads_new_entries_and_acknowledges_them(
@@ -28,23 +39,25 @@ async def test_reads_new_entries_and_acknowledges_them(
     helpers,  # type: ignore[no-untyped-def]
 ) -> None:
     helpers.add_traffic(redis_db, digits.entries(digits.pool_x[:5]))  # before the group: skipped
-    window, metrics = SlidingWindow(100, 3600), DriftMetrics()
-    reader = consumer(redis_url, window, metrics)
+    window, metrics = SlidingWindow(100, 3600), model_metrics()
+    reader = consumer(redis_url, window, metrics, width=lambda: 64)
     await reader.ensure_group()
     await reader.ensure_group()  # idempotent
     entries = digits.entries(digits.pool_x[5:45])
     helpers.add_traffic(redis_db, entries)
     redis_db.xadd(TRAFFIC_STREAM, {"id": "x", "features": b"short"})
+    short = dataclasses.replace(entries[0], features=entries[0].features[:4])  # another width
+    helpers.add_traffic(redis_db, [short])
     added = 0
     while (n := await reader.poll_once()) or added == 0:
         added += n
     assert added == 40
     assert len(window) == 40
-    table = window.snapshot()
+    table = window.snapshot(DIGITS)
     np.testing.assert_allclose(table.iloc[0, :64].to_numpy(), entries[0].features, rtol=1e-6)
     assert table["prediction"].tolist() == [e.label for e in entries]
     assert redis_db.xpending(TRAFFIC_STREAM, DRIFT_CONSUMER_GROUP)["pending"] == 0
-    assert metrics.bad_entries._value.get() == 1
+    assert metrics.bad_entries._value.get() == 2
     assert metrics.entries._value.get() == 40
 
 
@@ -60,7 +73,7 @@ async def test_earliest_start_reads_the_backlog_and_accept_filters(
     reader = consumer(
         redis_url,
         window,
-        DriftMetrics(),
+        model_metrics(),
         start_from="earliest",
         accept=lambda entry: entry.model_version == "2",
     )
@@ -78,7 +91,7 @@ async def test_survives_a_deleted_stream(
     import asyncio
 
     window = SlidingWindow(100, 3600)
-    reader = consumer(redis_url, window, DriftMetrics())
+    reader = consumer(redis_url, window, model_metrics())
     task = asyncio.create_task(reader.run())
     try:
         for _ in range(100):  # the reader has made its group (at the stream's end)
@@ -96,3 +109,30 @@ async def test_survives_a_deleted_stream(
         assert len(window) == 7
     finally:
         task.cancel()
+
+
+async def test_each_model_reads_its_own_stream(
+    redis_url: str,
+    redis_db: redis.Redis,
+    digits,
+    flowers,
+    helpers,  # type: ignore[no-untyped-def]
+) -> None:
+    digits_window, flowers_window = SlidingWindow(100, 3600), SlidingWindow(100, 3600)
+    readers = [
+        consumer(redis_url, digits_window, model_metrics(), width=lambda: 64),
+        consumer(
+            redis_url,
+            flowers_window,
+            model_metrics("flowers-classifier"),
+            model="flowers-classifier",
+            width=lambda: 4,
+        ),
+    ]
+    for reader in readers:
+        await reader.ensure_group()
+    helpers.add_traffic(redis_db, digits.entries(digits.pool_x[:5]))
+    helpers.add_traffic(redis_db, flowers.entries(flowers.pool[:3]), model="flowers-classifier")
+    assert [await reader.poll_once() for reader in readers] == [5, 3]
+    assert readers[1].stream == "traffic:flowers-classifier"
+    assert redis_db.xinfo_groups("traffic:flowers-classifier")[0]["name"] == b"drift"

@@ -32,12 +32,44 @@ def test_loads_the_production_reference(
     assert reference.frame["confidence"].tolist() == pytest.approx(
         digits.reference["confidence"].tolist()
     )
+    assert reference.spec.trainable
+    assert reference.columns.names[-2:] == ["prediction", "confidence"]
+    assert len(reference.columns.features) == 64
 
 
-def test_a_version_without_reference_is_an_error(mlflow_store: Any, tmp_path: Path) -> None:
-    register_onnx_model(mlflow_store.tracking_uri, write_linear_model(tmp_path / "m.onnx"))
+def test_a_version_without_reference_is_an_error(
+    mlflow_store: Any,
+    tmp_path: Path,
+    specs,
+    helpers,  # type: ignore[no-untyped-def]
+) -> None:
+    path = write_linear_model(tmp_path / "m.onnx")
+    helpers.register_model(mlflow_store.tracking_uri, path, spec=specs.digits())
     source = RegistryReferenceSource(mlflow_store.tracking_uri, MODEL_NAME)
     version = source.production_version()
     assert version is not None
     with pytest.raises(ReferenceError, match=r"reference/features\.csv"):
+        source.load(version)
+
+
+def test_a_version_without_spec_or_with_a_bad_one_is_an_error(
+    mlflow_store: Any,
+    reference_csv: Path,
+    tmp_path: Path,
+    helpers,  # type: ignore[no-untyped-def]
+) -> None:
+    path = write_linear_model(tmp_path / "m.onnx")
+    register_onnx_model(mlflow_store.tracking_uri, path, reference_csv=reference_csv)
+    source = RegistryReferenceSource(mlflow_store.tracking_uri, MODEL_NAME)
+    version = source.production_version()
+    assert version is not None
+    with pytest.raises(ReferenceError, match=r"has no model-spec\.json"):
+        source.load(version)
+    helpers.register_model(
+        mlflow_store.tracking_uri, path, spec='{"name": "x"}', reference_csv=reference_csv
+    )
+    version = source.production_version()
+    assert version is not None
+    assert version.version == "2"
+    with pytest.raises(ReferenceError, match=r"invalid model-spec\.json.*task"):
         source.load(version)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from _drift_simulation import clean
 
+from mlops_common.model_spec import parse_spec
 from mlops_drift.detector import DriftConfig
 from mlops_drift.metrics import DriftMetrics
 from mlops_drift.monitor import DriftMonitor
@@ -20,19 +21,19 @@ from mlops_drift.worker import CheckWorker
 
 
 @pytest.mark.slow
-async def test_a_killed_worker_fails_one_check_then_is_replaced(digits) -> None:  # type: ignore[no-untyped-def]
+async def test_a_killed_worker_fails_one_check_then_is_replaced(digits, specs) -> None:  # type: ignore[no-untyped-def]
     worker = CheckWorker("process")
     window = SlidingWindow(500, 3600)
     monitor = DriftMonitor(
         window=window,
         source=RegistryReferenceSource("sqlite:///unused.db", "digits-classifier"),
         worker=worker,
-        metrics=DriftMetrics(),
+        metrics=DriftMetrics().for_model("digits-classifier"),
         config=DriftConfig(),
         min_window_size=100,
     )
     version = ProductionVersion("digits-classifier", "1", "run")
-    monitor.references.current = Reference(version, digits.reference)
+    monitor.references.current = Reference(version, digits.reference, parse_spec(specs.digits()))
     x, _ = clean(digits.pool_x, digits.pool_y, 150, np.random.default_rng(5))
     window.add(digits.entries(x))
     try:

@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 from _drift_simulation import blended, class_prior, clean, inverted
 
-from mlops_drift.detector import DriftConfig, DriftInputError, check_drift
+from mlops_common.model_spec import parse_spec
+from mlops_drift.columns import MonitoredColumns
+from mlops_drift.detector import DriftConfig, DriftInputError, check_drift, render_report
 
-STATUS_SUMMARY = ("drift_detected", "drifted_share", "window_size", "checked_at", "reasons")
+STATUS_SUMMARY = (
+    "model",
+    "drift_detected",
+    "drifted_share",
+    "window_size",
+    "checked_at",
+    "reasons",
+)
 
 
 def test_clean_window_is_not_drift(digits) -> None:  # type: ignore[no-untyped-def]
@@ -19,6 +28,7 @@ def test_clean_window_is_not_drift(digits) -> None:  # type: ignore[no-untyped-d
     assert verdict.window_size == 200
     status = verdict.status()
     assert {key: status[key] for key in STATUS_SUMMARY} == {
+        "model": None,
         "drift_detected": False,
         "drifted_share": verdict.drifted_share,
         "window_size": 200,
@@ -60,3 +70,33 @@ def test_missing_columns_and_rows_are_refused(digits) -> None:  # type: ignore[n
         check_drift(digits.reference, digits.reference.drop(columns=["confidence"]))
     with pytest.raises(DriftInputError, match="at least 2"):
         check_drift(digits.reference, digits.reference.head(1))
+
+
+def test_a_four_feature_model_drifts_on_its_own_columns(flowers, specs) -> None:  # type: ignore[no-untyped-def]
+    columns = MonitoredColumns.from_spec(parse_spec(specs.flowers()))
+    clean_verdict = check_drift(
+        flowers.reference, flowers.frame(flowers.pool[:250]), columns=columns
+    )
+    assert not clean_verdict.drift_detected
+    assert list(clean_verdict.status()["feature_scores"]) == list(specs.flower_columns)
+    verdict = check_drift(flowers.reference, flowers.frame(flowers.shifted(250)), columns=columns)
+    assert verdict.drift_detected
+    assert verdict.features.drifted == ("petal_length", "petal_width")
+    assert verdict.drifted_share == 0.5
+    assert "2 of 4 features drifted" in verdict.reasons[0]
+
+
+def test_a_test_the_reference_cannot_take_is_skipped_with_a_note(flowers, specs) -> None:  # type: ignore[no-untyped-def]
+    columns = MonitoredColumns.from_spec(parse_spec(specs.flowers()))
+    inputs_only = flowers.reference.drop(columns=["prediction", "confidence"])
+    verdict = check_drift(inputs_only, flowers.frame(flowers.shifted(250)), columns=columns)
+    assert verdict.feature_drift
+    assert not verdict.label_drift
+    assert not verdict.confidence_drift
+    reasons = verdict.status()["reasons"]
+    assert reasons[1:] == [
+        "predicted-label test skipped: the reference has no 'prediction' column",
+        "confidence test skipped: the reference has no 'confidence' column",
+    ]
+    report = render_report(inputs_only, flowers.frame(flowers.pool[:100]), columns=columns)
+    assert "petal_width" in report

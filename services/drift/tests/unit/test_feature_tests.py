@@ -46,6 +46,7 @@ def test_count_and_share_match_evidentlys_drifted_columns_count(digits) -> None:
     from evidently import Report
     from evidently.metrics import DriftedColumnsCount
 
+    from mlops_drift.columns import MonitoredColumns
     from mlops_drift.detector import _datasets
 
     window = _window_with_dark_centre(digits)
@@ -56,7 +57,8 @@ def test_count_and_share_match_evidentlys_drifted_columns_count(digits) -> None:
         threshold=cfg.feature_threshold,
         drift_share=cfg.feature_share,
     )
-    current, reference = _datasets(digits.reference, window)
+    columns = MonitoredColumns.infer(digits.reference).present(window)
+    current, reference = _datasets(digits.reference, window, columns)
     counts = Report([metric]).run(current, reference).dict()["metrics"][0]["value"]
     verdict = check_drift(digits.reference, window, cfg)
     assert verdict.drifted_features == int(counts["count"])

@@ -7,7 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mlops_common.features import FEATURE_NAMES
+from mlops_drift.columns import MonitoredColumns
 from mlops_drift.reference import ReferenceError, read_reference_csv
+
+DIGITS = MonitoredColumns(tuple(FEATURE_NAMES), tuple(range(64)), "prediction", "confidence")
 
 
 def test_reads_a_good_reference(reference_csv: Path) -> None:
@@ -16,11 +20,21 @@ def test_reads_a_good_reference(reference_csv: Path) -> None:
     assert {"pixel_7_7", "label", "prediction", "confidence"} <= set(table.columns)
 
 
-def test_missing_columns_are_named(tmp_path: Path, reference_csv: Path) -> None:
+def test_missing_feature_columns_are_named(tmp_path: Path, reference_csv: Path) -> None:
     path = tmp_path / "bad.csv"
-    pd.read_csv(reference_csv).drop(columns=["confidence", "pixel_0_0"]).to_csv(path, index=False)
-    with pytest.raises(ReferenceError, match="lacks 2 column"):
-        read_reference_csv(path)
+    table = pd.read_csv(reference_csv).drop(columns=["pixel_0_0", "pixel_0_1"])
+    table.to_csv(path, index=False)
+    with pytest.raises(ReferenceError, match=r"lacks 2 monitored column.*pixel_0_0"):
+        read_reference_csv(path, DIGITS)
+
+
+def test_missing_output_columns_are_allowed(tmp_path: Path, reference_csv: Path) -> None:
+    """An imported model's reference may hold only its inputs (and label)."""
+    path = tmp_path / "inputs.csv"
+    pd.read_csv(reference_csv).drop(columns=["prediction", "confidence"]).to_csv(path, index=False)
+    table = read_reference_csv(path, DIGITS)
+    assert "confidence" not in table.columns
+    assert len(table.columns) == 65
 
 
 def test_non_numeric_cells_are_refused(tmp_path: Path, reference_csv: Path) -> None:

@@ -35,3 +35,27 @@ def test_minimum_above_window_is_refused() -> None:
 def test_thresholds_are_checked() -> None:
     with pytest.raises(ValidationError):
         DriftSettings(feature_threshold=0)
+
+
+def test_models_default_to_the_one_model_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert DriftSettings().monitored_models() == ("digits-classifier",)
+    monkeypatch.setenv("DRIFT_MODEL_NAME", "other")
+    assert DriftSettings().monitored_models() == ("other",)
+
+
+def test_models_are_read_from_drift_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFT_MODELS", " digits-classifier, iris=models:/iris@staging ,news ")
+    assert DriftSettings().monitored_models() == ("digits-classifier", "iris", "news")
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("digits-classifier,,news", "entry 2"),
+        ("digits-classifier,digits-classifier", "more than once"),
+        ("bad name", "entry 1"),
+    ],
+)
+def test_bad_model_lists_are_refused(value: str, error: str) -> None:
+    with pytest.raises(ValidationError, match=error):
+        DriftSettings(models=value)
