@@ -15,10 +15,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
+from mlops_common.testing.iris import INPUT, OUTPUT, expected, write_iris_model
 from mlops_inference.server import INFERENCE_SERVICE, InferenceServer
 
 from .conftest import infer_request, probabilities, settings_for
-from .iris_model import INPUT, OUTPUT, expected, write_iris_model
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

@@ -15,12 +15,12 @@ from mlflow import MlflowClient
 from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, parse_spec
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
+from mlops_common.testing.iris import INPUT, OUTPUT, write_iris_model
 from mlops_common.testing.onnx_models import register_onnx_model
 from mlops_common.testing.pytest_plugin import MlflowStore
 from mlops_inference.server import InferenceServer
 
 from .conftest import settings_for
-from .iris_model import INPUT, OUTPUT, write_iris_model
 
 IRIS, GHOST = "iris", "ghost"
 CLASSES = ["setosa", "versicolor", "virginica"]

@@ -1,5 +1,6 @@
-"""A small outside classifier for the many-models tests: input ``input`` float32 ``[N, 4]``,
-output ``scores`` float32 ``[N, 3]`` (Softmax), built with ``onnx.helper`` (no torch)."""
+"""A small outside classifier for tests of many models (inference, drift, the e2e loop):
+input ``input`` float32 ``[N, 4]``, output ``scores`` float32 ``[N, 3]`` (Softmax), built with
+``onnx.helper`` (no torch)."""
 
 from __future__ import annotations
 
