@@ -212,11 +212,12 @@ class FeatureTest(BaseModel):
 
 
 class DriftStatus(BaseModel):
-    """The drift service's latest verdict, with the test of each feature."""
+    """The drift service's latest verdict on a model, with the test of each feature."""
 
+    model: str | None = Field(default=None, description="The model the verdict is about.")
     drift_detected: bool | None = None
     drifted_share: float | None = Field(
-        default=None, description="Share of the 64 features whose test found drift."
+        default=None, description="Share of the monitored input columns whose test found drift."
     )
     window_size: int | None = None
     checked_at: str | float | None = Field(
@@ -225,8 +226,9 @@ class DriftStatus(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     feature_scores: dict[str, float] = Field(
         default_factory=dict,
-        description="Score of each feature's drift test (`pixel_0_0`…`pixel_7_7`): a p-value "
-        "for the default K-S test (see `feature_test`).",
+        description="Score of each monitored column's drift test (the spec's `monitored` "
+        "names; digits: `pixel_0_0`…`pixel_7_7`): a p-value for the default K-S test (see "
+        "`feature_test`).",
         examples=[{"pixel_0_0": 0.83, "pixel_3_4": 1.2e-09}],
     )
     drifted_features: list[str] = Field(

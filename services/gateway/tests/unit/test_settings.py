@@ -49,3 +49,11 @@ def test_production_without_keys_in_the_environment_refuses(
     monkeypatch.delenv("GATEWAY_ADMIN_API_KEYS", raising=False)
     with pytest.raises(ValidationError, match="production mode"):
         GatewaySettings(production=True)
+
+
+@pytest.mark.parametrize("variable", ["GATEWAY_DEFAULT_MODEL", "GATEWAY_MODEL_NAME"])
+def test_the_default_model_reads_its_new_and_its_first_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "iris-classifier")
+    assert GatewaySettings().model_name == "iris-classifier"
