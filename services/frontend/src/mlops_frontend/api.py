@@ -23,8 +23,12 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     model_validator,
 )
+
+from mlops_common.model_spec import ModelSpec
 
 #: Job states after which nothing changes any more (Celery's ready states).
 FINISHED_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
@@ -82,31 +86,47 @@ def _fraction(value: float) -> float | None:
 Numbers = Annotated[dict[str, float], BeforeValidator(_numeric)]
 
 
-def _first(key: str) -> Any:
-    """A field read from the answer's first prediction."""
-    return Field(validation_alias=AliasPath("predictions", 0, key))
-
-
 def _progress(key: str) -> Any:
     """A field read from a job's ``progress`` meta (None when absent)."""
     return Field(default=None, validation_alias=AliasPath("progress", key))
 
 
-class Prediction(Answer):
-    """One predicted instance (the first of a ``/v1/predict`` answer), with the model that
-    answered."""
+class PredictedInstance(Answer):
+    """One predicted instance: its id (for feedback), the class name, the class index, the
+    confidence and the probability of each class in the spec's class order."""
 
-    id: str = _first("id")
+    id: str
+    #: The class name (``output.classes[class_index]``); a number on the wire reads as text.
+    label: str
+    class_index: StrictInt | None = None
+    confidence: StrictFloat
+    probabilities: tuple[StrictFloat, ...]
+
+    @model_validator(mode="after")
+    def _index_from_label(self) -> PredictedInstance:
+        """An answer without ``class_index`` (the first wave's digits) names it by its label."""
+        if self.class_index is None and self.label.isdigit():
+            object.__setattr__(self, "class_index", int(self.label))
+        return self
+
+
+class Predictions(Answer):
+    """``POST /v1/models/{name}/predict``: one prediction per instance, in request order, with
+    the model (name and version) that answered."""
+
     request_id: str = ""
-    label: StrictInt = _first("label")
-    confidence: StrictFloat = _first("confidence")
-    probabilities: tuple[StrictFloat, ...] = _first("probabilities")
+    predictions: tuple[PredictedInstance, ...] = Field(min_length=1)
     model_name: str = Field(validation_alias=AliasPath("model", "name"))
     model_version: str = Field(validation_alias=AliasPath("model", "version"))
 
+    @property
+    def first(self) -> PredictedInstance:
+        """The first instance's prediction (the one of a single-image request)."""
+        return self.predictions[0]
+
 
 class ModelVersion(Answer):
-    """A registered version of the model (``GET /v1/model``, or one of ``GET /v1/models``)."""
+    """A registered version of a model (one of ``GET /v1/models/{name}``)."""
 
     name: str = ""
     version: str
@@ -116,20 +136,65 @@ class ModelVersion(Answer):
     run_id: str | None = None
 
 
-class ModelList(Answer):
-    """``GET /v1/models``: the registered versions, newest first."""
+def _spec_or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> ModelSpec | None:
+    """A spec this frontend cannot read counts as no spec: one odd model must not hide the
+    others (its pages then say it has no spec)."""
+    try:
+        spec: ModelSpec | None = handler(value)
+    except ValidationError:
+        return None
+    return spec
 
-    versions: list[ModelVersion]
+
+#: A model spec (``mlops_common.model_spec``), None when absent or unreadable.
+Spec = Annotated[ModelSpec | None, WrapValidator(_spec_or_none)]
+
+
+class ServedModel(Answer):
+    """One served model of ``GET /v1/models``: its version, readiness and spec."""
+
+    name: str = Field(min_length=1)
+    version: str | None = None
+    ready: bool = False
+    #: Why the model is not ready (None when it is).
+    reason: str | None = None
+    spec: Spec = None
+    trainable: bool = False
+
+
+class ModelCatalog(Answer):
+    """``GET /v1/models``: the served models, in the gateway's order, and the default one."""
+
+    default: str | None = None
+    models: tuple[ServedModel, ...] = ()
+
+    def find(self, name: str | None) -> ServedModel | None:
+        """The served model called ``name``, None when there is none."""
+        return next((model for model in self.models if model.name == name), None)
+
+
+class ModelDetail(Answer):
+    """``GET /v1/models/{name}``: the registered versions (newest first), the spec and whether
+    the platform can retrain the model."""
+
+    name: str
+    versions: tuple[ModelVersion, ...] = ()
+    spec: Spec = None
+    trainable: bool = False
+
+    def production(self) -> ModelVersion | None:
+        """The version holding the ``production`` alias, None when none does."""
+        return next((v for v in self.versions if "production" in v.aliases), None)
 
 
 class Promotion(Answer):
-    """``POST /v1/model/promote``: the version that served before (None when none did)."""
+    """``POST /v1/models/{name}/promote``: the version that served before (None when none did)."""
 
     previous_version: str | None = None
 
 
 class JobAccepted(Answer):
-    """``POST /v1/retrain``: the queued job."""
+    """``POST /v1/models/{name}/retrain``: the queued job."""
 
     job_id: str = Field(min_length=1)
 
@@ -145,15 +210,26 @@ class FeatureTest(Answer):
     score_is_p_value: bool = True
 
 
-class DriftVerdict(Answer):
-    """The drift service's latest verdict (``GET /v1/drift``, ``POST /v1/drift/check``);
-    ``drift_detected`` is None before the first check."""
+Instant = Annotated[dt.datetime, AfterValidator(_utc)]
 
+
+class DriftVerdict(Answer):
+    """The drift service's latest verdict for a model (``GET /v1/models/{name}/drift``,
+    ``POST /v1/models/{name}/drift/check``); ``drift_detected`` is None before the first check.
+    """
+
+    model: str | None = None
     drift_detected: bool | None = None
     drifted_share: float | None = None
     window_size: int | None = None
     #: Unix seconds or ISO 8601 on the wire; UTC when the text names no zone.
-    checked_at: Annotated[dt.datetime, AfterValidator(_utc)] | None = None
+    checked_at: Instant | None = None
+    #: When the next scheduled check runs, if the drift service says.
+    next_check_at: Instant | None = None
+    #: Seconds between scheduled checks, if the drift service says.
+    check_interval_s: float | None = Field(
+        default=None, validation_alias=AliasChoices("check_interval_s", "interval_s")
+    )
     reasons: tuple[str, ...] = ()
     #: Score of each feature's drift test (feature name → p-value, or distance).
     feature_scores: Numbers = Field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""The Streamlit entry script: page config, navigation, and a footer naming the gateway.
+"""The Streamlit entry script: page config, navigation, the model picker and a footer naming
+the gateway.
 
 Run it with ``python -m mlops_frontend`` (or ``streamlit run`` on this file); settings come from
 the ``FRONTEND_*`` environment. Each page is a script under :mod:`mlops_frontend.views`.
@@ -10,13 +11,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from mlops_frontend import ui
+from mlops_frontend import picker, ui
 
 VIEWS = Path(__file__).parent / "views"
 
 #: (script, title, icon, url path) of each page, in menu order.
 PAGES = (
-    ("predict.py", "Predict", ":material/draw:", "predict"),
+    ("predict.py", "Predict", ":material/online_prediction:", "predict"),
     ("model.py", "Model", ":material/model_training:", "model"),
     ("drift.py", "Drift", ":material/monitoring:", "drift"),
     ("retraining.py", "Retraining", ":material/autorenew:", "retraining"),
@@ -38,7 +39,8 @@ def main() -> None:
     page = st.navigation(pages)
     with st.sidebar:
         st.markdown(f"### :material/pin: {ui.APP_TITLE}")
-        st.caption("Handwritten digits, served, watched and retrained.")
+        st.caption("Every served model: predicted, watched and retrained.")
+        picker.sidebar(ui.client(config))
         st.caption(f"Gateway: `{config.gateway_url}`")
     page.run()
 

@@ -14,6 +14,7 @@ URL is shared between sessions (httpx's connection pool is thread-safe).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -27,9 +28,9 @@ from mlops_frontend.api import (
     JobAccepted,
     JobStatus,
     MalformedAnswerError,
-    ModelList,
-    ModelVersion,
-    Prediction,
+    ModelCatalog,
+    ModelDetail,
+    Predictions,
     Promotion,
     parse,
 )
@@ -158,43 +159,52 @@ class PlatformClient:
             raise MalformedAnswerError(f"{path} answered without JSON") from exc
         return parse(kind, body)
 
-    # -- prediction and feedback ----------------------------------------------------------
-
-    def predict_image(self, image: bytes, filename: str = "digit.png") -> Prediction:
-        """Predict the digit of one encoded image (``POST /v1/predict/image``)."""
-        files = {"file": (filename, image, _content_type(filename))}
-        return self._json(Prediction, "POST", "/v1/predict/image", files=files)
-
-    def predict_features(self, features: Sequence[float]) -> Prediction:
-        """Predict one 8×8 grid of 64 numbers in 0..16 (``POST /v1/predict``)."""
-        body = {"instances": [[float(v) for v in features]]}
-        return self._json(Prediction, "POST", "/v1/predict", json=body)
-
-    def send_feedback(self, prediction_id: str, label: int) -> None:
-        """Record the true ``label`` of the prediction ``prediction_id``."""
-        self._call("POST", "/v1/feedback", json={"id": prediction_id, "label": int(label)})
-
     # -- models ------------------------------------------------------------------------------
 
-    def serving_model(self) -> ModelVersion:
-        """The model that serves now (``GET /v1/model``)."""
-        return self._json(ModelVersion, "GET", "/v1/model")
+    def models(self) -> ModelCatalog:
+        """The served models with their specs, and the default one (``GET /v1/models``)."""
+        return self._json(ModelCatalog, "GET", "/v1/models")
 
-    def model_versions(self) -> list[ModelVersion]:
-        """Registered versions, newest first (``GET /v1/models``)."""
-        return self._json(ModelList, "GET", "/v1/models").versions
+    def model(self, name: str) -> ModelDetail:
+        """The registered versions of ``name`` (newest first) and its spec."""
+        return self._json(ModelDetail, "GET", _model_path(name))
 
-    def promote(self, version: str, api_key: str) -> Promotion:
-        """Serve ``version`` (an older one rolls back); needs the admin key."""
+    def promote(self, name: str, version: str, api_key: str) -> Promotion:
+        """Serve ``version`` of ``name`` (an older one rolls back); needs the admin key."""
         body = {"version": str(version)}
-        return self._json(Promotion, "POST", "/v1/model/promote", json=body, api_key=api_key)
+        path = _model_path(name, "promote")
+        return self._json(Promotion, "POST", path, json=body, api_key=api_key)
+
+    # -- prediction and feedback ----------------------------------------------------------
+
+    def predict_instances(self, name: str, rows: Sequence[Sequence[float]]) -> Predictions:
+        """Predict rows of numbers with a ``features`` model (``{"instances": rows}``)."""
+        body = {"instances": [[float(v) for v in row] for row in rows]}
+        return self._predict(name, body)
+
+    def predict_images(self, name: str, images: Sequence[bytes]) -> Predictions:
+        """Predict encoded images (PNG, JPEG…), sent as base64 (``{"images": [...]}``)."""
+        body = {"images": [base64.b64encode(image).decode("ascii") for image in images]}
+        return self._predict(name, body)
+
+    def predict_texts(self, name: str, texts: Sequence[str]) -> Predictions:
+        """Predict raw texts with a ``text`` model (``{"texts": [...]}``)."""
+        return self._predict(name, {"texts": list(texts)})
+
+    def _predict(self, name: str, body: dict[str, Any]) -> Predictions:
+        return self._json(Predictions, "POST", _model_path(name, "predict"), json=body)
+
+    def send_feedback(self, prediction_id: str, label: str | int) -> None:
+        """Record the true class (its name, or its index) of the prediction ``prediction_id``."""
+        self._call("POST", "/v1/feedback", json={"id": prediction_id, "label": label})
 
     # -- retraining -------------------------------------------------------------------------
 
-    def start_retrain(self, reason: str, overrides: Sequence[str], api_key: str) -> str:
-        """Queue a retraining job; return its id (``POST /v1/retrain`` → 202)."""
+    def start_retrain(self, name: str, reason: str, overrides: Sequence[str], api_key: str) -> str:
+        """Queue a retraining job of ``name``; return its id (202; 409 ``not_trainable``)."""
         body = {"reason": reason, "overrides": list(overrides)}
-        return self._json(JobAccepted, "POST", "/v1/retrain", json=body, api_key=api_key).job_id
+        path = _model_path(name, "retrain")
+        return self._json(JobAccepted, "POST", path, json=body, api_key=api_key).job_id
 
     def job(self, job_id: str) -> JobStatus:
         """State, progress and result of a job (``GET /v1/jobs/{id}``)."""
@@ -202,36 +212,29 @@ class PlatformClient:
 
     # -- drift -------------------------------------------------------------------------------
 
-    def drift(self) -> DriftVerdict:
-        """The latest verdict (``GET /v1/drift`` on the gateway)."""
-        return self._json(DriftVerdict, "GET", "/v1/drift")
+    def drift(self, name: str) -> DriftVerdict:
+        """The latest verdict on ``name``'s traffic (404 ``no_verdict`` before the first)."""
+        return self._json(DriftVerdict, "GET", _model_path(name, "drift"))
 
-    def drift_report(self) -> str:
-        """The Evidently HTML report of the last check (``GET /v1/drift/report``)."""
-        return self._call("GET", "/v1/drift/report", timeout=self._report_timeout).text
+    def drift_report(self, name: str) -> str:
+        """The Evidently HTML report of ``name``'s last check."""
+        path = _model_path(name, "drift", "report")
+        return self._call("GET", path, timeout=self._report_timeout).text
 
-    def run_drift_check(self, api_key: str) -> DriftVerdict:
-        """Check the traffic window now and return the verdict (``POST /v1/drift/check``,
-        admin: a check costs the drift service CPU and may queue a retraining job)."""
+    def run_drift_check(self, name: str, api_key: str) -> DriftVerdict:
+        """Check ``name``'s traffic window now and return the verdict (admin: a check costs the
+        drift service CPU and may queue a retraining job)."""
+        path = _model_path(name, "drift", "check")
         timeout = self._report_timeout
-        return self._json(DriftVerdict, "POST", "/v1/drift/check", api_key=api_key, timeout=timeout)
+        return self._json(DriftVerdict, "POST", path, api_key=api_key, timeout=timeout)
+
+
+def _model_path(name: str, *rest: str) -> str:
+    """``/v1/models/{name}/...`` with the name escaped."""
+    return "/".join(("/v1/models", quote(name, safe=""), *rest))
 
 
 def _reason(exc: httpx.HTTPError) -> str:
     """The innermost cause's text (``[Errno 111] Connection refused`` → ``Connection refused``)."""
     text = str(exc) or type(exc).__name__
     return text.split("] ", 1)[-1] if text.startswith("[Errno") else text
-
-
-def _content_type(filename: str) -> str:
-    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    return {
-        "png": "image/png",
-        "jpg": "image/jpeg",
-        "jpeg": "image/jpeg",
-        "gif": "image/gif",
-        "bmp": "image/bmp",
-        "webp": "image/webp",
-        "tif": "image/tiff",
-        "tiff": "image/tiff",
-    }.get(suffix, "application/octet-stream")

@@ -6,6 +6,7 @@ which turns each :class:`~mlops_frontend.client.ClientError` into one clear ``st
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -25,8 +26,13 @@ from mlops_frontend.settings import FrontendSettings
 
 T = TypeVar("T")
 
-APP_TITLE = "Digits MLOps"
+APP_TITLE = "MLOps platform"
 ERROR_ICON = ":material/error:"
+#: Why retraining is off when a model's spec says ``trainable: false``.
+NOT_TRAINABLE = (
+    "its spec says `trainable: false` (an imported model: the platform has no training "
+    "recipe for it). Register a new version with `mlops-train import` instead."
+)
 
 #: What a person can do about a dependency the gateway reports as down.
 _DEPENDENCY_HINTS = {
@@ -147,3 +153,19 @@ def version_label(version: str | None) -> str:
     if not version:
         return "unknown"
     return f"v{version}" if version.isdigit() else version
+
+
+def timestamp(value: str | dt.datetime | None) -> str:
+    """A time as full ``YYYY-MM-DD HH:MM:SS UTC`` text (ISO 8601 text is read; any other text
+    is shown as it is); ``—`` when there is none."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        moment = value
+    zoned = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return zoned.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -30,7 +30,9 @@ import altair  # noqa: F401
 import numpy as np
 import pytest
 
+from mlops_common.digits_spec import digits_spec
 from mlops_common.jobs import META_EPOCH, META_PROGRESS, META_STAGE, PROGRESS_STATE, RETRAIN_TASK
+from mlops_common.model_spec import MODEL_SPEC_ARTIFACT
 from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.onnx_models import register_onnx_model
 from mlops_common.testing.servers import RedisServer
@@ -129,7 +131,8 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def registry_uri(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> str:
-    """Versions 1 and 2 of the model (2 in production), with metrics and a drift reference."""
+    """Versions 1 and 2 of the model (2 in production), with metrics, the digits spec and a
+    drift reference."""
     from mlflow import MlflowClient
 
     root = tmp_path_factory.mktemp("mlflow")
@@ -139,6 +142,7 @@ def registry_uri(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> 
     for alias, accuracy in ((None, 0.88), ("production", SERVING_METRICS["test_accuracy"])):
         version = register_onnx_model(uri, model_path, alias=alias, reference_csv=reference)
         run_id = client.get_model_version(MODEL_NAME, version).run_id
+        client.log_text(run_id, digits_spec().to_json(), MODEL_SPEC_ARTIFACT)
         client.log_metric(run_id, "test_accuracy", accuracy)
         client.log_metric(run_id, "test_f1", SERVING_METRICS["test_f1"] if alias else 0.87)
     return uri
@@ -162,12 +166,14 @@ def retrain_worker(redis_url: str) -> Iterator[None]:
     app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
 
     @app.task(name=RETRAIN_TASK, bind=True, shared=False)  # type: ignore[untyped-decorator]
-    def retrain(self: Any, reason: str, overrides: list[str]) -> dict[str, Any]:
+    def retrain(
+        self: Any, reason: str, overrides: list[str], model: str | None = None
+    ) -> dict[str, Any]:
         for index, stage in enumerate(RETRAIN_STAGES, start=1):
             meta = {META_STAGE: stage, META_EPOCH: index, META_PROGRESS: index / 5}
             self.update_state(state=PROGRESS_STATE, meta=meta)
             time.sleep(0.4)
-        del reason, overrides
+        del reason, overrides, model
         return dict(RETRAIN_RESULT)
 
     with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
@@ -186,7 +192,25 @@ class Platform:
 
 
 @pytest.fixture(scope="session")
-def platform(gateway_factory: Any, drift_url: str, redis_url: str, registry_uri: str) -> Platform:
+def many_models_api() -> None:
+    """Skip (before starting anything) when the gateway does not serve the many-models REST API
+    the pages call (``/v1/models/{name}/…``); ``contract/`` tests the pages against it."""
+    from mlops_gateway.app import create_app
+    from mlops_gateway.settings import GatewaySettings
+
+    paths = create_app(GatewaySettings(admin_api_keys=[ADMIN_KEY])).openapi()["paths"]
+    if "/v1/models/{name}/predict" not in paths:
+        pytest.skip("the gateway does not serve /v1/models/{name}/predict yet")
+
+
+@pytest.fixture(scope="session")
+def platform(
+    many_models_api: None,
+    gateway_factory: Any,
+    drift_url: str,
+    redis_url: str,
+    registry_uri: str,
+) -> Platform:
     """A gateway (real inference behind it) whose drift service is the real one."""
     gateway = gateway_factory(drift_url=drift_url)
     return Platform(gateway, drift_url, redis_url, registry_uri)

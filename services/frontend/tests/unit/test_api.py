@@ -10,40 +10,129 @@ from mlops_frontend.api import (
     DriftVerdict,
     JobStatus,
     MalformedAnswerError,
-    ModelList,
+    ModelCatalog,
+    ModelDetail,
     ModelVersion,
-    Prediction,
+    Predictions,
     parse,
 )
 
+SPEC = {
+    "name": "iris-classifier",
+    "task": "iris",
+    "input": {
+        "kind": "features",
+        "tensor": "features",
+        "datatype": "FP32",
+        "shape": [-1, 4],
+        "range": [0, 10],
+    },
+    "output": {"tensor": "probabilities", "classes": ["setosa", "versicolor", "virginica"]},
+    "monitored": [{"name": "sepal_length", "source": "input:0"}],
+    "preprocessing": "identity@1",
+    "trainable": False,
+}
 
-def test_prediction_requires_ids_labels_and_probabilities() -> None:
+
+def test_predictions_read_class_names_and_indices() -> None:
+    answer = parse(
+        Predictions,
+        {
+            "request_id": "r",
+            "model": {"name": "iris-classifier", "version": 3},
+            "predictions": [
+                {
+                    "id": "a",
+                    "label": "virginica",
+                    "class_index": 2,
+                    "confidence": 0.7,
+                    "probabilities": [0.1, 0.2, 0.7],
+                },
+                {"id": "b", "label": 4, "confidence": 0.5, "probabilities": [0.5, 0.5]},
+            ],
+        },
+    )
+    assert (answer.model_name, answer.model_version) == ("iris-classifier", "3")
+    assert (answer.first.label, answer.first.class_index) == ("virginica", 2)
+    # an answer without class_index (the first wave's digits) reads it from a numeric label
+    assert (answer.predictions[1].label, answer.predictions[1].class_index) == ("4", 4)
+
+
+def test_predictions_require_ids_labels_probabilities_and_the_model() -> None:
     with pytest.raises(MalformedAnswerError, match="label"):
         parse(
-            Prediction,
+            Predictions,
             {
                 "model": {"name": "d", "version": "1"},
-                "predictions": [{"id": "x", "label": True, "probabilities": []}],
+                "predictions": [{"id": "x", "label": True, "confidence": 1.0, "probabilities": []}],
             },
         )
     with pytest.raises(MalformedAnswerError, match="model"):
-        parse(Prediction, {"predictions": [{"id": "x", "label": 1}]})
+        parse(Predictions, {"predictions": [{"id": "x", "label": 1}]})
+    with pytest.raises(MalformedAnswerError, match="predictions"):
+        parse(Predictions, {"model": {"name": "d", "version": "1"}, "predictions": []})
     with pytest.raises(MalformedAnswerError):
-        parse(Prediction, [1, 2])
+        parse(Predictions, [1, 2])
 
 
-def test_model_list_accepts_versions_and_skips_non_numeric_metrics() -> None:
+def test_catalog_reads_specs_readiness_and_the_default() -> None:
+    catalog = parse(
+        ModelCatalog,
+        {
+            "default": "digits-classifier",
+            "models": [
+                {"name": "digits-classifier", "version": 2, "ready": True, "trainable": True},
+                {
+                    "name": "iris-classifier",
+                    "version": "1",
+                    "ready": False,
+                    "reason": "loading",
+                    "spec": SPEC,
+                    "trainable": False,
+                },
+                {"name": "odd", "version": None, "ready": True, "spec": {"name": "odd"}},
+            ],
+        },
+    )
+    assert catalog.default == "digits-classifier"
+    assert [m.name for m in catalog.models] == ["digits-classifier", "iris-classifier", "odd"]
+    iris = catalog.find("iris-classifier")
+    assert iris is not None
+    assert (iris.ready, iris.reason, iris.trainable) == (False, "loading", False)
+    assert iris.spec is not None
+    assert iris.spec.classes == ["setosa", "versicolor", "virginica"]
+    assert iris.spec.input.range == (0.0, 10.0)
+    # a spec this frontend cannot read hides only that model's spec
+    odd = catalog.find("odd")
+    assert odd is not None
+    assert odd.spec is None
+    assert catalog.find("missing") is None
+
+
+def test_model_detail_accepts_versions_and_skips_non_numeric_metrics() -> None:
     body = {
         "name": "digits-classifier",
         "versions": [
-            {"name": "d", "version": 2, "metrics": {"test_accuracy": 0.9, "note": "x", "b": True}},
+            {
+                "name": "d",
+                "version": 2,
+                "aliases": ["production"],
+                "metrics": {"test_accuracy": 0.9, "note": "x", "b": True},
+            },
             {"name": "d", "version": "1", "aliases": ["staging"]},
         ],
+        "spec": SPEC,
+        "trainable": False,
     }
-    versions = parse(ModelList, body).versions
+    detail = parse(ModelDetail, body)
+    versions = detail.versions
     assert [v.version for v in versions] == ["2", "1"]
     assert versions[0].metrics == {"test_accuracy": 0.9}
     assert versions[1].aliases == ("staging",)
+    production = detail.production()
+    assert production is not None
+    assert production.version == "2"
+    assert detail.trainable is False
     with pytest.raises(MalformedAnswerError):
         parse(ModelVersion, {"name": "d"})
 
@@ -74,6 +163,16 @@ def test_drift_verdict_reads_epoch_and_iso_times_and_per_feature_scores() -> Non
     assert iso.drifted_features == ("pixel_0_1",)
     assert (iso.feature_test.method, iso.feature_test.threshold) == ("wasserstein", 0.1)
     assert iso.feature_test.score_is_p_value is False
+
+
+def test_drift_verdict_reads_the_schedule_when_given() -> None:
+    verdict = parse(
+        DriftVerdict,
+        {"model": "iris", "drift_detected": None, "next_check_at": 60, "interval_s": 300},
+    )
+    assert verdict.model == "iris"
+    assert verdict.next_check_at == dt.datetime(1970, 1, 1, 0, 1, tzinfo=dt.UTC)
+    assert verdict.check_interval_s == 300
 
 
 #: What the retraining task returns: the trainer's PipelineResult.as_dict().

@@ -1,12 +1,14 @@
-"""Retraining: start a job, watch its stage and progress until it ends, see the decision."""
+"""Retraining: start a job for the picked model, watch its stage and progress until it ends,
+see the decision. A model whose spec says ``trainable: false`` gets the reason, and a disabled
+button."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from mlops_frontend import ui
-from mlops_frontend.api import JobStatus, RetrainResult
+from mlops_frontend import picker, ui
+from mlops_frontend.api import JobStatus, RetrainResult, ServedModel
 
 JOB_KEY = "retrain_job_id"
 FINAL_KEY = "retrain_final_status"
@@ -25,8 +27,10 @@ STATE_TEXT = {
 }
 
 
-def _start_form() -> None:
+def _start_form(model: ServedModel) -> None:
     config = ui.settings()
+    if not model.trainable:
+        st.info(f"**Retraining is off** for `{model.name}`: {ui.NOT_TRAINABLE}")
     with st.form("retrain_form"):
         reason = st.text_input("Reason", value="manual retrain from the frontend", max_chars=200)
         overrides = st.text_area(
@@ -35,20 +39,25 @@ def _start_form() -> None:
             height=80,
         )
         key = ui.admin_key(config, "retrain_key")
-        submitted = st.form_submit_button("Start retraining", type="primary")
-    if not submitted:
+        submitted = st.form_submit_button(
+            "Start retraining",
+            type="primary",
+            disabled=not model.trainable,
+            help=None if model.trainable else "This model cannot be retrained here.",
+        )
+    if not submitted or not model.trainable:
         return
     if not key:
         st.warning("Enter the admin API key first.")
         return
     lines = [line.strip() for line in overrides.splitlines() if line.strip()]
     job_id = ui.fetch(
-        lambda: ui.client(config).start_retrain(reason.strip() or "manual", lines, key)
+        lambda: ui.client(config).start_retrain(model.name, reason.strip() or "manual", lines, key)
     )
     if job_id:
         st.session_state[JOB_KEY] = job_id
         st.session_state.pop(FINAL_KEY, None)
-        st.toast(f"Retraining job {job_id} queued.")
+        st.toast(f"Retraining job {job_id} of {model.name} queued.")
 
 
 def _metrics_table(result: RetrainResult) -> pd.DataFrame | None:
@@ -119,7 +128,7 @@ def _outcome(status: JobStatus) -> None:
         st.info("The job finished without saying whether it promoted the model.")
     table = _metrics_table(result)
     if table is not None:
-        st.dataframe(table, use_container_width=True)
+        st.dataframe(table, width="stretch")
     details = _details(result)
     if details:
         st.caption(details)
@@ -162,12 +171,13 @@ def _live_job() -> None:
 
 def render() -> None:
     """The Retraining page."""
-    st.title("Retraining")
+    model = picker.current()
+    st.title(f"Retraining `{model.name}`")
     st.write(
         "Train a new candidate on the training data plus the labelled feedback; it replaces "
         "the serving model only if it scores at least as well on the same held-out set."
     )
-    _start_form()
+    _start_form(model)
     with st.expander("Follow another job"):
         other = st.text_input("Job id", key="retrain_follow").strip()
         if other and other != st.session_state.get(JOB_KEY):
