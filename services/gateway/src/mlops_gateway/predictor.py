@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from mlops_common.errors import InvalidFeaturesError, InvalidImageError
+from mlops_common.errors import InputError, InvalidFeaturesError, InvalidImageError
 from mlops_common.features import image_to_features
 from mlops_common.vectors import validate_vectors
 from mlops_gateway.catalog import ModelCatalog, ServedModel
@@ -100,7 +100,7 @@ class Predictor:
         """Predict encoded images (decoded in a worker thread: decoding is CPU work)."""
         assert model.spec is not None
         if not model.spec.preprocessing.startswith(DIGITS_PREPROCESSING):
-            raise InvalidImageError(
+            raise InputError(
                 f"model {model.name!r} takes no images (its preprocessing is "
                 f"{model.spec.preprocessing!r}); send 'instances'"
             )

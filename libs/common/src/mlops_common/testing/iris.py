@@ -5,6 +5,7 @@ input ``input`` float32 ``[N, 4]``, output ``scores`` float32 ``[N, 3]`` (Softma
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -13,6 +14,24 @@ from onnx import TensorProto, helper, numpy_helper
 from mlops_common.testing.onnx_models import IR_VERSION, OPSET
 
 INPUT, OUTPUT = "input", "scores"
+NAME = "iris-classifier"
+CLASSES = ["setosa", "versicolor", "virginica"]
+COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def iris_spec(name: str = NAME, **input_changes: Any) -> dict[str, Any]:
+    """The model's spec as an import registers it, with ``input_changes`` applied to its input."""
+    monitored = [{"name": c, "source": f"input:{i}"} for i, c in enumerate(COLUMNS)]
+    return {
+        "name": name,
+        "task": name,
+        "input": {"kind": "features", "tensor": INPUT, "datatype": "FP32", "shape": [-1, 4]}
+        | input_changes,
+        "output": {"tensor": OUTPUT, "classes": CLASSES},
+        "monitored": monitored,
+        "preprocessing": "identity@1",
+        "trainable": False,
+    }
 
 
 def weights(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

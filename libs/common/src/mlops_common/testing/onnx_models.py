@@ -17,6 +17,7 @@ Needs ``onnx`` (and ``mlflow`` for :func:`register_onnx_model`); never imported 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from mlops_common.features import FEATURE_MAX, N_FEATURES, FloatArray
+from mlops_common.model_spec import MODEL_SPEC_ARTIFACT
 from mlops_common.registry import (
     ALIAS_PRODUCTION,
     MODEL_NAME,
@@ -153,6 +155,7 @@ def register_onnx_model(
     alias: str | None = ALIAS_PRODUCTION,
     name: str = MODEL_NAME,
     reference_csv: Path | str | None = None,
+    spec: dict[str, Any] | None = None,
 ) -> str:
     """Log the ONNX file at ``path`` in a new run and register it as a version of ``name``.
 
@@ -161,7 +164,8 @@ def register_onnx_model(
     :func:`mlops_common.promotion.promote`, so rollback sees it). A broken file is logged as a plain
     ``model/model.onnx`` artifact (so a registered version can hold a model that fails to load).
     ``reference_csv``, when given, is logged in the same run at
-    :data:`~mlops_common.registry.REFERENCE_ARTIFACT` (the drift reference).
+    :data:`~mlops_common.registry.REFERENCE_ARTIFACT` (the drift reference); ``spec`` (a model
+    spec as a dict, not validated: tests may register a bad one) at ``model-spec.json``.
     Returns the new version number as a string.
     """
     import mlflow
@@ -188,6 +192,8 @@ def register_onnx_model(
             model_uri = info.model_uri
         if reference_csv is not None:
             _log_reference(Path(reference_csv))
+        if spec is not None:
+            mlflow.log_text(json.dumps(spec), MODEL_SPEC_ARTIFACT)
     try:
         client.get_registered_model(name)
     except mlflow.exceptions.MlflowException:
