@@ -7,8 +7,9 @@ first answered prediction, and stops everything on Ctrl-C (or SIGTERM).
 
 Inference serves every registered model that has a ``production`` alias, ``digits-classifier``
 first (it is bootstrapped when missing): the launcher reads the aliases from the local registry
-once, before the processes start, and passes the names as ``INFERENCE_MODELS``. Set
-``INFERENCE_MODELS`` (or ``INFERENCE_MODEL_URI``) yourself to serve something else.
+once, before the processes start, and passes the names as ``INFERENCE_MODELS``, and the same
+list to drift as ``DRIFT_MODELS`` (it watches each one). Set ``INFERENCE_MODELS`` (or
+``INFERENCE_MODEL_URI``) yourself to serve something else, ``DRIFT_MODELS`` to watch others.
 
 Ports come from the environment (``GATEWAY_PORT``, ``INFERENCE_PORT``, ``DRIFT_PORT``, …; see
 ``DEFAULT_PORTS``); state lives under ``MLOPS_STATE_DIR`` (default ``.state``, git-ignored).
@@ -92,15 +93,18 @@ class StackConfig:
         return self.state_dir / "mlflow" / "mlflow.db"
 
     def environment(self, base: dict[str, str], models: Iterable[str] = ()) -> dict[str, str]:
-        """The variables every process of the Procfile gets; ``models`` become INFERENCE_MODELS.
+        """The variables every process of the Procfile gets; ``models`` become INFERENCE_MODELS,
+        and drift's DRIFT_MODELS (the same list).
 
         ``INFERENCE_MODELS`` or ``INFERENCE_MODEL_URI`` already in ``base`` win (one model
-        served from ``INFERENCE_MODEL_URI``, as before).
+        served from ``INFERENCE_MODEL_URI``, as before, and drift watches its default model);
+        so does ``DRIFT_MODELS``.
         """
         p = self.ports
         served: dict[str, str] = {}
         if "INFERENCE_MODEL_URI" not in base:
             served["INFERENCE_MODELS"] = base.get("INFERENCE_MODELS") or ",".join(models)
+            served["DRIFT_MODELS"] = base.get("DRIFT_MODELS") or served["INFERENCE_MODELS"]
         return {
             **base,
             **{name: str(port) for name, port in p.items()},

@@ -26,6 +26,7 @@ from _drift_simulation import frame
 from mlops_common.features import FEATURE_NAMES, N_FEATURES
 from mlops_common.redis_keys import TrafficEntry
 from mlops_common.registry import MODEL_NAME, N_CLASSES
+from mlops_common.testing import iris
 
 Predict = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
@@ -41,6 +42,7 @@ def features_spec(
     *,
     trainable: bool,
     tensor: str = "features",
+    output: str = "probabilities",
     task: str | None = None,
 ) -> dict[str, Any]:
     """A ``features`` model's spec (JSON-ready) monitoring ``columns``, prediction, confidence."""
@@ -54,7 +56,7 @@ def features_spec(
         "task": task or name,
         "input": {"kind": "features", "tensor": tensor, "datatype": "FP32",
                   "shape": [-1, len(columns)]},
-        "output": {"tensor": "probabilities", "classes": list(classes)},
+        "output": {"tensor": output, "classes": list(classes)},
         "monitored": monitored,
         "preprocessing": "identity@1",
         "trainable": trainable,
@@ -157,18 +159,16 @@ def reference_csv(tmp_path: Path, digits: Digits) -> Path:
 
 @dataclass(frozen=True)
 class Flowers:
-    """A fixed 4-feature, 3-class softmax model on Gaussian features, its reference and pool."""
+    """The 4-feature, 3-class outside classifier of :mod:`mlops_common.testing.iris` on
+    Gaussian features, its reference and a pool."""
 
-    weight: NDArray[np.float64]
-    bias: NDArray[np.float64]
     reference: pd.DataFrame
     pool: NDArray[np.float64]
 
-    def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """softmax(x @ W + b)."""
-        z = np.asarray(x) @ self.weight + self.bias
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return np.asarray(e / e.sum(axis=1, keepdims=True))
+    @staticmethod
+    def predict(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """What the registered ONNX model answers: softmax(x @ W + b)."""
+        return np.asarray(iris.expected(np.asarray(x)), dtype=np.float64)
 
     def frame(self, x: NDArray[np.float64]) -> pd.DataFrame:
         """Rows ``x`` with the model's answers, in the reference layout (no true label)."""
@@ -193,9 +193,8 @@ class Flowers:
 def flowers() -> Flowers:
     """The flowers model with a 300-row reference and a 500-row pool from the same law."""
     rng = np.random.default_rng(11)
-    weight, bias = rng.normal(size=(4, 3)), rng.normal(size=(3,))
-    model = Flowers(weight, bias, pd.DataFrame(), rng.normal(size=(500, 4)))
-    return Flowers(weight, bias, model.frame(rng.normal(size=(300, 4))), model.pool)
+    model = Flowers(pd.DataFrame(), rng.normal(size=(500, 4)))
+    return Flowers(model.frame(rng.normal(size=(300, 4))), model.pool)
 
 
 @pytest.fixture
@@ -211,6 +210,13 @@ def specs() -> Any:
 
         @staticmethod
         def flowers(trainable: bool = False) -> dict[str, Any]:
-            return features_spec(FLOWERS, FLOWER_COLUMNS, FLOWER_CLASSES, trainable=trainable)
+            return features_spec(
+                FLOWERS,
+                FLOWER_COLUMNS,
+                FLOWER_CLASSES,
+                trainable=trainable,
+                tensor=iris.INPUT,
+                output=iris.OUTPUT,
+            )
 
     return Specs

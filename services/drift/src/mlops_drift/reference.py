@@ -2,7 +2,10 @@
 
 Each registered version's run holds ``reference/features.csv`` (the sample drift compares traffic
 with) and ``model-spec.json`` (which columns are monitored, whether it is trainable). Both are
-needed: a version missing either, or holding a malformed one, has no usable reference.
+needed: a version missing either, or holding a malformed one, has no usable reference. The one
+exception is a first-wave version of the built-in digits model, registered before specs existed:
+it gets the digits spec (:func:`mlops_common.digits_spec.digits_spec`), as the gateway and the
+trainer give it.
 
 Blocking (MLflow client, file I/O): the service calls these functions through a worker thread.
 """
@@ -16,8 +19,9 @@ from typing import Any
 
 import pandas as pd
 
+from mlops_common.digits_spec import digits_spec
 from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, ModelSpec, ModelSpecError, load_spec
-from mlops_common.registry import ALIAS_PRODUCTION, REFERENCE_ARTIFACT
+from mlops_common.registry import ALIAS_PRODUCTION, MODEL_NAME, REFERENCE_ARTIFACT
 from mlops_drift.columns import MonitoredColumns
 
 
@@ -116,14 +120,7 @@ class RegistryReferenceSource:
             ReferenceError: the run lacks either artifact, or one is malformed.
         """
         with tempfile.TemporaryDirectory(prefix="drift-reference-") as folder:
-            spec_path = self._download(version, MODEL_SPEC_ARTIFACT, folder)
-            try:
-                spec = load_spec(spec_path)
-            except ModelSpecError as exc:
-                raise ReferenceError(
-                    f"version {version.version} of {version.name} has an invalid "
-                    f"{MODEL_SPEC_ARTIFACT}: {exc}"
-                ) from exc
+            spec = self._spec(version, folder)
             columns = MonitoredColumns.from_spec(spec)
             if not columns.names:
                 raise ReferenceError(
@@ -131,6 +128,32 @@ class RegistryReferenceSource:
                 )
             frame = read_reference_csv(self._download(version, REFERENCE_ARTIFACT, folder), columns)
         return Reference(version, frame, spec)
+
+    def _spec(self, version: ProductionVersion, folder: str) -> ModelSpec:
+        """The version's spec (the digits spec for a first-wave digits version without one)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            names = {artifact.path for artifact in self._client().list_artifacts(version.run_id)}
+        except (MlflowException, OSError) as exc:
+            raise ReferenceError(
+                f"cannot list the artifacts of version {version.version} of {version.name} "
+                f"(run {version.run_id}): {exc}"
+            ) from exc
+        if MODEL_SPEC_ARTIFACT not in names:
+            if version.name == MODEL_NAME:  # registered before specs existed
+                return digits_spec(version.name)
+            raise ReferenceError(
+                f"version {version.version} of {version.name} has no {MODEL_SPEC_ARTIFACT} "
+                f"in run {version.run_id}"
+            )
+        try:
+            return load_spec(self._download(version, MODEL_SPEC_ARTIFACT, folder))
+        except ModelSpecError as exc:
+            raise ReferenceError(
+                f"version {version.version} of {version.name} has an invalid "
+                f"{MODEL_SPEC_ARTIFACT}: {exc}"
+            ) from exc
 
     def _download(self, version: ProductionVersion, artifact: str, folder: str) -> Path:
         from mlflow.artifacts import download_artifacts

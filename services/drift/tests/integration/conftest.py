@@ -13,21 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
-import onnx
 import pytest
 import redis
 from mlflow import MlflowClient
-from onnx import TensorProto, helper, numpy_helper
 
 from mlops_common.jobs import RETRAIN_QUEUE
 from mlops_common.model_spec import MODEL_SPEC_ARTIFACT
 from mlops_common.redis_keys import TrafficEntry, traffic_stream
 from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.asgi import serve_asgi
+from mlops_common.testing.iris import write_iris_model
 from mlops_common.testing.onnx_models import (
-    IR_VERSION,
-    OPSET,
     register_onnx_model,
     write_linear_model,
 )
@@ -66,31 +62,6 @@ def register_model(
         text = spec if isinstance(spec, str) else json.dumps(spec)
         client.log_text(run_id, text, MODEL_SPEC_ARTIFACT)
     return version
-
-
-def write_features_model(path: Path, width: int, classes: int, seed: int = 0) -> Path:
-    """A ``width``-feature, ``classes``-class softmax classifier (input ``features``, output
-    ``probabilities``) built with ``onnx.helper``."""
-    rng = np.random.default_rng(seed)
-    weight = rng.normal(size=(width, classes)).astype(np.float32)
-    bias = rng.normal(size=(classes,)).astype(np.float32)
-    graph = helper.make_graph(
-        [
-            helper.make_node("MatMul", ["features", "w"], ["mm"]),
-            helper.make_node("Add", ["mm", "b"], ["z"]),
-            helper.make_node("Softmax", ["z"], ["probabilities"], axis=-1),
-        ],
-        "features_classifier",
-        inputs=[helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", width])],
-        outputs=[helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes])],
-        initializer=[numpy_helper.from_array(weight, "w"), numpy_helper.from_array(bias, "b")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = IR_VERSION
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(model, str(path))
-    return path
 
 
 @pytest.fixture
@@ -178,7 +149,7 @@ def helpers() -> Any:
     class Helpers:
         add_traffic = staticmethod(add_traffic)
         register_model = staticmethod(register_model)
-        write_features_model = staticmethod(write_features_model)
+        write_iris_model = staticmethod(write_iris_model)
         settings_for = staticmethod(settings_for)
         metric = staticmethod(metric)
         wait_for = staticmethod(wait_for)

@@ -40,7 +40,7 @@ async def test_shift_of_one_model_drifts_that_model_only(  # type: ignore[no-unt
     helpers,
 ) -> None:
     name = specs.flowers_name
-    onnx_path = helpers.write_features_model(tmp_path / "flowers.onnx", 4, 3)
+    onnx_path = helpers.write_iris_model(tmp_path / "flowers.onnx")
     reference = flowers_reference(tmp_path, flowers)
     helpers.register_model(
         mlflow_store.tracking_uri,
@@ -132,7 +132,7 @@ async def test_a_model_whose_spec_fails_does_not_stop_the_other(  # type: ignore
     helpers,
 ) -> None:
     broken, imported = "broken-classifier", specs.flowers_name
-    onnx_path = helpers.write_features_model(tmp_path / "m.onnx", 4, 3)
+    onnx_path = helpers.write_iris_model(tmp_path / "m.onnx")
     bad_spec = {
         **specs.flowers(),
         "name": broken,

@@ -56,20 +56,40 @@ def test_a_version_without_spec_or_with_a_bad_one_is_an_error(
     mlflow_store: Any,
     reference_csv: Path,
     tmp_path: Path,
+    specs,
     helpers,  # type: ignore[no-untyped-def]
 ) -> None:
     path = write_linear_model(tmp_path / "m.onnx")
-    register_onnx_model(mlflow_store.tracking_uri, path, reference_csv=reference_csv)
-    source = RegistryReferenceSource(mlflow_store.tracking_uri, MODEL_NAME)
+    other = "other-classifier"
+    register_onnx_model(mlflow_store.tracking_uri, path, name=other, reference_csv=reference_csv)
+    source = RegistryReferenceSource(mlflow_store.tracking_uri, other)
     version = source.production_version()
     assert version is not None
     with pytest.raises(ReferenceError, match=r"has no model-spec\.json"):
         source.load(version)
     helpers.register_model(
-        mlflow_store.tracking_uri, path, spec='{"name": "x"}', reference_csv=reference_csv
+        mlflow_store.tracking_uri,
+        path,
+        name=other,
+        spec='{"name": "x"}',
+        reference_csv=reference_csv,
     )
     version = source.production_version()
     assert version is not None
     assert version.version == "2"
     with pytest.raises(ReferenceError, match=r"invalid model-spec\.json.*task"):
         source.load(version)
+
+
+def test_a_first_wave_digits_version_gets_the_digits_spec(
+    mlflow_store: Any, reference_csv: Path, tmp_path: Path, specs
+) -> None:  # type: ignore[no-untyped-def]
+    """Registered before specs existed (no model-spec.json): monitored as the trainer's digits."""
+    path = write_linear_model(tmp_path / "m.onnx")
+    register_onnx_model(mlflow_store.tracking_uri, path, reference_csv=reference_csv)
+    source = RegistryReferenceSource(mlflow_store.tracking_uri, MODEL_NAME)
+    version = source.production_version()
+    assert version is not None
+    reference = source.load(version)
+    assert reference.spec.trainable
+    assert reference.spec.monitored_names == [c["name"] for c in specs.digits()["monitored"]]
