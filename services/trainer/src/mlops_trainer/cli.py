@@ -74,27 +74,56 @@ def _cmd_train(args: argparse.Namespace, settings: TrainerSettings) -> int:
     return 0
 
 
-def _cmd_bootstrap(args: argparse.Namespace, settings: TrainerSettings) -> int:
-    """Train, register and promote a first model unless production already exists."""
+def _bootstrap_one(
+    model: str, overrides: Sequence[str], settings: TrainerSettings
+) -> dict[str, Any]:
+    """Train, register and promote ``model`` (a built-in task's) unless it has production or
+    is not the trainer's to train (an imported model under that name is left alone)."""
     from mlops_common.promotion import alias_version, promote
     from mlops_common.registry import ALIAS_PRODUCTION
     from mlops_trainer.registry import make_client
+    from mlops_trainer.trainable import NotTrainableError, plan_training
 
     client = make_client(settings.tracking_uri)
-    current = alias_version(client, ALIAS_PRODUCTION)
+    current = alias_version(client, ALIAS_PRODUCTION, model)
     if current is not None:
-        _print({"production": str(current.version), "trained": False})
-        return 0
+        return {"model": model, "production": str(current.version), "trained": False}
+    try:
+        plan = plan_training(client, model)
+    except NotTrainableError as refused:
+        return {"model": model, "production": None, "trained": False, "skipped": str(refused)}
     from mlops_trainer.config import compose_config
     from mlops_trainer.pipeline import run_pipeline
 
-    cfg = compose_config(["trainer.enable_progress_bar=false", *args.overrides], settings.conf_dir)
-    result = run_pipeline(cfg, settings=settings)
+    cfg = compose_config(
+        ["trainer.enable_progress_bar=false", *plan.recipe.overrides, *overrides],
+        settings.conf_dir,
+    )
+    result = run_pipeline(cfg, settings=settings, spec=plan.spec)
     if result.version is None:
         raise RuntimeError("bootstrap needs registry.register=true")
     if not result.promoted:
-        promote(client, result.version)
-    _print({"production": result.version, "trained": True, **result.as_dict(), "promoted": True})
+        promote(client, result.version, name=model)
+    return {
+        "model": model,
+        "production": result.version,
+        "trained": True,
+        **result.as_dict(),
+        "promoted": True,
+    }
+
+
+def _cmd_bootstrap(args: argparse.Namespace, settings: TrainerSettings) -> int:
+    """Each built-in task's model that has no production version: train, register, promote.
+
+    The Hydra overrides apply to every task's training. Models are handled one after the other;
+    the output lists them (``trained`` false for one that already served, with ``skipped`` when
+    its name belongs to an imported model).
+    """
+    from mlops_trainer.recipes import RECIPES
+
+    models = [_bootstrap_one(r.model, args.overrides, settings) for r in RECIPES.values()]
+    _print({"models": models})
     return 0
 
 
@@ -205,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", type=Path, default=None, help="also write a checkpoint here")
     p.set_defaults(handler=_cmd_train)
     p = with_overrides(
-        sub.add_parser("bootstrap", help="train and promote a first model unless one serves")
+        sub.add_parser(
+            "bootstrap", help="train and promote each built-in task's model that has no production"
+        )
     )
     p.set_defaults(handler=_cmd_bootstrap)
     p = with_overrides(sub.add_parser("evaluate", help="test metrics of an ONNX file or model URI"))

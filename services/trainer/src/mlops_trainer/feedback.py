@@ -1,11 +1,15 @@
 """Feedback-labelled traffic as training rows: the ``feedback`` hash joined with what was predicted.
 
-The gateway stores a true label per prediction id in :data:`~mlops_common.redis_keys.FEEDBACK_HASH`
-and each predicted instance, features included, in the ``traffic`` stream (bounded by an
-approximate ``MAXLEN``). The features are looked up in the stream, newest first (at most
-``stream_scan`` entries). Each labelled row is assigned to train, val or test by a hash of its
-id, so a row keeps its part from one job to the next: the held-out feedback a candidate is judged
-on was never trained on by an earlier candidate.
+The gateway stores a true label (a class index) per prediction id in
+:data:`~mlops_common.redis_keys.FEEDBACK_HASH`, one hash for every model, and each predicted
+instance, features included, in the answering model's stream ``traffic:<model>`` (bounded by an
+approximate ``MAXLEN``). A model's rows are the labels whose id is in that model's stream, looked
+up newest first (at most ``stream_scan`` entries); a label whose id is not there is not this
+model's (another model's, or one whose traffic was trimmed away) and is not counted.
+
+Each labelled row is assigned to train, val or test by a hash of its id, so a row keeps its part
+from one job to the next: the held-out feedback a candidate is judged on was never trained on by
+an earlier candidate.
 """
 
 from __future__ import annotations
@@ -47,11 +51,18 @@ class LabelledRow:
 
 @dataclass(frozen=True)
 class FeedbackStats:
-    """How many labels were read, and why some were left out."""
+    """What one model's feedback held, counted over the labels found in its traffic stream.
+
+    - ``labels``: labels whose prediction id is in the model's stream (within ``stream_scan``);
+    - ``used``: the rows returned (the newest good ones, at most ``max_rows``);
+    - ``bad``: those labels that cannot be used: not a class index of the model, or an entry whose
+      features are malformed or outside the input's range.
+
+    ``labels - bad - used`` is the good rows older than the newest ``max_rows``.
+    """
 
     labels: int
     used: int
-    no_features: int
     bad: int
 
 
@@ -59,28 +70,28 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def read_labels(redis: Redis) -> tuple[dict[str, int], int]:
-    """Every ``id → label`` in the feedback hash, and the count of unusable labels."""
-    labels: dict[str, int] = {}
-    bad = 0
-    for key, value in redis.hscan_iter(FEEDBACK_HASH, count=_CHUNK):
-        try:
-            label = int(_text(value))
-        except ValueError:
-            bad += 1
-            continue
-        if 0 <= label < N_CLASSES:
-            labels[_text(key)] = label
-        else:
-            bad += 1
-    return labels, bad
+def read_labels(redis: Redis) -> dict[str, str]:
+    """Every ``id → label`` of the feedback hash, as stored (every model's)."""
+    return {
+        _text(key): _text(value) for key, value in redis.hscan_iter(FEEDBACK_HASH, count=_CHUNK)
+    }
+
+
+def _class_index(raw: str, n_classes: int) -> int | None:
+    """The label as a class index of a model with ``n_classes`` classes, None when it is not."""
+    try:
+        label = int(raw)
+    except ValueError:
+        return None
+    return label if 0 <= label < n_classes else None
 
 
 def _from_stream(
     redis: Redis, stream: str, wanted: set[str], limit: int
-) -> dict[str, TrafficEntry]:
-    """Scan ``stream`` newest first (at most ``limit`` entries) for the ``wanted`` ids."""
-    found: dict[str, TrafficEntry] = {}
+) -> dict[str, TrafficEntry | None]:
+    """Scan ``stream`` newest first (at most ``limit`` entries) for the ``wanted`` ids; an id
+    whose entry does not decode to a digits instance maps to None."""
+    found: dict[str, TrafficEntry | None] = {}
     upper: bytes | str = "+"
     scanned = 0
     while wanted and scanned < limit:
@@ -95,39 +106,43 @@ def _from_stream(
             raw_id = fields.get(b"id")
             if raw_id is None or _text(raw_id) not in wanted:
                 continue
+            prediction_id = _text(raw_id)
             try:
-                entry = TrafficEntry.decode(fields)
+                found[prediction_id] = TrafficEntry.decode(fields, width=N_FEATURES)
             except TrafficDecodeError:
-                continue
-            found[entry.id] = entry
-            wanted.discard(entry.id)
+                found[prediction_id] = None  # this model's, but unusable
+            wanted.discard(prediction_id)
         upper = "(" + _text(batch[-1][0])  # exclusive: older than the last one seen
     return found
 
 
 def load_feedback(
-    redis: Redis, *, max_rows: int, stream_scan: int, model: str = MODEL_NAME
+    redis: Redis,
+    *,
+    max_rows: int,
+    stream_scan: int,
+    model: str = MODEL_NAME,
+    n_classes: int = N_CLASSES,
 ) -> tuple[list[LabelledRow], FeedbackStats]:
-    """The newest ``max_rows`` labelled predictions of ``model`` whose features can be found."""
-    labels, bad = read_labels(redis)
+    """The newest ``max_rows`` labelled predictions of ``model`` (labels of its traffic stream
+    only; see :class:`FeedbackStats` for what is counted). The rows are digits instances: the
+    only task with a training recipe (:mod:`mlops_trainer.recipes`)."""
+    labels = read_labels(redis)
     entries = _from_stream(redis, traffic_stream(model), set(labels), stream_scan)
     rows: list[LabelledRow] = []
     for prediction_id, entry in entries.items():
+        label = _class_index(labels[prediction_id], n_classes)
+        if entry is None or label is None:
+            continue
         try:
             features = validate_features(entry.features.reshape(1, N_FEATURES))[0]
         except InputError:
-            bad += 1
             continue
-        rows.append(LabelledRow(prediction_id, features, labels[prediction_id], entry.timestamp))
+        rows.append(LabelledRow(prediction_id, features, label, entry.timestamp))
     rows.sort(key=lambda row: (row.timestamp, row.id), reverse=True)
     used = rows[:max_rows]
-    stats = FeedbackStats(
-        labels=len(labels) + bad,
-        used=len(used),
-        no_features=len(labels) - len(entries),
-        bad=bad,
-    )
-    log.info("feedback loaded", extra=vars(stats))
+    stats = FeedbackStats(labels=len(entries), used=len(used), bad=len(entries) - len(rows))
+    log.info("feedback loaded", extra={"model": model, **vars(stats)})
     return used, stats
 
 

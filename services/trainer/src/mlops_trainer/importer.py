@@ -9,6 +9,10 @@ usual artifact path), ``model-spec.json`` (``trainable: false``, preprocessing
 :data:`IMPORT_PREPROCESSING`) and, when given, the drift reference completed with the model's own
 ``prediction`` and ``confidence``; the version is registered last, then ``staging`` or
 ``production`` moves. A refused model registers nothing.
+
+A name whose versions this project trained (spec ``trainable: true``, or no spec: a first-wave
+digits version) is refused: an import would put an untrainable version among trained ones, and
+the next retrain would register over it. A new version of an imported model is welcome.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from mlops_trainer.onnx_signature import (
     read_signature,
 )
 from mlops_trainer.settings import TrainerSettings
+from mlops_trainer.trainable import trained_version
 
 log = logging.getLogger(__name__)
 
@@ -244,16 +249,23 @@ def import_model(
     """Check, log, register and (for ``stage``) move an alias; see the module docstring.
 
     Raises:
-        ModelImportError: the file, classes, reference or stage are refused (nothing written).
+        ModelImportError: the file, classes, reference or stage are refused, or ``name`` is a
+            model this project trains (nothing written).
     """
     if stage is not None and stage not in STAGES:
         raise ModelImportError(f"--stage {stage!r}: use one of {', '.join(STAGES)}")
     checked = check_import(name, onnx_path, classes, reference)
     settings = settings or TrainerSettings()
     uri = settings.tracking_uri
+    client = registry.make_client(uri)
+    trained = trained_version(client, name)
+    if trained is not None:
+        raise ModelImportError(
+            f"model {name!r} is trained by this project (version {trained} was trained here, "
+            "not imported); an import cannot add versions to it: choose another --name"
+        )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    client = registry.make_client(uri)
     location = settings.artifact_location if registry.is_local_store(uri) else None
     location = location / name if location is not None else None
     experiment_id = registry.ensure_experiment(client, name, location)

@@ -94,13 +94,13 @@ def _test_slices(split: Split, extra: ExtraRows | None) -> Slices:
 
 
 def _production_metrics(
-    client: MlflowClient, split: Split, slices: Slices, tmp: Path
+    client: MlflowClient, name: str, split: Split, slices: Slices, tmp: Path
 ) -> tuple[str | None, dict[str, float]]:
-    """The production version and its metrics on *this* test set (None, {} when there is none)."""
-    current = promotion.alias_version(client, ALIAS_PRODUCTION)
+    """Production of ``name`` and its metrics on *this* test set (None, {} when there is none)."""
+    current = promotion.alias_version(client, ALIAS_PRODUCTION, name)
     if current is None:
         return None, {}
-    path = registry.download_model(f"models:/{MODEL_NAME}@{ALIAS_PRODUCTION}", tmp / "production")
+    path = registry.download_model(f"models:/{name}@{ALIAS_PRODUCTION}", tmp / "production")
     metrics = evaluate_onnx(path, split.x_test, split.y_test)
     for prefix, (x, y) in slices.items():
         metrics.update(
@@ -178,9 +178,8 @@ def _log_reference(cfg: DictConfig, network: nn.Module, split: Split) -> None:
     mlflow.log_text(frame.to_csv(index=False), REFERENCE_ARTIFACT)
 
 
-def _log_spec(model: onnx.ModelProto) -> ModelSpec:
+def _log_spec(spec: ModelSpec, model: onnx.ModelProto) -> ModelSpec:
     """The version's model spec, checked against the exported graph (raises SignatureError)."""
-    spec = digits_spec()
     check_matches(spec, model)
     mlflow.log_text(spec.to_json(), MODEL_SPEC_ARTIFACT)
     return spec
@@ -188,6 +187,7 @@ def _log_spec(model: onnx.ModelProto) -> ModelSpec:
 
 def _register_and_promote(
     cfg: DictConfig,
+    name: str,
     client: MlflowClient,
     result: PipelineResult,
     model_uri: str,
@@ -197,10 +197,10 @@ def _register_and_promote(
     tmp: Path,
     publish: promotion.Publish | None,
 ) -> None:
-    """Create the version (last), set ``staging``, then apply the promotion rule."""
+    """Create a version of ``name`` (last), set ``staging``, then apply the promotion rule."""
     progress("register", None, 0.0)
     result.production_version, result.production_metrics = _production_metrics(
-        client, split, slices, tmp
+        client, name, split, slices, tmp
     )
     if result.production_metrics:
         mlflow.log_metrics({f"production_{k}": v for k, v in result.production_metrics.items()})
@@ -209,9 +209,10 @@ def _register_and_promote(
         model_uri=model_uri,
         run_id=result.run_id,
         tags={"data_hash": result.data_hash, **{k: f"{v:.6f}" for k, v in result.metrics.items()}},
+        name=name,
     )
     result.version = str(version.version)
-    promotion.set_alias(client, ALIAS_STAGING, result.version)
+    promotion.set_alias(client, ALIAS_STAGING, result.version, name)
     if cfg.registry.promote:
         progress("promote", None, 0.0)
         if promotion.should_promote(
@@ -219,7 +220,7 @@ def _register_and_promote(
             result.production_metrics.get("test_accuracy"),
             float(cfg.registry.margin),
         ):
-            promotion.promote(client, result.version, publish=publish)
+            promotion.promote(client, result.version, name=name, publish=publish)
             result.promoted = True
     mlflow.set_tags({"registered_version": result.version, "promoted": str(result.promoted)})
 
@@ -233,6 +234,7 @@ def run_pipeline(
     checkpoint: Path | None = None,
     extra: ExtraRows | None = None,
     publish: promotion.Publish | None = None,
+    spec: ModelSpec | None = None,
 ) -> PipelineResult:
     """Run the configured job end to end and return what it produced (see the module docstring).
 
@@ -240,7 +242,8 @@ def run_pipeline(
     saves the trained network there (for ``mlops-train export``/``optimise``); ``extra`` rows
     join the dataset's parts (the retraining worker's feedback-labelled traffic); a promotion
     is announced on ``model-events`` through ``publish`` when given (see
-    :func:`mlops_common.promotion.promote`).
+    :func:`mlops_common.promotion.promote`). The version is registered under ``spec.name``
+    with ``spec`` (default: the digits spec of ``digits-classifier``).
 
     Raises:
         ParityError: the ONNX model disagrees with PyTorch (nothing is registered).
@@ -249,6 +252,7 @@ def run_pipeline(
     started = time.perf_counter()
     settings = settings or TrainerSettings()
     progress = on_progress or _noop
+    spec = spec or digits_spec(MODEL_NAME)
     uri = settings.tracking_uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -278,7 +282,7 @@ def run_pipeline(
         metrics = _evaluate_and_log(trained.network, split, slices)
         model, parity = _export_and_check(cfg, trained.network, split, tmp / "model.onnx", progress)
         _log_reference(cfg, trained.network, split)
-        spec = _log_spec(model)
+        _log_spec(spec, model)
         card = model_card(cfg, manifest, metrics, parity, run.info.run_id)
         mlflow.log_text(card, "model_card.md")
         info = mlflow.onnx.log_model(
@@ -293,7 +297,16 @@ def run_pipeline(
         )
         if cfg.registry.register:
             _register_and_promote(
-                cfg, client, result, info.model_uri, split, slices, progress, tmp, publish
+                cfg,
+                spec.name,
+                client,
+                result,
+                info.model_uri,
+                split,
+                slices,
+                progress,
+                tmp,
+                publish,
             )
         result.duration_s = time.perf_counter() - started
         progress("done", None, 1.0)

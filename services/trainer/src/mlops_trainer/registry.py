@@ -8,6 +8,7 @@ either nothing or a complete version.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, ModelSpec, load_spec
 from mlops_common.registry import MODEL_NAME
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,25 @@ def register_version(
         extra={"model": name, "version": version.version, "run_id": run_id},
     )
     return version
+
+
+def versions_newest_first(client: MlflowClient, name: str) -> list[ModelVersion]:
+    """Every registered version of ``name``, newest first (none for an unknown model)."""
+    found = client.search_model_versions(f"name='{name}'")
+    return sorted(found, key=lambda version: int(version.version), reverse=True)
+
+
+def version_spec(client: MlflowClient, version: ModelVersion) -> ModelSpec | None:
+    """The ``model-spec.json`` of ``version``'s run, or None when it has none (first wave).
+
+    Raises:
+        ModelSpecError: the run holds a spec that does not validate.
+    """
+    run_id = version.run_id
+    if not run_id or MODEL_SPEC_ARTIFACT not in {a.path for a in client.list_artifacts(run_id)}:
+        return None
+    with tempfile.TemporaryDirectory(prefix="mlops-spec-") as tmp:
+        return load_spec(Path(client.download_artifacts(run_id, MODEL_SPEC_ARTIFACT, tmp)))
 
 
 def download_model(model_uri: str, dst: Path) -> Path:

@@ -1,4 +1,11 @@
-"""One retraining job, without Celery: config → feedback rows → pipeline → decision → event.
+"""One retraining job, without Celery: plan → config → feedback rows → pipeline → decision.
+
+A job retrains one registered model (``digits-classifier`` by default). The plan comes from the
+model's spec in the registry (:mod:`mlops_trainer.trainable`): an imported model, a model with
+no version, or a task without a recipe is refused before anything is read or written, and the
+job's result says why (:func:`refusal`). Otherwise the task's recipe selects the config, the
+feedback comes from that model's traffic stream only, and the new version is registered and
+promoted under that model's name.
 
 The held-out set on which candidate and production are compared is the dataset's test split
 **plus** a held-out slice of the feedback-labelled traffic (chosen per prediction id, see
@@ -29,8 +36,10 @@ from mlops_trainer import registry
 from mlops_trainer.config import compose_config
 from mlops_trainer.feedback import load_feedback, split_rows
 from mlops_trainer.pipeline import PipelineResult, run_pipeline
+from mlops_trainer.recipes import Recipe
 from mlops_trainer.settings import TrainerSettings
 from mlops_trainer.train import ProgressCallback
+from mlops_trainer.trainable import NotTrainableError, plan_training
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +56,36 @@ class Aliases:
     production: str | None
 
     @classmethod
-    def read(cls, client: MlflowClient) -> Aliases:
-        """The current targets of both aliases."""
-        staging = promotion.alias_version(client, ALIAS_STAGING)
-        production = promotion.alias_version(client, ALIAS_PRODUCTION)
+    def read(cls, client: MlflowClient, name: str = MODEL_NAME) -> Aliases:
+        """The current targets of both aliases of model ``name``."""
+        staging = promotion.alias_version(client, ALIAS_STAGING, name)
+        production = promotion.alias_version(client, ALIAS_PRODUCTION, name)
         return cls(
             str(staging.version) if staging else None,
             str(production.version) if production else None,
         )
 
 
-def job_overrides(settings: TrainerSettings, overrides: list[str]) -> list[str]:
-    """The overrides a job composes with: base, ``TRAINER_RETRAIN_OVERRIDES``, then its own."""
-    return [*BASE_OVERRIDES, *settings.retrain_overrides, *overrides]
+def job_overrides(
+    settings: TrainerSettings, overrides: list[str], recipe: Recipe | None = None
+) -> list[str]:
+    """The overrides a job composes with: base, the task's, ``TRAINER_RETRAIN_OVERRIDES``, then
+    its own."""
+    task = recipe.overrides if recipe is not None else ()
+    return [*BASE_OVERRIDES, *task, *settings.retrain_overrides, *overrides]
+
+
+def refusal(model: str, refused: NotTrainableError, *, reason: str, job_id: str) -> dict[str, Any]:
+    """The result of a job that did not train ``model`` (it changed nothing): ``skipped``, the
+    ``refused`` code, and the plain ``reason``, as a job skipped by the lock answers."""
+    return {
+        "skipped": True,
+        "model": model,
+        "refused": refused.code,
+        "reason": str(refused),
+        "trigger": reason,
+        "job_id": job_id,
+    }
 
 
 def explain(result: PipelineResult, *, margin: float, promote: bool, feedback_test: int) -> str:
@@ -95,11 +121,11 @@ def explain(result: PipelineResult, *, margin: float, promote: bool, feedback_te
     )
 
 
-def _versions_of_runs(client: MlflowClient, run_ids: list[str]) -> list[str]:
+def _versions_of_runs(client: MlflowClient, run_ids: list[str], name: str) -> list[str]:
     versions = []
     for run_id in run_ids:
         for version in client.search_model_versions(f"run_id='{run_id}'"):
-            if version.name == MODEL_NAME:
+            if version.name == name:
                 versions.append(str(version.version))
     return versions
 
@@ -111,8 +137,10 @@ def undo(
     *,
     keep_production: bool,
     publish: promotion.Publish | None = None,
+    name: str = MODEL_NAME,
 ) -> None:
-    """Delete what runs of ``job_id`` registered and put the aliases back (see the docstring).
+    """Delete the versions of ``name`` that runs of ``job_id`` registered and put its aliases
+    back (see the module docstring).
 
     A version that is production now survives when ``keep_production`` (a redelivered job whose
     earlier attempt promoted a complete version before the worker died); otherwise production's
@@ -120,21 +148,21 @@ def undo(
     """
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(experiments, filter_string=f"tags.{JOB_TAG} = '{job_id}'")
-    production = promotion.alias_version(client, ALIAS_PRODUCTION)
+    production = promotion.alias_version(client, ALIAS_PRODUCTION, name)
     current = str(production.version) if production else None
-    for version in _versions_of_runs(client, [run.info.run_id for run in runs]):
+    for version in _versions_of_runs(client, [run.info.run_id for run in runs], name):
         if keep_production and version == current:
             continue
-        client.delete_model_version(MODEL_NAME, version)
+        client.delete_model_version(name, version)
         log.warning("removed a version of an unfinished job", extra={"version": version})
     for run in runs:
         if run.info.status == "RUNNING":
             client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
     if not keep_production and before.production and current != before.production:
-        promotion.undo(client, before.production, publish=publish)
-    if before.staging and promotion.alias_version(client, ALIAS_STAGING) is None:
+        promotion.undo(client, before.production, name=name, publish=publish)
+    if before.staging and promotion.alias_version(client, ALIAS_STAGING, name) is None:
         with contextlib.suppress(MlflowException):  # that version was deleted meanwhile
-            promotion.set_alias(client, ALIAS_STAGING, before.staging)
+            promotion.set_alias(client, ALIAS_STAGING, before.staging, name)
 
 
 def run_retrain(
@@ -145,17 +173,30 @@ def run_retrain(
     settings: TrainerSettings,
     redis: Redis,
     on_progress: ProgressCallback | None = None,
+    model: str = MODEL_NAME,
 ) -> dict[str, Any]:
-    """Run one retraining job; the result is ``PipelineResult.as_dict()`` plus the decision.
+    """Run one retraining job of ``model``; the result is ``PipelineResult.as_dict()`` plus the
+    decision, or :func:`refusal` when the model cannot be trained (nothing is changed then).
 
     Raises:
         Whatever the pipeline raises, after :func:`undo` removed what the job registered.
     """
-    cfg = compose_config(job_overrides(settings, overrides), settings.conf_dir)
     client = registry.make_client(settings.tracking_uri)
-    undo(client, job_id, Aliases.read(client), keep_production=True)  # an earlier attempt
+    try:
+        plan = plan_training(client, model)
+    except NotTrainableError as refused:
+        log.info(
+            "retraining refused", extra={"job_id": job_id, "model": model, "why": str(refused)}
+        )
+        return refusal(model, refused, reason=reason, job_id=job_id)
+    cfg = compose_config(job_overrides(settings, overrides, plan.recipe), settings.conf_dir)
+    undo(client, job_id, Aliases.read(client, model), keep_production=True, name=model)
     rows, stats = load_feedback(
-        redis, max_rows=settings.feedback_max_rows, stream_scan=settings.feedback_stream_scan
+        redis,
+        max_rows=settings.feedback_max_rows,
+        stream_scan=settings.feedback_stream_scan,
+        model=model,
+        n_classes=len(plan.spec.classes),
     )
     extra = split_rows(
         rows,
@@ -163,7 +204,7 @@ def run_retrain(
         val_fraction=settings.feedback_val_fraction,
         repeat=settings.feedback_repeat,
     )
-    before = Aliases.read(client)
+    before = Aliases.read(client, model)
     tags = {JOB_TAG: job_id, "retrain_reason": reason[:500]}
     try:
         result = run_pipeline(
@@ -173,10 +214,11 @@ def run_retrain(
             tags=tags,
             extra=extra,
             publish=redis.publish,
+            spec=plan.spec,
         )
     except BaseException:
-        log.exception("retraining failed; undoing", extra={"job_id": job_id})
-        undo(client, job_id, before, keep_production=False, publish=redis.publish)
+        log.exception("retraining failed; undoing", extra={"job_id": job_id, "model": model})
+        undo(client, job_id, before, keep_production=False, publish=redis.publish, name=model)
         raise
     decision = explain(
         result,
@@ -184,9 +226,10 @@ def run_retrain(
         promote=bool(cfg.registry.promote),
         feedback_test=extra.sizes["test"],
     )
-    log.info("retraining finished", extra={"job_id": job_id, "decision": decision})
+    log.info("retraining finished", extra={"job_id": job_id, "model": model, "decision": decision})
     return {
         **result.as_dict(),
+        "model": model,
         "reason": decision,
         "trigger": reason,
         "job_id": job_id,

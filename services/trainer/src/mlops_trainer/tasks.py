@@ -1,4 +1,10 @@
-"""The Celery task ``mlops_trainer.tasks.retrain(reason, overrides)``.
+"""The Celery task ``mlops_trainer.tasks.retrain(reason, overrides, model)``.
+
+``model`` (default ``digits-classifier``) names the registered model to retrain. A model that
+cannot be trained (imported, no version, no recipe for its task) is refused: the job succeeds
+with ``{"skipped": true, "refused": <code>, "reason": <why>, ...}`` and changes nothing (see
+:func:`mlops_trainer.retrain.refusal`). A malformed argument fails the job (``TypeError`` or
+``ValueError``).
 
 Single-flight over :mod:`mlops_common.retrain_lock`: a job that starts while another holds the
 lock does not train and returns that job's id (senders that use ``submit_retrain`` never queue
@@ -10,14 +16,16 @@ overall ``progress`` in 0..1.
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from typing import Any
+from typing import Any, Final
 
 from celery import Task
 from redis import Redis
 
 from mlops_common import retrain_lock
 from mlops_common.jobs import META_EPOCH, META_PROGRESS, META_STAGE, PROGRESS_STATE, RETRAIN_TASK
+from mlops_common.registry import MODEL_NAME
 from mlops_trainer.worker import app, worker_metrics, worker_settings
 
 log = logging.getLogger(__name__)
@@ -62,6 +70,21 @@ class LockHeartbeat:
                 log.warning("retrain lock not renewed", extra={"error": str(exc)})
 
 
+#: A registered model's name, as ``ModelSpec.name`` allows it.
+_MODEL_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _check_model(model: Any) -> str:
+    if not isinstance(model, str):
+        raise TypeError(f"model must be a string, got {type(model).__name__}")
+    if not _MODEL_NAME.match(model):
+        raise ValueError(
+            f"model {model[:120]!r} is not a model name: use 1-100 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit"
+        )
+    return model
+
+
 def _check_arguments(reason: Any, overrides: Any) -> list[str]:
     if not isinstance(reason, str):
         raise TypeError(f"reason must be a string, got {type(reason).__name__}")
@@ -70,6 +93,13 @@ def _check_arguments(reason: Any, overrides: Any) -> list[str]:
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
         raise TypeError("overrides must be a list of strings such as ['trainer.max_epochs=5']")
     return list(overrides)
+
+
+def _outcome(result: dict[str, Any]) -> str:
+    """The ``retrain_jobs_total`` outcome of a finished job's result."""
+    if result.get("skipped"):
+        return "refused"
+    return "promoted" if result.get("promoted") else "rejected"
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -83,11 +113,18 @@ def _check_arguments(reason: Any, overrides: Any) -> list[str]:
     reject_on_worker_lost=True,
     track_started=True,
 )
-def retrain(self: Task, reason: str = "manual", overrides: list[str] | None = None) -> Any:
-    """Retrain on the data plus feedback, register, promote when better (see the module doc)."""
+def retrain(
+    self: Task,
+    reason: str = "manual",
+    overrides: list[str] | None = None,
+    model: str = MODEL_NAME,
+) -> Any:
+    """Retrain ``model`` on its data plus its feedback, register, promote when better (see the
+    module doc)."""
     from mlops_trainer.retrain import run_retrain  # torch & co. load in the process that trains
 
     job_overrides = _check_arguments(reason, overrides)
+    model = _check_model(model)
     settings = worker_settings()
     job_id = str(self.request.id)
     redis = Redis.from_url(settings.redis_url, socket_timeout=30, socket_connect_timeout=5)
@@ -100,6 +137,7 @@ def retrain(self: Task, reason: str = "manual", overrides: list[str] | None = No
                 "running_job_id": running,
                 "reason": f"not run: retraining job {running} was already running",
                 "trigger": reason,
+                "model": model,
             }
 
         def report(stage: str, epoch: int | None, progress: float) -> None:
@@ -120,11 +158,12 @@ def retrain(self: Task, reason: str = "manual", overrides: list[str] | None = No
                     settings=settings,
                     redis=redis,
                     on_progress=report,
+                    model=model,
                 )
             except BaseException:
                 metrics.finished("failed")
                 raise
-        metrics.finished("promoted" if result.get("promoted") else "rejected")
+        metrics.finished(_outcome(result))
         return result
     finally:
         redis.close()

@@ -1,7 +1,8 @@
 """Prometheus metrics of the retraining worker (names in docs/contracts.md).
 
 - ``retrain_jobs_total{outcome}`` — finished jobs: ``promoted``, ``rejected`` (registered as
-  staging, production kept) or ``failed``;
+  staging, production kept), ``refused`` (the model cannot be trained: nothing done) or
+  ``failed``;
 - ``retrain_job_duration_seconds`` — histogram of job durations;
 - ``retrain_job_running`` — 1 while a job runs in this worker.
 
@@ -23,7 +24,7 @@ from mlops_common.telemetry import start_metrics_server
 
 log = logging.getLogger(__name__)
 
-OUTCOMES: Final = ("promoted", "rejected", "failed")
+OUTCOMES: Final = ("promoted", "rejected", "refused", "failed")
 DURATION_BUCKETS: Final = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 
 
@@ -61,7 +62,7 @@ class WorkerMetrics:
             self.duration.observe(time.perf_counter() - started)
 
     def finished(self, outcome: str) -> None:
-        """Count a finished job (``promoted``, ``rejected`` or ``failed``)."""
+        """Count a finished job (one of :data:`OUTCOMES`)."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}: use one of {OUTCOMES}")
         self.jobs.labels(outcome).inc()

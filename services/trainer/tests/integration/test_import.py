@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
@@ -12,69 +13,17 @@ import numpy as np
 import onnx
 import pytest
 from mlflow.tracking import MlflowClient
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto
 
 from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, load_spec
 from mlops_common.promotion import history
 from mlops_common.registry import ALIAS_PRODUCTION, ALIAS_STAGING, REFERENCE_ARTIFACT
-from mlops_common.testing.pytest_plugin import MlflowStore
-from mlops_common.testing.servers import free_port
 from mlops_trainer.cli import main
-from mlops_trainer.registry import make_client
 
 pytestmark = pytest.mark.integration
 
 NAME = "iris-classifier"
 CLASSES = "setosa,versicolor,virginica"
-
-
-def _classifier(
-    path: Path,
-    *,
-    width: int = 4,
-    classes: int = 3,
-    input_type: int = TensorProto.FLOAT,
-    two_outputs: bool = False,
-) -> Path:
-    """``input`` [N, width] → MatMul + Add → Softmax → ``probabilities`` [N, classes]."""
-    rng = np.random.default_rng(0)
-    weights = numpy_helper.from_array(rng.normal(size=(width, classes)).astype(np.float32), "W")
-    bias = numpy_helper.from_array(rng.normal(size=classes).astype(np.float32), "B")
-    nodes = []
-    source = "input"
-    if input_type != TensorProto.FLOAT:
-        nodes.append(helper.make_node("Cast", ["input"], ["as_float"], to=TensorProto.FLOAT))
-        source = "as_float"
-    nodes += [
-        helper.make_node("MatMul", [source, "W"], ["logits_raw"]),
-        helper.make_node("Add", ["logits_raw", "B"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
-    ]
-    outputs = [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes])]
-    if two_outputs:
-        outputs.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes]))
-    graph = helper.make_graph(
-        nodes,
-        "classifier",
-        [helper.make_tensor_value_info("input", input_type, ["N", width])],
-        outputs,
-        initializer=[weights, bias],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save_model(model, str(path))
-    return path
-
-
-@pytest.fixture
-def store(
-    mlflow_store: MlflowStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> MlflowClient:
-    monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("TRAINER_ARTIFACT_ROOT", str(mlflow_store.artifact_root))
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # none: not announced
-    return make_client(mlflow_store.tracking_uri)
 
 
 def _import(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object], str]:
@@ -84,9 +33,12 @@ def _import(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[s
 
 
 def test_import_registers_a_version_with_its_spec_and_promotes_it(
-    store: MlflowClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: MlflowClient,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    onnx_classifier: Callable[..., Path],
 ) -> None:
-    onnx_file = _classifier(tmp_path / "iris.onnx")
+    onnx_file = onnx_classifier(tmp_path / "iris.onnx")
     code, printed, err = _import(
         capsys, "--onnx", str(onnx_file), "--classes", CLASSES, "--stage", "production"
     )
@@ -168,8 +120,9 @@ def test_a_refused_model_registers_nothing(
     build: dict[str, int | bool],
     classes: str,
     message: str,
+    onnx_classifier: Callable[..., Path],
 ) -> None:
-    onnx_file = _classifier(tmp_path / "model.onnx", **build)  # type: ignore[arg-type]
+    onnx_file = onnx_classifier(tmp_path / "model.onnx", **build)  # type: ignore[arg-type]
     code, _, err = _import(
         capsys, "--onnx", str(onnx_file), "--classes", classes, "--stage", "production"
     )
@@ -180,9 +133,12 @@ def test_a_refused_model_registers_nothing(
 
 
 def test_a_reference_of_the_wrong_width_or_a_bad_file_is_refused(
-    store: MlflowClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: MlflowClient,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    onnx_classifier: Callable[..., Path],
 ) -> None:
-    onnx_file = _classifier(tmp_path / "iris.onnx")
+    onnx_file = onnx_classifier(tmp_path / "iris.onnx")
     reference = tmp_path / "wide.csv"
     reference.write_text("a,b,c,d,e\n1,2,3,4,5\n1,2,3,4,5\n")
     args = ["--onnx", str(onnx_file), "--classes", CLASSES, "--reference", str(reference)]

@@ -55,11 +55,14 @@ def test_bootstrap_then_failed_and_redelivered_jobs_leave_nothing_half_done(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["bootstrap", *fast_overrides]) == 0
-    first = json.loads(capsys.readouterr().out)
+    (first,) = json.loads(capsys.readouterr().out)["models"]
+    assert first["model"] == MODEL_NAME
     assert first["trained"] is True
     assert first["production"] == "1"
     assert main(["bootstrap"]) == 0  # production exists: nothing to do
-    assert json.loads(capsys.readouterr().out) == {"production": "1", "trained": False}
+    assert json.loads(capsys.readouterr().out) == {
+        "models": [{"model": MODEL_NAME, "production": "1", "trained": False}]
+    }
     client = registry.make_client(mlflow_store.tracking_uri)
     assert _state(client) == (["1"], "1", "1")
 
@@ -88,6 +91,7 @@ def test_bootstrap_then_failed_and_redelivered_jobs_leave_nothing_half_done(
     assert staging == result["version"]
     assert production == (result["version"] if result["promoted"] else "1")
     assert result["job_id"] == "job-x"
+    assert result["model"] == MODEL_NAME
     assert result["trigger"] == "drift"
     assert result["reason"]
     assert result["feedback"]["used"] == 0

@@ -97,7 +97,7 @@ def test_feedback_rows_from_the_stream(db: redis.Redis) -> None:
         db.hset(index_key(bucket_of(entry.timestamp)), entry.id, "")
         if i < 25:
             db.hset(FEEDBACK_HASH, entry.id, str(i % 10))
-    db.hset(FEEDBACK_HASH, "unknown-id", "3")  # no features anywhere
+    db.hset(FEEDBACK_HASH, "unknown-id", "3")  # not in this model's stream: not its label
     db.hset(FEEDBACK_HASH, entries[26].id, "12")  # not a class
     db.hset(FEEDBACK_HASH, entries[27].id, "seven")  # not a number
 
@@ -107,16 +107,40 @@ def test_feedback_rows_from_the_stream(db: redis.Redis) -> None:
     for i, entry in enumerate(entries[:25]):
         assert by_id[entry.id].label == i % 10
         assert np.array_equal(by_id[entry.id].features, entry.features)
-    assert stats.no_features == 1
-    assert stats.bad == 2
-    assert stats.labels == 28
+    assert (stats.labels, stats.used, stats.bad) == (27, 25, 2)
 
-    newest, _ = load_feedback(db, max_rows=5, stream_scan=1000)
+    newest, stats = load_feedback(db, max_rows=5, stream_scan=1000)
     assert [row.id for row in newest] == [e.id for e in reversed(entries[20:25])]
-    db.delete(STREAM)  # trimmed away: the labels are left without features
+    assert (stats.labels, stats.used, stats.bad) == (27, 5, 2)
+    few_classes, stats = load_feedback(db, max_rows=100, stream_scan=1000, n_classes=3)
+    assert {row.label for row in few_classes} == {0, 1, 2}
+    assert stats.bad == 2 + sum(1 for i in range(25) if i % 10 >= 3)
+    db.delete(STREAM)  # trimmed away: the labels are nobody's any more
     trimmed, stats = load_feedback(db, max_rows=100, stream_scan=1000)
     assert trimmed == []
-    assert stats.no_features == 1 + 25
+    assert (stats.labels, stats.used, stats.bad) == (0, 0, 0)
+
+
+def test_each_model_reads_the_feedback_of_its_own_stream(db: redis.Redis) -> None:
+    """Two models, two streams, one feedback hash: each model's rows are its own labels only."""
+    other = "digits-shadow"
+    mine = [_entry(np.full(64, 1.0), ts=2000.0 + i) for i in range(6)]
+    theirs = [_entry(np.full(64, 2.0), ts=2000.0 + i) for i in range(4)]
+    for entry in mine:
+        db.xadd(STREAM, entry.encode())  # type: ignore[arg-type]
+        db.hset(FEEDBACK_HASH, entry.id, "1")
+    for entry in theirs:
+        db.xadd(traffic_stream(other), entry.encode())  # type: ignore[arg-type]
+        db.hset(FEEDBACK_HASH, entry.id, "2")
+
+    rows, stats = load_feedback(db, max_rows=100, stream_scan=1000)
+    assert {row.id for row in rows} == {e.id for e in mine}
+    assert {row.label for row in rows} == {1}
+    assert (stats.labels, stats.used, stats.bad) == (6, 6, 0)  # the other model's 4 not counted
+    rows, stats = load_feedback(db, max_rows=100, stream_scan=1000, model=other)
+    assert {row.id for row in rows} == {e.id for e in theirs}
+    assert {row.label for row in rows} == {2}
+    assert (stats.labels, stats.used, stats.bad) == (4, 4, 0)
 
 
 def test_no_feedback_is_no_rows(db: redis.Redis) -> None:

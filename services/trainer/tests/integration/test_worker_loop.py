@@ -5,7 +5,8 @@
    drift checks → exactly one retrain queued → version 2 registered, promoted, announced on
    ``model-events``, and the drift service reloads its reference;
 2. the worker is SIGKILLed in the middle of a job → nothing registered or moved; a new worker
-   gets the job again (visibility timeout) and finishes it; every version is complete.
+   gets the job again (visibility timeout) and finishes it; every version is complete;
+3. a job for an imported model is refused by the worker: the job answers why, nothing changes.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from mlflow.tracking import MlflowClient
 from redis.asyncio import Redis as AsyncRedis
 
 from mlops_common import promotion, retrain_lock
+from mlops_common.jobs import RETRAIN_LOCK_KEY
 from mlops_common.redis_keys import (
     MODEL_EVENTS_CHANNEL,
     ModelEvent,
@@ -257,7 +260,9 @@ async def test_shifted_traffic_drift_one_retrain_promoted_and_announced(
 
             async def reference_reloaded() -> bool:
                 text = (await http.get("/metrics")).text
-                return 'version="2"' in text and "drift_retrains_queued_total 1.0" in text
+                # the drift metrics may carry a model label: {model="digits-classifier"}
+                queued = re.search(r"^drift_retrains_queued_total(\{[^}]*\})? 1\.0$", text, re.M)
+                return 'version="2"' in text and queued is not None
 
             for _ in range(100):
                 if await reference_reloaded():
@@ -331,4 +336,51 @@ def test_killed_worker_leaves_nothing_half_done_and_the_job_is_redelivered(
         for worker in (first, second):
             if worker is not None:
                 worker.stop()
+        db.close()
+
+
+def test_a_job_for_an_imported_model_is_refused_and_changes_nothing(
+    env: dict[str, str], redis_server: RedisServer, mlflow_store: MlflowStore, tmp_path: Path,
+    sender: Celery, onnx_classifier: Callable[..., Path],
+) -> None:  # fmt: skip
+    worker = Worker(env, tmp_path / "w.log")
+    db = redis.Redis.from_url(redis_server.url)
+    name = "iris-classifier"
+    try:
+        onnx_file = str(onnx_classifier(tmp_path / "iris.onnx"))
+        imported = ["import", "--name", name, "--onnx", onnx_file, "--classes", "a,b,c"]
+        assert main([*imported, "--stage", "production"]) == 0
+        client = registry.make_client(mlflow_store.tracking_uri)
+
+        def registry_state() -> tuple[list[str], str | None, list[str]]:
+            found = sorted(str(v.version) for v in client.search_model_versions(f"name='{name}'"))
+            production = promotion.alias_version(client, ALIAS_PRODUCTION, name)
+            runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+            return (
+                found,
+                str(production.version) if production else None,
+                [run.info.run_id for run in runs],
+            )
+
+        before = registry_state()
+        job_id, queued = retrain_lock.submit_retrain(sender, db, "manual", model=name)
+        assert queued
+        result = sender.AsyncResult(job_id)
+        wait_for(result.ready, 120, "the refused job")
+        assert result.state == "SUCCESS", (result.state, worker.log.read_text()[-3000:])
+        assert result.result == {
+            "skipped": True,
+            "model": name,
+            "refused": "not_trainable",
+            "reason": f"model '{name}' is not trainable: it was imported (no training recipe)",
+            "trigger": "manual",
+            "job_id": job_id,
+        }
+        assert registry_state() == before
+        assert db.get(RETRAIN_LOCK_KEY) is None  # the next job, of any model, may run
+        port = env["TRAINER_WORKER_METRICS_PORT"]
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert 'retrain_jobs_total{outcome="refused"} 1.0' in metrics
+    finally:
+        worker.stop()
         db.close()

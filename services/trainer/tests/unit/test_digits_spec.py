@@ -10,8 +10,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from mlops_common.digits_spec import DIGITS_PREPROCESSING, digits_spec
+from mlops_common.features import FEATURE_NAMES
 from mlops_common.model_spec import load_spec
-from mlops_drift.detector import REQUIRED_COLUMNS
+from mlops_common.registry import REFERENCE_CONFIDENCE_COLUMN, REFERENCE_PREDICTION_COLUMN
 from mlops_trainer.export import export_onnx
 from mlops_trainer.onnx_signature import (
     SignatureError,
@@ -30,7 +31,12 @@ def test_the_digits_spec_monitors_what_drift_reads() -> None:
     assert spec.preprocessing == DIGITS_PREPROCESSING
     assert spec.input.range == (0.0, 16.0)
     assert spec.classes == [str(digit) for digit in range(10)]
-    assert spec.monitored_names == list(REQUIRED_COLUMNS)
+    # The reference CSV's columns: the 64 pixels, then the model's own answer.
+    assert spec.monitored_names == [
+        *FEATURE_NAMES,
+        REFERENCE_PREDICTION_COLUMN,
+        REFERENCE_CONFIDENCE_COLUMN,
+    ]
     assert [c.input_index for c in spec.monitored[:64]] == list(range(64))
     assert load_spec(spec.to_json()) == spec
     signature = mlflow_signature(spec).to_dict()

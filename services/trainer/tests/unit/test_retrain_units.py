@@ -11,9 +11,10 @@ from mlops_common.jobs import RETRAIN_TASK
 from mlops_trainer.data import ExtraRows, add_rows
 from mlops_trainer.feedback import LabelledRow, assign_part, split_rows
 from mlops_trainer.pipeline import PipelineResult
+from mlops_trainer.recipes import builtin_recipe, recipe_for_task
 from mlops_trainer.retrain import explain, job_overrides
 from mlops_trainer.settings import TrainerSettings
-from mlops_trainer.tasks import _check_arguments, overall_progress
+from mlops_trainer.tasks import _check_arguments, _check_model, _outcome, overall_progress
 from mlops_trainer.worker import app, celery_config
 from mlops_trainer.worker_metrics import WorkerMetrics
 
@@ -128,6 +129,30 @@ def test_decision_explains_itself() -> None:
     assert "promotion is off" in off
 
 
+def test_the_model_argument_is_a_model_name() -> None:
+    assert _check_model("iris-classifier") == "iris-classifier"
+    with pytest.raises(TypeError, match="model must be a string"):
+        _check_model(["digits-classifier"])
+    for bad in ("", "../etc", "a b", "-x", "x" * 101):
+        with pytest.raises(ValueError, match="is not a model name"):
+            _check_model(bad)
+
+
+def test_a_refused_job_counts_as_refused() -> None:
+    assert _outcome({"skipped": True, "refused": "not_trainable"}) == "refused"
+    assert _outcome({"promoted": True}) == "promoted"
+    assert _outcome({"promoted": False}) == "rejected"
+
+
+def test_digits_is_the_one_recipe() -> None:
+    digits = recipe_for_task("digits")
+    assert digits is not None
+    assert builtin_recipe("digits-classifier") is digits
+    assert digits.spec("digits-classifier").trainable
+    assert recipe_for_task("iris-classifier") is None
+    assert builtin_recipe("iris-classifier") is None
+
+
 def test_worker_metrics_count_outcomes() -> None:
     metrics = WorkerMetrics()
     with metrics.job():
@@ -138,5 +163,6 @@ def test_worker_metrics_count_outcomes() -> None:
     text = generate_latest(metrics.registry).decode()
     assert 'retrain_jobs_total{outcome="promoted"} 1.0' in text
     assert 'retrain_jobs_total{outcome="failed"} 0.0' in text
+    assert 'retrain_jobs_total{outcome="refused"} 0.0' in text
     assert "retrain_job_duration_seconds_count 1.0" in text
     assert "retrain_job_running 0.0" in text
