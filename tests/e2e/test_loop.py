@@ -161,7 +161,7 @@ def test_the_loop_closes(
 
             # exactly one retraining was queued for this drift
             drift_metrics = httpx.get(stack.url("DRIFT_PORT") + "/metrics").text
-            assert "drift_retrains_queued_total 1.0" in drift_metrics
+            assert 'drift_retrains_queued_total{model="digits-classifier"} 1.0' in drift_metrics
 
             # Prometheus scraped the gateway's request counter
             def scraped() -> float:

@@ -68,7 +68,7 @@ def _wait_for_window(drift_url: str, rows: int, timeout: float = 30.0) -> None:
     with httpx.Client(base_url=drift_url) as http:
         while time.monotonic() < deadline:
             lines = http.get("/metrics").text.splitlines()
-            line = next((x for x in lines if x.startswith("drift_window_size ")), "")
+            line = next((x for x in lines if x.startswith("drift_window_size{")), "")
             if line and float(line.split()[1]) >= rows:
                 return
             time.sleep(0.1)
@@ -80,7 +80,9 @@ def test_before_any_check_the_drift_services_answers_are_relayed(relay: str) -> 
         report = http.get("/v1/drift/report")
         assert report.status_code == 404, report.text
         assert report.json()["error"]["code"] == "no_verdict"
-        assert "no drift check has finished" in report.json()["error"]["message"]
+        assert (
+            "no drift check of digits-classifier has finished" in report.json()["error"]["message"]
+        )
 
         assert http.post("/v1/drift/check").status_code == 401
         assert http.post("/v1/drift/check", headers={"X-API-Key": "wrong"}).status_code == 403
@@ -116,6 +118,12 @@ def test_check_verdict_and_report_come_from_the_drift_service(
         relayed = http.get("/v1/drift")
         assert relayed.status_code == 200
         assert relayed.json() == own  # per-feature scores included, nothing lost
+        assert own["model"] == "digits-classifier"
+        per_model = http.get("/v1/models/digits-classifier/drift")
+        assert per_model.json() == own
+        unknown = http.get("/v1/models/ghost/drift")
+        assert unknown.status_code == 404, unknown.text
+        assert "monitored models: digits-classifier" in unknown.json()["error"]["message"]
 
         report = http.get("/v1/drift/report")
         assert report.status_code == 200, report.text[:300]
@@ -139,7 +147,9 @@ def test_a_drift_service_without_reference_answers_503(
             response = http.post("/v1/drift/check", headers=ADMIN)
             assert response.status_code == 503, response.text
             assert response.json()["error"]["code"] == "no_reference"
-            assert "no production model" in response.json()["error"]["message"]
+            assert (
+                "no production version of digits-classifier" in response.json()["error"]["message"]
+            )
     finally:
         loop.run(empty.stop())
 
