@@ -50,6 +50,8 @@ def sidebar(client: PlatformClient) -> None:
         help="Every page works on this model.",
     )
     model = catalog.find(picked)
+    if model is not None and model.version:
+        st.caption(f"Serving {ui.version_label(model.version)}")
     if model is not None and not model.ready:
         st.warning(f"**Not ready**: {model.reason or 'no reason given'}", icon=":material/pending:")
 
@@ -57,8 +59,6 @@ def sidebar(client: PlatformClient) -> None:
 def _label(catalog: ModelCatalog, name: str) -> str:
     model = catalog.find(name)
     parts = [name]
-    if model is not None and model.version:
-        parts.append(ui.version_label(model.version))
     if name == catalog.default:
         parts.append("(default)")
     if model is not None and not model.ready:

@@ -139,6 +139,10 @@ def test_every_page_renders_in_chromium(page: Any, frontend_url: str) -> None:
     # Streamlit draws a rerun's elements one by one: wait for each, not only the last.
     for expected in ("Predicted digit", "Confidence", "Model version", "Was it right?"):
         settle(page, expected)  # fails with a timeout when the text never shows
+    page.wait_for_selector(  # the probability chart is drawn (Vega: a canvas or an SVG)
+        "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg",
+        timeout=SETTLE_MS,
+    )
     body = page.inner_text("body")
     assert "unreachable" not in body
     assert "Predicted digit\n\n7" in body, "the drawn 7 is read as a 7"
@@ -151,7 +155,7 @@ def test_every_page_renders_in_chromium(page: Any, frontend_url: str) -> None:
 
     for path, title, expected in (
         ("model", "Serving now", ("Registered versions", "Promote or roll back", "v2")),
-        ("drift", "Drift", ("Run a drift check", "Evidently report")),
+        ("drift", "Drift", ("Run a drift check", "Is live traffic still like")),
         ("retraining", "Retraining", ("Start retraining", "Hydra overrides")),
     ):
         page.goto(f"{frontend_url}/{path}")

@@ -50,14 +50,15 @@ def _latest(name: str) -> DriftVerdict | None:
     return None
 
 
+def _no_check(verdict: DriftVerdict) -> None:
+    st.info(
+        f"**{no_check_text(verdict)}**: the drift service has not checked a full window "
+        "of traffic yet.",
+        icon=":material/schedule:",
+    )
+
+
 def _verdict(verdict: DriftVerdict) -> None:
-    if verdict.drift_detected is None:
-        st.info(
-            f"**{no_check_text(verdict)}**: the drift service has not checked a full window "
-            "of traffic yet.",
-            icon=":material/schedule:",
-        )
-        return
     if verdict.drift_detected:
         st.error("**Drift detected**: live traffic no longer looks like the training data.")
     else:
@@ -191,10 +192,12 @@ def render() -> None:
     st.write("Is live traffic still like the data the serving model was trained on?")
     _check_now(model.name)
     verdict = _latest(model.name)
-    if verdict is not None:
-        _verdict(verdict)
-        if verdict.drift_detected is not None:
-            _feature_chart(verdict)
+    if verdict is not None and verdict.drift_detected is None:
+        _no_check(verdict)
+    if verdict is None or verdict.drift_detected is None:
+        return  # no check yet (said above), so no scores and no report either
+    _verdict(verdict)
+    _feature_chart(verdict)
     _report(model)
 
 
