@@ -21,7 +21,9 @@ def _serving(detail: ModelDetail, served: ServedModel) -> str | None:
     st.subheader("Serving now")
     production = detail.production()
     if production is None:
-        st.info("No version is in production yet: promote a registered version below.")
+        if served.version:  # served from a URI outside the registry's production alias
+            st.caption(f"Inference serves {ui.version_label(served.version)}.")
+        st.info("No registered version is in production: promote one below.")
         return None
     columns = st.columns(1 + len(KNOWN_METRICS))
     columns[0].metric("Version", ui.version_label(production.version))

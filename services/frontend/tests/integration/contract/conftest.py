@@ -180,12 +180,15 @@ class ContractGateway:
     models: dict[str, dict[str, Any]] = field(default_factory=_models)
     received: list[tuple[str, str, Any]] = field(default_factory=list)
     predictions: dict[str, str] = field(default_factory=dict)
+    #: The code of the 404 before a first check (the gateway may relay it as ``not_found``).
+    no_verdict_code: str = "no_verdict"
     url: str = ""
 
     def reset(self) -> None:
         """Back to the initial models, nothing received."""
         self.models = _models()
         self.received.clear()
+        self.no_verdict_code = "no_verdict"
 
     def sent(self, method: str, path: str) -> list[Any]:
         """The JSON bodies received on ``method path``."""
@@ -353,7 +356,7 @@ class ContractGateway:
         if model["drift"] is None:
             return _error(
                 404,
-                "no_verdict",
+                self.no_verdict_code,
                 "no drift check has finished yet (window holds 12 rows, a check needs 200)",
             )
         return JSONResponse({"model": name, **model["drift"]})

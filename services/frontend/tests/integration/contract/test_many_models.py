@@ -213,6 +213,12 @@ def test_drift_before_the_first_check_is_information_not_an_error(contract: Cont
     assert not app.error, texts(app)
     assert "No check yet" in app.info[0].value
     assert "window holds 12 rows" in app.info[0].value
+    assert not app.get("toggle"), "no report to show before a first check"
+
+    contract.no_verdict_code = "not_found"  # the gateway's generic code for a relayed 404
+    relayed = open_app(page="drift")
+    assert not relayed.error, texts(relayed)
+    assert "No check yet" in relayed.info[0].value
 
     contract.models[IRIS]["drift"] = {
         "drift_detected": None,
