@@ -60,10 +60,16 @@ def _spec(spec: ModelSpec | None) -> None:
 
 
 def _retraining(detail: ModelDetail) -> None:
-    if detail.trainable:
-        st.caption(":material/autorenew: Retraining is available on the Retraining page.")
-    else:
+    """A link to retrain the model; disabled, with the reason, when its spec forbids it."""
+    if not detail.trainable:
         st.info(f"**Retraining is off** for `{detail.name}`: {ui.NOT_TRAINABLE}")
+    st.page_link(
+        "views/retraining.py",
+        label="Retrain this model",
+        icon=":material/autorenew:",
+        disabled=not detail.trainable,
+        help=None if detail.trainable else "Its spec says trainable: false.",
+    )
 
 
 def _versions_table(versions: tuple[ModelVersion, ...], serving: str | None) -> pd.DataFrame:

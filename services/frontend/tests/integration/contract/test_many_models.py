@@ -200,6 +200,11 @@ def test_retraining_is_disabled_with_the_reason_for_a_model_that_is_not_trainabl
 
     model_page = open_app(IRIS, page="model")
     assert "Retraining is off" in texts(model_page)
+    link = next(e for e in model_page.get("page_link") if e.proto.label == "Retrain this model")
+    assert link.proto.disabled
+    trainable_page = open_app(DIGITS, page="model")
+    link = next(e for e in trainable_page.get("page_link") if e.proto.label == "Retrain this model")
+    assert not link.proto.disabled
 
     trainable = open_app(DIGITS, page="retraining")
     assert not trainable.button[-1].disabled
