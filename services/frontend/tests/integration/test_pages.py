@@ -167,6 +167,10 @@ def _wait_for_window(drift_url: str, rows: int, timeout: float = 30.0) -> None:
 def test_drift_page_runs_a_check_and_draws_each_feature_and_the_report(
     open_page: Opener, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    before = open_page("drift")  # the window is not full yet: information, not an error
+    assert not before.error, texts(before)
+    assert "No check yet" in before.info[0].value
+
     _send_blank_traffic(platform.gateway_url, 60)
     _wait_for_window(platform.drift_url, 60)
 
