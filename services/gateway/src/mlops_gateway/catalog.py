@@ -110,6 +110,7 @@ class ModelCatalog:
         self._models: dict[str, ServedModel] = {}
         self._known = False  # one index has been read
         self._wake = asyncio.Event()
+        self._first_read = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
@@ -140,6 +141,16 @@ class ModelCatalog:
                 model.reason or f"model {name!r} is not ready yet; retry shortly"
             )
         return model
+
+    async def resolve(self, name: str) -> ServedModel:
+        """:meth:`get`, after reading the catalog first when it was never read (the first
+        requests after a start wait for that one read instead of failing)."""
+        if not self._known:
+            async with self._first_read:
+                if not self._known:
+                    with contextlib.suppress(GatewayError):
+                        await self.refresh()
+        return self.get(name)
 
     def classes_of(self, name: str) -> Sequence[str] | None:
         """Class names of the served model ``name``; ``None`` when it is not known."""

@@ -92,6 +92,7 @@ class FakeDrift:
     verdict: dict[str, Any] = field(
         default_factory=lambda: {
             "drift_detected": False,
+            "model": MODEL_NAME,
             "drifted_share": 0.125,
             "window_size": 500,
             "checked_at": "2025-01-01T00:00:00+00:00",

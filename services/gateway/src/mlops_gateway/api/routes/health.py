@@ -21,7 +21,7 @@ async def healthz() -> HealthResponse:
 
 @router.get("/readyz", response_model=HealthResponse, responses=errors(503))
 async def readyz(services: ServicesDep) -> HealthResponse:
-    """Ready when inference answers and its model is loaded."""
+    """Ready when inference answers, its default model is loaded and the gateway knows its spec."""
     inference = services.inference
     try:
         ready = await inference.model_ready(inference.model_name)
@@ -31,6 +31,10 @@ async def readyz(services: ServicesDep) -> HealthResponse:
         raise DependencyUnavailableError(
             "inference", f"not ready: model {inference.model_name!r} is not loaded"
         )
+    try:  # and the gateway knows the served spec it checks requests against
+        await services.catalog.resolve(services.catalog.default)
+    except GatewayError as exc:
+        raise DependencyUnavailableError("inference", f"not ready: {exc.message}") from exc
     return HealthResponse(status="ready")
 
 

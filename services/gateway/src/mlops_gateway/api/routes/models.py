@@ -100,7 +100,7 @@ async def predict(name: ModelName, request: Request, predictor: PredictorDep) ->
     features model (its width and range from the spec, 422 otherwise), or ``{"images":
     [base64]}`` for a model whose preprocessing reads images (digits).
     """
-    model = predictor.catalog.get(name)
+    model = await predictor.catalog.resolve(name)
     result = await predict_body(request, predictor, model)
     return Response(result.to_json(class_names=True), media_type="application/json")
 
@@ -136,7 +136,7 @@ async def retrain(
 ) -> JobAccepted:
     """Queue a job retraining ``name`` (admin); 409 when its spec says it is not trainable (an
     imported model has no training recipe)."""
-    model = catalog.get(name)
+    model = await catalog.resolve(name)
     assert model.spec is not None
     if not model.spec.trainable:
         raise ConflictError(

@@ -132,7 +132,7 @@ async def predict_body(
 async def predict(request: Request, predictor: PredictorDep) -> Response:
     """Predict the default model's class of each instance or base64 image (the digits model:
     64 numbers in 0..16 each)."""
-    model = predictor.catalog.get(predictor.catalog.default)
+    model = await predictor.catalog.resolve(predictor.catalog.default)
     return _json(await predict_body(request, predictor, model))
 
 
@@ -148,7 +148,7 @@ async def predict_image(
         raise UnsupportedMediaTypeError(
             f"upload has content type {content_type!r}; send an image (image/png, image/jpeg…)"
         )
-    model = predictor.catalog.get(predictor.catalog.default)
+    model = await predictor.catalog.resolve(predictor.catalog.default)
     data = await file.read()
     request_id, unique = request_identity(request)
     return _json(
