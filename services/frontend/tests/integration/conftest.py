@@ -32,7 +32,6 @@ import pytest
 
 from mlops_common.digits_spec import digits_spec
 from mlops_common.jobs import META_EPOCH, META_PROGRESS, META_STAGE, PROGRESS_STATE, RETRAIN_TASK
-from mlops_common.model_spec import MODEL_SPEC_ARTIFACT
 from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.onnx_models import register_onnx_model
 from mlops_common.testing.servers import RedisServer
@@ -139,10 +138,12 @@ def registry_uri(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> 
     uri = f"sqlite:///{root / 'mlflow.db'}"
     reference = write_reference_csv(root / "reference.csv", model_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    spec = digits_spec().model_dump(mode="json", exclude_none=True)
     for alias, accuracy in ((None, 0.88), ("production", SERVING_METRICS["test_accuracy"])):
-        version = register_onnx_model(uri, model_path, alias=alias, reference_csv=reference)
+        version = register_onnx_model(
+            uri, model_path, alias=alias, reference_csv=reference, spec=spec
+        )
         run_id = client.get_model_version(MODEL_NAME, version).run_id
-        client.log_text(run_id, digits_spec().to_json(), MODEL_SPEC_ARTIFACT)
         client.log_metric(run_id, "test_accuracy", accuracy)
         client.log_metric(run_id, "test_f1", SERVING_METRICS["test_f1"] if alias else 0.87)
     return uri
