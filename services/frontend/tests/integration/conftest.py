@@ -193,20 +193,7 @@ class Platform:
 
 
 @pytest.fixture(scope="session")
-def many_models_api() -> None:
-    """Skip (before starting anything) when the gateway does not serve the many-models REST API
-    the pages call (``/v1/models/{name}/…``); ``contract/`` tests the pages against it."""
-    from mlops_gateway.app import create_app
-    from mlops_gateway.settings import GatewaySettings
-
-    paths = create_app(GatewaySettings(admin_api_keys=[ADMIN_KEY])).openapi()["paths"]
-    if "/v1/models/{name}/predict" not in paths:
-        pytest.skip("the gateway does not serve /v1/models/{name}/predict yet")
-
-
-@pytest.fixture(scope="session")
 def platform(
-    many_models_api: None,
     gateway_factory: Any,
     drift_url: str,
     redis_url: str,
