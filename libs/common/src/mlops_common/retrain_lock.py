@@ -96,7 +96,9 @@ def _finished(celery_app: Any, job_id: str) -> bool:
     """Whether the result backend says ``job_id`` ended (False when there is no backend)."""
     try:
         return str(celery_app.AsyncResult(job_id).state) in _FINISHED
-    except NotImplementedError:  # a send-only app has no result backend
+    except (NotImplementedError, AttributeError):  # a send-only app has no result backend
+        # (DisabledBackend raises NotImplementedError, or AttributeError on Celery versions
+        # whose disabled backend lacks the state lookup)
         return False
 
 
