@@ -2,10 +2,12 @@
 
 The end-to-end gateway benchmark (gateway_overhead.py) sees logging's cost only through its
 noise (two identical gateways differ by ~60 µs per request on 2 cores); this one measures the
-flush alone, in process: batches of ``--batch`` one-instance requests (what c=32 gives per 50 ms
-flush), CPU time of this process and of redis-server per entry. Prints a table and saves it to
-``benchmarks/results/traffic_logging.md``. The target (logging on costs ≤ 8 % more CPU per request
-than off) is checked end to end by gateway_overhead.py; this shows the cost without its noise.
+flush alone, in process (so it cannot show what a flush costs the serving event loop: the end to
+end benchmark decides between designs): batches of ``--batch`` one-instance requests (what c=32
+gives per 50 ms flush), CPU time of this process and of redis-server per entry. Prints a table
+and saves it to ``benchmarks/results/traffic_logging.md``. The target (logging on costs ≤ 8 %
+more CPU per request than off) is checked end to end by gateway_overhead.py; this shows the cost
+without its noise.
 
     .venv/bin/python benchmarks/traffic_logging.py [--batch 90] [--batches 60] [--repeats 5]
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 from mlops_common.redis_keys import traffic_stream
 from mlops_common.registry import MODEL_NAME
@@ -63,8 +66,9 @@ async def measure(url: str, pid: int, args: argparse.Namespace) -> list[tuple[fl
     entries = args.batch * args.batches
     redis = Redis.from_url(url)
     redis.delete(STREAM)
+    client = AsyncRedis.from_url(url)
     logger = TrafficLogger(
-        redis, capacity=10 * args.batch, batch_size=args.batch, stream_maxlen=10 * entries
+        client, capacity=10 * args.batch, batch_size=args.batch, stream_maxlen=10 * entries
     )
     rng = np.random.default_rng(0)
     batches = [requests(args.batch, rng) for _ in range(args.batches)]
@@ -84,6 +88,7 @@ async def measure(url: str, pid: int, args: argparse.Namespace) -> list[tuple[fl
     if logger.dropped or redis.xlen(STREAM) != entries * args.repeats:
         raise RuntimeError(f"{logger.dropped} entries dropped: the figures are not of a full write")
     redis.close()
+    await client.aclose()
     return results
 
 

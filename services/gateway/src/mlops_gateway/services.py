@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from celery import Celery
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.trace import TracerProvider
-from redis import Redis as BlockingRedis
 from redis.asyncio import Redis
 
 from mlops_common.jobs import celery_sender
@@ -73,17 +72,9 @@ async def open_services(
     catalog = ModelCatalog(inference, settings.model_name, refresh_s=settings.catalog_refresh_s)
     catalog.start()
     traffic: TrafficLogger | None = None
-    # The traffic flush writes from a worker thread with the blocking client (hiredis packs its
-    # commands in C; the asyncio client packs in Python): see mlops_gateway.traffic.
-    traffic_redis = BlockingRedis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s,
-        health_check_interval=30,
-    )
     if settings.traffic_logging:
         traffic = TrafficLogger(
-            traffic_redis,
+            redis,
             capacity=settings.traffic_buffer_size,
             flush_interval_s=settings.traffic_flush_interval_s,
             batch_size=settings.traffic_batch_size,
@@ -134,5 +125,4 @@ async def open_services(
         await drift.close()
         await inference.close()
         await redis.aclose()
-        await asyncio.to_thread(traffic_redis.close)
         await asyncio.to_thread(celery.close)

@@ -41,7 +41,7 @@ def _record(n: int, request_id: str, version: str = "7") -> TrafficRecord:
 
 async def _write_and_read(url: str, records: list[TrafficRecord]) -> tuple[list, Redis]:
     redis = Redis.from_url(url)
-    logger = TrafficLogger(SyncRedis.from_url(url), prediction_ttl_s=600)
+    logger = TrafficLogger(redis, prediction_ttl_s=600)
     for record in records:
         logger.offer(record)
     await logger.flush()
@@ -91,7 +91,7 @@ def test_a_large_flush_is_split_into_batches(redis_server: RedisServer) -> None:
 
     async def scenario() -> None:
         redis = Redis.from_url(redis_server.url)
-        logger = TrafficLogger(SyncRedis.from_url(redis_server.url), batch_size=500)
+        logger = TrafficLogger(redis, batch_size=500)
         try:
             for record in records:
                 logger.offer(record)
@@ -113,7 +113,7 @@ def test_refused_writes_are_counted_and_the_connection_stays_usable(
 
     async def scenario() -> None:
         redis = Redis.from_url(redis_server.url)
-        logger = TrafficLogger(sync)
+        logger = TrafficLogger(redis)
         try:
             sync.set(STREAM, "not a stream")
             for _ in range(2):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from redis import Redis
+from redis.asyncio import Redis
 
 from mlops_gateway.traffic import TrafficLogger, TrafficRecord
 
