@@ -121,7 +121,13 @@ def test_an_outside_model_is_served_monitored_and_swapped_beside_digits(
         store = redis.Redis.from_url(stack.redis_url)
         admin = {"X-API-Key": stack.admin_key}
         with httpx.Client(base_url=gateway, timeout=60) as client:
-            served = poll("both models served", lambda: _served(client), 30)
+            # The stack waits for the default model; the outside one loads beside it.
+            def both_ready() -> dict[str, dict[str, Any]] | None:
+                models = _served(client)
+                ready = all(models.get(m, {}).get("ready") for m in (IRIS, MODEL_NAME))
+                return models if ready else None
+
+            served = poll("both models ready", both_ready, 120)
             assert served[IRIS]["ready"], served[IRIS]
             assert served[IRIS]["spec"]["input"]["tensor"] == "input"
             assert served[IRIS]["spec"]["output"]["classes"] == CLASSES
