@@ -41,26 +41,28 @@ REPORT_RESPONSE: Final = {
 }
 
 
-async def status_of(client: DriftClient, model: str | None) -> DriftStatus:
-    """The drift service's verdict on ``model`` (its default when None)."""
-    body = await client.status(model)
+def _verdict(
+    model: type[M],
+    body: dict[str, Any],
+    error: type[DependencyUnavailableError | DependencyFailedError],
+) -> M:
     try:
-        return _parse(DriftStatus, body)
+        return _parse(model, body)
     except ValidationError as exc:
-        raise DependencyUnavailableError(
+        raise error(
             "drift", f"the drift service sent a malformed verdict: {exc.error_count()} errors"
         ) from exc
+
+
+async def status_of(client: DriftClient, model: str | None) -> DriftStatus:
+    """The drift service's verdict on ``model`` (its default when None); a malformed one is 503
+    (as the verdict route has always answered)."""
+    return _verdict(DriftStatus, await client.status(model), DependencyUnavailableError)
 
 
 async def check_of(client: DriftClient, model: str | None) -> DriftCheckResult:
-    """Run a check of ``model`` now."""
-    body = await client.check(model)
-    try:
-        return _parse(DriftCheckResult, body)
-    except ValidationError as exc:
-        raise DependencyFailedError(
-            "drift", f"the drift service sent a malformed verdict: {exc.error_count()} errors"
-        ) from exc
+    """Run a check of ``model`` now; a malformed verdict is 502."""
+    return _verdict(DriftCheckResult, await client.check(model), DependencyFailedError)
 
 
 async def report_of(client: DriftClient, model: str | None) -> StreamingResponse:
