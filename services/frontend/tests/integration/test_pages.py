@@ -18,6 +18,8 @@ from mlops_common.redis_keys import FEEDBACK_HASH
 from mlops_common.registry import MODEL_NAME
 from mlops_frontend.launch import APP_PATH
 
+from .contract.apptest_text import metric, texts
+
 pytestmark = pytest.mark.slow
 
 Platform = Any  # conftest.Platform (conftest modules are not importable by name)
@@ -40,32 +42,6 @@ def _opener(page: str) -> AppTest:
         app.switch_page(f"views/{page}.py").run()
     assert not app.exception, app.exception
     return app
-
-
-def texts(app: AppTest) -> str:
-    """Every piece of text the page shows, joined (titles, markdown, alerts, metrics, captions)."""
-    parts: list[str] = []
-    for kind in (
-        "title",
-        "subheader",
-        "markdown",
-        "caption",
-        "success",
-        "info",
-        "warning",
-        "error",
-    ):
-        parts += [str(element.value) for element in getattr(app, kind)]
-    parts += [f"{m.label}: {m.value}" for m in app.metric]
-    return "\n".join(parts)
-
-
-def metric(app: AppTest, label: str) -> str:
-    """The value of the metric called ``label``."""
-    for element in app.metric:
-        if element.label == label:
-            return str(element.value)
-    raise AssertionError(f"no metric {label!r} in {[m.label for m in app.metric]}")
 
 
 def test_predict_page_shows_prediction_and_records_feedback(

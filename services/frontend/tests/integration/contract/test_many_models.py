@@ -13,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 from mlops_common.testing.servers import free_port
 from mlops_frontend.launch import APP_PATH
 
+from .apptest_text import metric, texts
+
 Contract = Any  # conftest.ContractGateway (conftest modules are not importable by name)
 IRIS = "iris-classifier"
 DIGITS = "digits-classifier"
@@ -30,32 +32,6 @@ def open_app(model: str | None = None, page: str = "predict") -> AppTest:
         app.switch_page(f"views/{page}.py").run()
         assert not app.exception, app.exception
     return app
-
-
-def texts(app: AppTest) -> str:
-    """Every piece of text the page shows, joined (titles, markdown, alerts, metrics, captions)."""
-    parts: list[str] = []
-    for kind in (
-        "title",
-        "subheader",
-        "markdown",
-        "caption",
-        "success",
-        "info",
-        "warning",
-        "error",
-    ):
-        parts += [str(element.value) for element in getattr(app, kind)]
-    parts += [f"{m.label}: {m.value}" for m in app.metric]
-    return "\n".join(parts)
-
-
-def metric(app: AppTest, label: str) -> str:
-    """The value of the metric called ``label``."""
-    for element in app.metric:
-        if element.label == label:
-            return str(element.value)
-    raise AssertionError(f"no metric {label!r} in {[m.label for m in app.metric]}")
 
 
 def test_picker_lists_the_served_models_defaults_and_switches(contract: Contract) -> None:
