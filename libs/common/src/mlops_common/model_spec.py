@@ -22,7 +22,15 @@ Layout (see ``docs/contracts.md``, "Model spec")::
 - ``input:<i>``: value ``i`` (0-based) of one instance's input, flattened row-major after the
   batch dimension (for a ``features`` input: column ``i``);
 - ``output:label``: the predicted class's index (argmax of the output);
-- ``output:confidence``: the predicted class's probability (max of the output).
+- ``output:confidence``: the predicted class's probability (max of the output);
+- ``output:<tensor>:<i>``: value ``i`` of one instance's row of another output of the graph,
+  flattened after the batch dimension (a text model's pooled embedding, its token count...).
+  Only a ``text`` input has such columns: its own values are strings, so what drift watches
+  comes out of the model.
+
+What a traffic entry logs per instance (its ``features``, :meth:`ModelSpec.logged_position`):
+the input's values for a ``features``/``image`` input; for a ``text`` input, the values of its
+``output:<tensor>:<i>`` columns in the order ``monitored`` lists them.
 
 A malformed spec is refused with :class:`ModelSpecError`, whose message names the field.
 """
@@ -61,6 +69,7 @@ INPUT_SOURCE_PREFIX: Final = "input:"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _PREPROCESSING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9._-]*$")
 _INPUT_SOURCE = re.compile(r"^input:(0|[1-9][0-9]*)$")
+_OUTPUT_VALUE_SOURCE = re.compile(r"^output:([A-Za-z0-9][A-Za-z0-9._/-]*):(0|[1-9][0-9]*)$")
 
 Name = Annotated[str, Field(min_length=1)]
 
@@ -143,6 +152,11 @@ class InputSpec(_Strict):
                 raise _FieldError("datatype", f"a text input is BYTES, not {self.datatype}")
             if self.range is not None:
                 raise _FieldError("range", "a text input has no value range")
+            if self.shape not in ([-1], [-1, 1]):
+                raise _FieldError(
+                    "shape",
+                    f"a text input is one string per instance: [-1] or [-1, 1], not {self.shape}",
+                )
         elif self.datatype == "BYTES":
             raise _FieldError("datatype", f"a {self.kind} input is numeric, not BYTES")
         if self.kind == "features" and len(self.shape) != 2:
@@ -193,8 +207,10 @@ class MonitoredColumn(_Strict):
     def _known_source(cls, value: str) -> str:
         if value in (SOURCE_LABEL, SOURCE_CONFIDENCE) or _INPUT_SOURCE.match(value):
             return value
+        if _OUTPUT_VALUE_SOURCE.match(value):
+            return value
         raise ValueError(
-            f"unknown source {value!r}; expected 'input:<index>', "
+            f"unknown source {value!r}; expected 'input:<index>', 'output:<tensor>:<index>', "
             f"'{SOURCE_LABEL}' or '{SOURCE_CONFIDENCE}'"
         )
 
@@ -204,6 +220,12 @@ class MonitoredColumn(_Strict):
         if self.source.startswith(INPUT_SOURCE_PREFIX):
             return int(self.source.removeprefix(INPUT_SOURCE_PREFIX))
         return None
+
+    @property
+    def output_value(self) -> tuple[str, int] | None:
+        """``(tensor, index)`` of an ``output:<tensor>:<i>`` source, None for any other."""
+        match = _OUTPUT_VALUE_SOURCE.match(self.source)
+        return (match.group(1), int(match.group(2))) if match else None
 
 
 class ModelSpec(_Strict):
@@ -244,6 +266,21 @@ class ModelSpec(_Strict):
                     f"monitored.{index}.name", f"{column.name!r} appears more than once"
                 )
             seen.add(column.name)
+            output_value = column.output_value
+            if output_value is not None:
+                if self.input.kind != "text":
+                    raise _FieldError(
+                        f"monitored.{index}.source",
+                        f"{column.source!r}: only a text input's model is monitored on its "
+                        "outputs; monitor a numeric input's own values (input:<i>)",
+                    )
+                if output_value[0] == self.output.tensor:
+                    raise _FieldError(
+                        f"monitored.{index}.source",
+                        f"{column.source!r} reads the probabilities; monitor "
+                        f"{SOURCE_LABEL!r} and {SOURCE_CONFIDENCE!r} instead",
+                    )
+                continue
             position = column.input_index
             if position is None:
                 continue
@@ -262,6 +299,34 @@ class ModelSpec(_Strict):
     def classes(self) -> list[str]:
         """The class names, in the order of the output's last dimension."""
         return list(self.output.classes)
+
+    @property
+    def output_values(self) -> list[tuple[str, int]]:
+        """``(tensor, index)`` of every ``output:<tensor>:<i>`` column, in monitored order:
+        what a text model's traffic entry logs per instance."""
+        return [value for column in self.monitored if (value := column.output_value) is not None]
+
+    @property
+    def value_outputs(self) -> list[str]:
+        """The output tensors the ``output:<tensor>:<i>`` columns read, each once, in order."""
+        return list(dict.fromkeys(tensor for tensor, _ in self.output_values))
+
+    def logged_position(self, column: MonitoredColumn) -> int | None:
+        """Where ``column``'s value sits in a traffic entry's logged values (see the module
+        docstring), None for ``output:label``/``output:confidence``."""
+        if column.input_index is not None:
+            return column.input_index
+        if column.output_value is None:
+            return None
+        sources = [c.source for c in self.monitored if c.output_value is not None]
+        return sources.index(column.source)
+
+    @property
+    def logged_width(self) -> int | None:
+        """Values a traffic entry logs per instance (None: a numeric input of unfixed width)."""
+        if self.input.kind == "text":
+            return len(self.output_values)
+        return self.input.width
 
     @property
     def monitored_names(self) -> list[str]:

@@ -9,7 +9,9 @@
 - ``model-events`` — a pub/sub channel announcing promotions (:class:`ModelEvent`).
 
 An instance's input travels as its values flattened to little-endian float32 (a digits instance:
-64 values, 256 bytes): compact, exact and fast. The model's spec names what they are.
+64 values, 256 bytes): compact, exact and fast. The model's spec names what they are. A text
+model's entry logs the values of its monitored outputs there instead (its spec's
+``logged_position``), and the text itself in ``text`` unless the gateway was told not to keep it.
 """
 
 from __future__ import annotations
@@ -62,13 +64,15 @@ class TrafficEntry:
     confidence: float
     latency_ms: float
     timestamp: float = field(default_factory=time.time)
+    #: A text instance's text (None: a numeric input, or text storage turned off).
+    text: str | None = None
 
     def encode(self) -> dict[str, bytes | str]:
-        """Fields for ``XADD``: scalars as text, the input as raw float32 bytes."""
+        """Fields for ``XADD``: scalars as text, the logged values as raw float32 bytes."""
         features = np.ascontiguousarray(self.features, dtype=_FEATURE_DTYPE)
-        if features.ndim != 1 or not features.size:
+        if features.ndim != 1 or not (features.size or self.text is not None):
             raise ValueError(f"features must be a non-empty vector, got shape {features.shape}")
-        return {
+        fields: dict[str, bytes | str] = {
             "id": self.id,
             "request_id": self.request_id,
             "ts": repr(self.timestamp),
@@ -78,6 +82,9 @@ class TrafficEntry:
             "confidence": repr(float(self.confidence)),
             "latency_ms": repr(float(self.latency_ms)),
         }
+        if self.text is not None:
+            fields["text"] = self.text
+        return fields
 
     @classmethod
     def decode(
@@ -89,7 +96,8 @@ class TrafficEntry:
         """
         raw = fields.get("features", fields.get(b"features"))
         size = _FEATURE_DTYPE.itemsize
-        if not isinstance(raw, bytes) or not raw or len(raw) % size:
+        text = fields.get("text", fields.get(b"text"))
+        if not isinstance(raw, bytes) or not (raw or text is not None) or len(raw) % size:
             raise TrafficDecodeError("traffic entry has no float32 'features' field")
         if width is not None and len(raw) != width * size:
             raise TrafficDecodeError(
@@ -105,6 +113,7 @@ class TrafficEntry:
                 label=int(_text(fields, "label")),
                 confidence=float(_text(fields, "confidence")),
                 latency_ms=float(_text(fields, "latency_ms")),
+                text=None if text is None else _text(fields, "text"),
             )
         except ValueError as exc:
             if isinstance(exc, TrafficDecodeError):

@@ -96,3 +96,22 @@ def test_model_event_round_trip() -> None:
 def test_malformed_model_event(message: str) -> None:
     with pytest.raises(ValueError, match="malformed model event"):
         ModelEvent.decode(message)
+
+
+@pytest.mark.parametrize("logged", [np.arange(3, dtype=np.float32), np.zeros(0, np.float32)])
+def test_a_text_entry_keeps_its_text_and_its_logged_values(logged: np.ndarray) -> None:
+    text = "Chelsea sack Mutu \u00a315.8m \r\n\x1f ünïcode"
+    entry = TrafficEntry("a", "b", "1", logged, 2, 0.5, 1.0, text=text)
+    fields = entry.encode()
+    as_bytes = {k.encode(): v if isinstance(v, bytes) else v.encode() for k, v in fields.items()}
+    decoded = TrafficEntry.decode(as_bytes, width=len(logged))
+    assert decoded.text == text
+    np.testing.assert_array_equal(decoded.features, logged)
+    assert TrafficEntry.decode(make_entry().encode()).text is None
+
+
+def test_a_text_field_that_is_not_utf8_is_a_decode_error() -> None:
+    fields = TrafficEntry("a", "b", "1", np.zeros(2, np.float32), 1, 0.5, 1.0, text="x").encode()
+    fields["text"] = b"\xa3 not utf-8"
+    with pytest.raises(TrafficDecodeError, match="malformed traffic entry"):
+        TrafficEntry.decode(fields)
