@@ -2,6 +2,8 @@
 
 Inputs may come as ``raw_input_contents`` (little-endian, row-major bytes) or as typed
 ``contents``; outputs always go back as ``raw_output_contents``, as stock clients expect.
+``BYTES`` (text) tensors are decoded by :mod:`mlops_inference.strings`; the numeric datatypes
+are looked up first, so a numeric request does no extra work for them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,12 @@ from mlops_common.datatypes import DATATYPES, Datatype
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_inference.errors import InvalidInputError
 from mlops_inference.messages import InferRequest, InferResponse, InputTensor
+from mlops_inference.strings import (
+    BYTES,
+    strings_from_contents,
+    strings_from_raw,
+    strings_to_raw,
+)
 
 
 def _datatype(name: str, datatype: str) -> Datatype:
@@ -19,13 +27,16 @@ def _datatype(name: str, datatype: str) -> Datatype:
     if entry is None:
         raise InvalidInputError(
             f"input {name!r} has unknown or unsupported datatype {datatype!r}; "
-            f"use one of {', '.join(DATATYPES)}"
+            f"use one of {', '.join(DATATYPES)} or {BYTES}"
         )
     return entry
 
 
 def _from_raw(name: str, datatype: str, raw: bytes) -> np.ndarray:
-    dtype = _datatype(name, datatype).dtype
+    entry = DATATYPES.get(datatype)
+    if entry is None and datatype == BYTES:
+        return strings_from_raw(name, raw)
+    dtype = (entry or _datatype(name, datatype)).dtype
     if len(raw) % dtype.itemsize:
         raise InvalidInputError(
             f"raw content of input {name!r} is {len(raw)} bytes, not a whole number of "
@@ -35,6 +46,8 @@ def _from_raw(name: str, datatype: str, raw: bytes) -> np.ndarray:
 
 
 def _from_contents(tensor: pb.ModelInferRequest.InferInputTensor) -> np.ndarray:
+    if tensor.datatype == BYTES:
+        return strings_from_contents(tensor.name, tensor.contents.bytes_contents)
     dtype, field = _datatype(tensor.name, tensor.datatype)
     if not field:
         raise InvalidInputError(
@@ -81,6 +94,9 @@ def encode_response(response: InferResponse) -> pb.ModelInferResponse:
     )
     for spec, array in response.outputs:
         message.outputs.add(name=spec.name, datatype=spec.datatype, shape=array.shape)
+        if spec.dtype.hasobject:  # a BYTES output: length-prefixed elements
+            message.raw_output_contents.append(strings_to_raw(array))
+            continue
         message.raw_output_contents.append(
             np.ascontiguousarray(array, dtype=spec.dtype.newbyteorder("<")).tobytes()
         )

@@ -214,11 +214,7 @@ class ModelEndpoint:
             )
         count = math.prod(shape)
         if tensor.data.size != count:
-            raise InvalidInputError(
-                f"input {name!r} holds {tensor.data.size} values ({tensor.data.nbytes} bytes); "
-                f"shape {shape_text(shape)} {spec.datatype} needs {count} "
-                f"({count * spec.dtype.itemsize} bytes)"
-            )
+            raise InvalidInputError(_count_message(spec, tensor, count))
         return tensor.data.astype(spec.dtype, copy=False).reshape(shape)
 
     @staticmethod
@@ -232,3 +228,17 @@ class ModelEndpoint:
                 f"unknown output(s) {unknown}; the model's outputs are {sorted(known)}"
             )
         return [known[n] for n in names]
+
+
+def _count_message(spec: TensorSpec, tensor: InputTensor, count: int) -> str:
+    """Why ``tensor`` does not fill its shape (``count`` values)."""
+    shape = shape_text(tensor.shape)
+    if spec.dtype.hasobject:
+        return (
+            f"input {tensor.name!r} holds {tensor.data.size} strings; shape {shape} "
+            f"{spec.datatype} needs {count}"
+        )
+    return (
+        f"input {tensor.name!r} holds {tensor.data.size} values ({tensor.data.nbytes} bytes); "
+        f"shape {shape} {spec.datatype} needs {count} ({count * spec.dtype.itemsize} bytes)"
+    )

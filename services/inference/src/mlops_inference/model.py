@@ -23,6 +23,7 @@ from mlops_common.datatypes import DATATYPES
 from mlops_common.model_spec import ModelSpec
 from mlops_inference.errors import ModelLoadError
 from mlops_inference.source import ModelSource
+from mlops_inference.strings import OBJECT
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,18 @@ ONNX_TYPES: Mapping[str, str] = {
     "tensor(int64)": "INT64",
     "tensor(uint8)": "UINT8",
     "tensor(bool)": "BOOL",
+    "tensor(string)": "BYTES",
 }
+#: What a warm-up run feeds a string input (a zero would not be text).
+WARM_UP_TEXT = "warm up"
 
 
 @dataclass(frozen=True, slots=True)
 class TensorSpec:
     """One input or output of the graph: name, protocol datatype, numpy dtype and shape.
 
-    ``shape`` holds -1 for a dynamic dimension (the batch dimension of our models).
+    ``shape`` holds -1 for a dynamic dimension (the batch dimension of our models). A ``BYTES``
+    (``tensor(string)``) tensor's dtype is ``object``: one ``str`` per element.
     """
 
     name: str
@@ -58,7 +63,15 @@ def _spec(arg: Any) -> TensorSpec:
         raise ModelLoadError(f"tensor {arg.name!r} has unsupported type {arg.type}")
     datatype = ONNX_TYPES[arg.type]
     shape = tuple(dim if isinstance(dim, int) and dim >= 0 else -1 for dim in arg.shape)
-    return TensorSpec(arg.name, datatype, DATATYPES[datatype].dtype, shape)
+    entry = DATATYPES.get(datatype)
+    return TensorSpec(arg.name, datatype, entry.dtype if entry else OBJECT, shape)
+
+
+def _warm_up_input(spec: TensorSpec, rows: int) -> np.ndarray:
+    shape = tuple(rows if d < 0 else d for d in spec.shape)
+    if spec.dtype.hasobject:
+        return np.full(shape, WARM_UP_TEXT, dtype=OBJECT)
+    return np.zeros(shape, spec.dtype)
 
 
 class OnnxModel:
@@ -97,10 +110,7 @@ class OnnxModel:
         Also times the ``rows``-row batch (best of three) into :attr:`batch_seconds`.
         """
         for n in (1, rows, rows, rows):
-            feed = {
-                spec.name: np.zeros(tuple(n if d < 0 else d for d in spec.shape), spec.dtype)
-                for spec in self.inputs
-            }
+            feed = {spec.name: _warm_up_input(spec, n) for spec in self.inputs}
             started = time.perf_counter()
             try:
                 self.predict(feed)

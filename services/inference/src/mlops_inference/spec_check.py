@@ -3,12 +3,15 @@
 The gateway validates requests against the spec and the model runs them, so the two must agree:
 the spec's input tensor must be an input of the graph with the same datatype and a shape that
 fits (same rank; equal sizes where both are fixed; ``-1`` in the spec only where the graph takes
-any size), and its output tensor an output of the graph with one column per class.
+any size; a ``BYTES`` spec input is the graph's ``tensor(string)``), its output tensor an output
+of the graph with one column per class, and every ``output:<tensor>:<i>`` column it monitors a
+value of another output of the graph (``i`` within its values per instance, when fixed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from math import prod
 
 from mlops_common.model_spec import ModelSpec
 from mlops_inference.errors import ModelLoadError
@@ -58,6 +61,27 @@ def spec_problems(
             f"output.classes names {len(spec.classes)} classes but the graph's "
             f"{output.name!r} has {output.shape[-1]} columns ({shape_text(output.shape)})"
         )
+    problems.extend(_value_problems(spec, graph_outputs))
+    return problems
+
+
+def _value_problems(spec: ModelSpec, graph_outputs: dict[str, TensorSpec]) -> list[str]:
+    problems: list[str] = []
+    for tensor_name, index in spec.output_values:
+        tensor = graph_outputs.get(tensor_name)
+        source = f"output:{tensor_name}:{index}"
+        if tensor is None:
+            problems.append(
+                f"monitored source {source!r} reads {tensor_name!r}, not an output of the graph "
+                f"(its outputs: {sorted(graph_outputs)})"
+            )
+        elif tensor.dtype.hasobject:
+            problems.append(f"monitored source {source!r} reads a BYTES output, not numbers")
+        elif all(d >= 0 for d in tensor.shape[1:]) and index >= prod(tensor.shape[1:]):
+            problems.append(
+                f"monitored source {source!r} is past the {prod(tensor.shape[1:])} values per "
+                f"instance of the graph's {tensor_name!r} ({shape_text(tensor.shape)})"
+            )
     return problems
 
 

@@ -51,3 +51,26 @@ def test_a_mismatch_is_refused_naming_the_field(spec: Any, problem: str) -> None
     ) as caught:
         check_spec(spec, INPUTS, OUTPUTS, "iris v1")
     assert problem in str(caught.value)
+
+
+def test_a_text_spec_fits_a_string_graph_input_and_its_value_outputs() -> None:
+    from mlops_common.testing.news import EMBEDDING_DIM, news_test_spec
+
+    obj = np.dtype(object)
+    inputs = (TensorSpec("text", "BYTES", obj, (-1,)),)
+    outputs = (
+        TensorSpec("probabilities", "FP32", F32, (-1, 5)),
+        TensorSpec("embedding", "FP32", F32, (-1, EMBEDDING_DIM)),
+        TensorSpec("n_tokens", "FP32", F32, (-1,)),
+        TensorSpec("oov_share", "FP32", F32, (-1,)),
+    )
+    spec = news_test_spec()
+    assert spec_problems(spec, inputs, outputs) == []
+    narrow = (*outputs[:1], TensorSpec("embedding", "FP32", F32, (-1, 2)), *outputs[2:3])
+    problems = spec_problems(spec, inputs, narrow)
+    assert "monitored source 'output:embedding:2' is past the 2 values per instance" in problems[0]
+    assert any("'oov_share', not an output of the graph" in p for p in problems)
+    numeric = (TensorSpec("text", "FP32", F32, (-1,)),)
+    assert "input.datatype is BYTES but the graph's 'text' is FP32" in spec_problems(
+        spec, numeric, outputs
+    )
