@@ -96,6 +96,12 @@ class PayloadTooLargeError(GatewayError):
     status, code = 413, "payload_too_large"
 
 
+class TextTooLongError(GatewayError):
+    """A text longer than the gateway takes (``GATEWAY_MAX_TEXT_CHARS``)."""
+
+    status, code = 413, "text_too_long"
+
+
 class UnsupportedMediaTypeError(GatewayError):
     """The body's or the upload's content type is not one we read."""
 

@@ -28,6 +28,7 @@ from mlops_gateway.errors import (
     InferenceRejectedError,
     NotFoundError,
 )
+from mlops_gateway.texts import logged_values, text_request
 
 T = TypeVar("T")
 
@@ -61,11 +62,14 @@ def service_config(retries: int, backoff_s: float, max_backoff_s: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """The answer of one ``ModelInfer`` call: the class probabilities of each instance."""
+    """The answer of one ``ModelInfer`` call: the class probabilities of each instance (and,
+    for a text model, the values its traffic logs: see :func:`~mlops_gateway.texts.logged_values`).
+    """
 
     model_name: str
     model_version: str
     probabilities: NDArray[np.float32]
+    logged: NDArray[np.float32] | None = None
 
 
 def map_rpc_error(exc: grpc.aio.AioRpcError, what: str) -> GatewayError:
@@ -151,6 +155,23 @@ class InferenceClient:
             probabilities=probabilities_of(
                 response, spec.output.tensor, inputs.shape[0], len(spec.output.classes)
             ),
+        )
+
+    async def predict_texts(
+        self, name: str, spec: ModelSpec, texts: Sequence[str], request_id: str
+    ) -> Prediction:
+        """Class probabilities of ``texts`` (one string per instance) from the text model
+        ``name``, with the values of its spec's ``output:<tensor>:<i>`` columns."""
+        request = text_request(name, spec, texts, request_id)
+        response = await self.model_infer(request, request_id)
+        n = len(texts)
+        return Prediction(
+            model_name=response.model_name or name,
+            model_version=response.model_version,
+            probabilities=probabilities_of(
+                response, spec.output.tensor, n, len(spec.output.classes)
+            ),
+            logged=logged_values(response, spec, n),
         )
 
     async def model_infer(

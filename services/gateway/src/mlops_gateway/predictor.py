@@ -3,7 +3,8 @@
 Routes only translate HTTP; this is where a request's instances are checked against the served
 version's spec (:class:`~mlops_gateway.catalog.ServedModel`), become a ``ModelInfer`` call, each
 predicted instance gets its own id, and its traffic entry is offered to the logger (the model's
-own stream).
+own stream). A text model's texts go to inference as one ``BYTES`` tensor; its traffic entries
+log the values of its spec's ``output:<tensor>:<i>`` columns and, unless turned off, the text.
 """
 
 from __future__ import annotations
@@ -11,23 +12,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-import orjson
 from numpy.typing import NDArray
 
 from mlops_common.errors import InputError, InvalidFeaturesError, InvalidImageError
 from mlops_common.features import image_to_features
 from mlops_common.vectors import validate_vectors
+from mlops_gateway.answers import PredictionResult, new_ids
 from mlops_gateway.catalog import ModelCatalog, ServedModel
-from mlops_gateway.inference import InferenceClient
+from mlops_gateway.inference import InferenceClient, Prediction
 from mlops_gateway.metrics import GatewayMetrics
-from mlops_gateway.schemas import PredictResponse
+from mlops_gateway.texts import check_texts
 from mlops_gateway.traffic import TrafficLogger, TrafficRecord
+
+__all__ = ["PredictionResult", "Predictor", "decode_base64", "new_ids"]
 
 #: Preprocessing of the digits task: images become its 8×8 grid on 0..16.
 DIGITS_PREPROCESSING = "digits-8x8@"
@@ -46,6 +47,9 @@ class Predictor:
         max_instances: int,
         max_image_bytes: int,
         max_image_pixels: int,
+        max_text_chars: int = 20_000,
+        store_text: bool = True,
+        traffic_text_max_chars: int = 20_000,
     ) -> None:
         self._inference = inference
         self.catalog = catalog
@@ -54,6 +58,9 @@ class Predictor:
         self.max_instances = max_instances
         self.max_image_bytes = max_image_bytes
         self.max_image_pixels = max_image_pixels
+        self.max_text_chars = max_text_chars
+        self.store_text = store_text
+        self.traffic_text_max_chars = traffic_text_max_chars
 
     def check_instances(
         self, model: ServedModel, instances: Sequence[Sequence[float]] | NDArray[np.float32]
@@ -62,7 +69,12 @@ class Predictor:
         spec = model.spec
         assert spec is not None  # the catalog hands out only models with a spec
         width = spec.input.width
-        if spec.input.kind == "text" or width is None:
+        if spec.input.kind == "text":
+            raise InputError(
+                f"model {model.name!r} takes text, not 'instances' of numbers: send "
+                '{"texts": ["..."]}, one string per instance'
+            )
+        if width is None:
             raise InvalidFeaturesError(
                 f"model {model.name!r} takes {spec.input.kind} input, not 'instances' of numbers"
             )
@@ -100,9 +112,10 @@ class Predictor:
         """Predict encoded images (decoded in a worker thread: decoding is CPU work)."""
         assert model.spec is not None
         if not model.spec.preprocessing.startswith(DIGITS_PREPROCESSING):
+            send = "texts" if model.spec.input.kind == "text" else "instances"
             raise InputError(
                 f"model {model.name!r} takes no images (its preprocessing is "
-                f"{model.spec.preprocessing!r}); send 'instances'"
+                f"{model.spec.preprocessing!r}); send {send!r}"
             )
         if len(images) > self.max_instances:
             raise InvalidFeaturesError(
@@ -155,6 +168,56 @@ class Predictor:
         start = time.perf_counter()
         result = await self._inference.predict(model.name, model.spec, features, request_id)
         elapsed = time.perf_counter() - start
+        n = len(features)
+        return self._answer(
+            model, result, features.reshape(n, -1), request_id, request_id_unique, elapsed
+        )
+
+    async def predict_texts(
+        self,
+        model: ServedModel,
+        texts: Sequence[object],
+        request_id: str,
+        *,
+        request_id_unique: bool = False,
+    ) -> PredictionResult:
+        """Predict texts (one string per instance) with a text model; its traffic logs the
+        values of the spec's ``output:<tensor>:<i>`` columns and the (cut) text."""
+        spec = model.spec
+        assert spec is not None
+        checked = check_texts(
+            model.name,
+            spec,
+            texts,
+            max_texts=self.max_instances,
+            max_chars=self.max_text_chars,
+        )
+        start = time.perf_counter()
+        result = await self._inference.predict_texts(model.name, spec, checked, request_id)
+        elapsed = time.perf_counter() - start
+        assert result.logged is not None
+        limit = self.traffic_text_max_chars
+        stored = [text[:limit] for text in checked] if self.store_text else None
+        return self._answer(
+            model, result, result.logged, request_id, request_id_unique, elapsed, stored
+        )
+
+    def _answer(
+        self,
+        model: ServedModel,
+        result: Prediction,
+        logged: NDArray[np.float32],
+        request_id: str,
+        request_id_unique: bool,
+        elapsed: float,
+        texts: Sequence[str] | None = None,
+    ) -> PredictionResult:
+        """Observe the call, give each instance its id, offer the traffic (``logged``: the
+        ``[n, k]`` values each entry logs), build the answer.
+
+        A one-instance request whose id is unique (the gateway made it) uses that id as its
+        prediction id: feedback may name either, and the id index holds one field for it, not two.
+        """
         self._metrics.inference_duration.observe(elapsed)
         if result.model_version != model.version:
             self.catalog.stale(model.name, result.model_version)
@@ -163,86 +226,27 @@ class Predictor:
         confidences = probabilities.max(axis=1)
         n = len(labels)
         ids = [request_id] if request_id_unique and n == 1 else new_ids(n)
-        if self._traffic is not None:
+        # An entry needs values or a text: a text spec that logs no values, with texts not
+        # stored, leaves nothing to log.
+        if self._traffic is not None and (logged.shape[1] or texts is not None):
             self._traffic.offer(
                 TrafficRecord(
                     model=model.name,
                     request_id=request_id,
                     model_version=result.model_version,
                     ids=ids,
-                    features=features.reshape(n, -1),
+                    features=logged,
                     labels=labels,
                     confidences=confidences,
                     latency_ms=elapsed * 1000.0,
                     timestamp=time.time(),
+                    texts=texts,
                 )
             )
         return PredictionResult(
             request_id, result.model_name, result.model_version, ids, labels, confidences,
             probabilities, model.classes,
         )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class PredictionResult:
-    """The answer of a prediction request, rendered straight to JSON (no model validation)."""
-
-    request_id: str
-    model_name: str
-    model_version: str
-    ids: list[str]
-    labels: NDArray[np.int64]
-    confidences: NDArray[np.float32]
-    probabilities: NDArray[np.float32]
-    classes: Sequence[str] = ()
-
-    def to_json(self, *, class_names: bool = False) -> bytes:
-        """The :class:`PredictResponse` document as JSON bytes (orjson).
-
-        ``class_names``: each ``label`` is the class's name and ``class_index`` its index (the
-        per-model routes); otherwise ``label`` is the index (the first wave's ``/v1/predict``).
-        """
-        labels, confidences = self.labels.tolist(), self.confidences.tolist()
-        rows = self.probabilities.tolist()
-        if class_names:
-            names = self.classes
-            predictions = [
-                {
-                    "id": self.ids[i],
-                    "label": names[labels[i]],
-                    "class_index": labels[i],
-                    "confidence": confidences[i],
-                    "probabilities": rows[i],
-                }
-                for i in range(len(self.ids))
-            ]
-        else:
-            predictions = [
-                {
-                    "id": self.ids[i],
-                    "label": labels[i],
-                    "confidence": confidences[i],
-                    "probabilities": rows[i],
-                }
-                for i in range(len(self.ids))
-            ]
-        return orjson.dumps(
-            {
-                "request_id": self.request_id,
-                "model": {"name": self.model_name, "version": self.model_version},
-                "predictions": predictions,
-            }
-        )
-
-    def to_model(self) -> PredictResponse:
-        """The same answer as a pydantic model."""
-        return PredictResponse.model_validate_json(self.to_json())
-
-
-def new_ids(n: int) -> list[str]:
-    """``n`` random 128-bit ids as 32 hex digits (one ``urandom`` call, not one per id)."""
-    raw = os.urandom(16 * n).hex()
-    return [raw[32 * i : 32 * (i + 1)] for i in range(n)]
 
 
 def decode_base64(text: str, index: int = 0) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 Feature = Annotated[float, Field(allow_inf_nan=False)]
 FeatureVector = Annotated[list[Feature], Field(min_length=1)]
@@ -26,9 +26,11 @@ class ErrorResponse(BaseModel):
 
 
 class PredictRequest(BaseModel):
-    """Either ``instances`` (vectors of numbers: their width and range are the served model's,
-    see ``GET /v1/models``; the digits model takes 8×8 grids as 64 numbers in 0..16) or
-    ``images`` (base64, for a model whose preprocessing reads images, like digits)."""
+    """One of ``instances`` (vectors of numbers: their width and range are the served model's,
+    see ``GET /v1/models``; the digits model takes 8×8 grids as 64 numbers in 0..16),
+    ``images`` (base64, for a model whose preprocessing reads images, like digits) or
+    ``texts`` (one string per instance, for a model whose input kind is ``text``, like
+    ``news-classifier``)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -37,11 +39,13 @@ class PredictRequest(BaseModel):
 
     instances: Annotated[list[FeatureVector], Field(min_length=1)] | None = None
     images: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
+    texts: Annotated[list[StrictStr], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PredictRequest:
-        if (self.instances is None) == (self.images is None):
-            raise ValueError("send exactly one of 'instances' or 'images'")
+        given = [self.instances, self.images, self.texts]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("send exactly one of 'instances', 'images' or 'texts'")
         return self
 
 

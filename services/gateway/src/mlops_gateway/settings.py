@@ -96,6 +96,12 @@ class GatewaySettings(ServiceSettings):
     max_instances: int = Field(
         default=256, gt=0, description="Most instances or images in one prediction request."
     )
+    max_text_chars: int = Field(
+        default=20_000,
+        gt=0,
+        description="Most characters of one text sent to a text model (413 above, naming the "
+        "text); the number of texts is bounded by GATEWAY_MAX_INSTANCES.",
+    )
     max_image_bytes: int = Field(default=5 * 1024 * 1024, gt=0, description="Largest image.")
     max_image_pixels: int = Field(
         default=16_000_000, gt=0, description="Most pixels of one decoded image."
@@ -114,6 +120,16 @@ class GatewaySettings(ServiceSettings):
     traffic_batch_size: int = Field(default=500, gt=0, description="Entries per Redis pipeline.")
     traffic_stream_maxlen: int = Field(
         default=100_000, gt=0, description="Approximate bound of the traffic stream."
+    )
+    store_text: bool = Field(
+        default=True,
+        description="Keep a text model's texts in its traffic entries (field 'text'); false "
+        "logs only the values its spec monitors.",
+    )
+    traffic_text_max_chars: int = Field(
+        default=20_000,
+        gt=0,
+        description="Characters of a text kept in its traffic entry (longer texts are cut).",
     )
     prediction_ttl_s: int = Field(
         default=7 * 24 * 3600, gt=0, description="How long a prediction id accepts feedback."

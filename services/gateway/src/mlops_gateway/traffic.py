@@ -65,6 +65,9 @@ class TrafficRecord:
     confidences: Sequence[float]
     latency_ms: float
     timestamp: float
+    #: A text model's texts, one per instance (already cut to the stored length); None when
+    #: the model takes numbers or texts are not stored.
+    texts: Sequence[str] | None = None
 
     def entries(self) -> list[TrafficEntry]:
         """The stream entries of this request, one per instance."""
@@ -80,6 +83,7 @@ class TrafficRecord:
                 confidence=confidences[i],
                 latency_ms=self.latency_ms,
                 timestamp=self.timestamp,
+                text=self.texts[i] if self.texts is not None else None,
             )
             for i in range(len(self.ids))
         ]
@@ -96,6 +100,7 @@ class TrafficRecord:
             self.confidences[:n],
             self.latency_ms,
             self.timestamp,
+            self.texts[:n] if self.texts is not None else None,
         )
 
     def names(self, identifier: str) -> bool:

@@ -12,7 +12,7 @@ _DESCRIPTIONS: Final = {
     403: "Wrong admin key",
     404: "Not found",
     409: "Not possible now (e.g. the drift window holds too few rows)",
-    413: "Body, image or pixel count too large",
+    413: "Body, image, pixel count or text too large, or too many texts",
     415: "Unsupported media type",
     422: "Invalid body: wrong shape, lengths, NaN/inf, values out of range",
     429: "Rate limit exceeded",

@@ -97,8 +97,10 @@ async def predict(name: ModelName, request: Request, predictor: PredictorDep) ->
     """Predict each instance with the model ``name``; labels are its class names.
 
     The body is what the model's input kind takes: ``{"instances": [[numbers]]}`` for a
-    features model (its width and range from the spec, 422 otherwise), or ``{"images":
-    [base64]}`` for a model whose preprocessing reads images (digits).
+    features model (its width and range from the spec, 422 otherwise), ``{"images":
+    [base64]}`` for a model whose preprocessing reads images (digits), or ``{"texts":
+    ["..."]}`` for a text model (one string per instance; 413 for more texts than
+    ``GATEWAY_MAX_INSTANCES`` or a text longer than ``GATEWAY_MAX_TEXT_CHARS``).
     """
     model = await predictor.catalog.resolve(name)
     result = await predict_body(request, predictor, model)

@@ -3,7 +3,7 @@ for the default model, and the body handling ``POST /v1/models/{name}/predict`` 
 
 Prediction is the hot route, so it reads its body itself: orjson, then one numpy check of the
 common case (only ``instances``, every vector as wide as the served spec says, finite, in its
-range). Anything else (images, or a body that fails that check) goes through the
+range). Anything else (images, texts, or a body that fails that check) goes through the
 :class:`PredictRequest` model, whose schema the OpenAPI document shows, and then the spec's
 checks, whose messages say what to fix. Answers are rendered straight to JSON bytes;
 ``response_model`` only documents them.
@@ -113,6 +113,10 @@ async def predict_body(
                 model, features, request_id, request_id_unique=unique
             )
     parsed = parse_body(body)
+    if parsed.texts is not None:
+        return await predictor.predict_texts(
+            model, parsed.texts, request_id, request_id_unique=unique
+        )
     if parsed.instances is not None:
         return await predictor.predict_instances(
             model, parsed.instances, request_id, request_id_unique=unique
