@@ -1,5 +1,6 @@
 """Shared fixtures of the drift tests: a digits model, its reference, a held-out pool, traffic;
-a second, 4-feature 3-class model (``flowers``) with its own; the specs of both.
+a second, 4-feature 3-class model (``flowers``) with its own; the specs of both; a text model
+(``news``: :mod:`mlops_common.testing.news` under onnxruntime) with texts built from its words.
 
 The synthetic shifts live with the benchmarks (``benchmarks/_drift_simulation.py``), outside the
 service's package; the tests import them as ``_drift_simulation`` through the path added here.
@@ -22,11 +23,13 @@ from numpy.typing import NDArray
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 
 from _drift_simulation import frame
+from news_drift_detection import NewsScorer
 
 from mlops_common.features import FEATURE_NAMES, N_FEATURES
 from mlops_common.redis_keys import TrafficEntry
 from mlops_common.registry import MODEL_NAME, N_CLASSES
 from mlops_common.testing import iris
+from mlops_common.testing.news import CLASSES, WORDS, news_test_spec, write_news_model
 
 Predict = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
@@ -195,6 +198,78 @@ def flowers() -> Flowers:
     rng = np.random.default_rng(11)
     model = Flowers(pd.DataFrame(), rng.normal(size=(500, 4)))
     return Flowers(model.frame(rng.normal(size=(300, 4))), model.pool)
+
+
+#: Words outside the news test model's vocabulary that clean texts mix in.
+NEWS_FILLER = ("the", "a", "new", "of", "and", "in", "report", "today", "says", "after")
+
+
+def news_texts(
+    size: int, seed: int, classes: tuple[str, ...] = tuple(CLASSES)
+) -> tuple[list[str], NDArray[np.int64]]:
+    """``size`` texts of the news test model's world: each of one of ``classes``, 3-10 words,
+    about 70% of them that class's :data:`WORDS`, the rest filler; and their class indices."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(size):
+        klass = str(rng.choice(classes))
+        words = [
+            str(rng.choice(WORDS[klass])) if rng.random() < 0.7 else str(rng.choice(NEWS_FILLER))
+            for _ in range(int(rng.integers(3, 11)))
+        ]
+        texts.append(" ".join(words).capitalize())
+        labels.append(CLASSES.index(klass))
+    return texts, np.asarray(labels, dtype=np.int64)
+
+
+def unknown_texts(size: int, seed: int) -> list[str]:
+    """``size`` texts of made-up words, none of them in the news test model's vocabulary."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("bcdfghjklmnpqrstvwxz"))
+    return [
+        " ".join("".join(rng.choice(letters, int(rng.integers(4, 9)))) + "o" for _ in range(n))
+        for n in rng.integers(3, 11, size)
+    ]
+
+
+@dataclass(frozen=True)
+class News:
+    """The news test model (its ONNX file and scorer), a reference of 400 clean texts, and the
+    text generators."""
+
+    model: Path
+    scorer: NewsScorer
+    reference: pd.DataFrame
+
+    texts = staticmethod(news_texts)
+    unknown = staticmethod(unknown_texts)
+
+    def entries(self, texts: list[str], model_version: str = "1") -> list[TrafficEntry]:
+        """Traffic entries as the gateway logs them for ``texts``: the logged output values
+        (``spec.output_values``) as features, and the text."""
+        logged, probabilities = self.scorer.run(texts)
+        return [
+            TrafficEntry(
+                id=uuid.uuid4().hex,
+                request_id=uuid.uuid4().hex,
+                model_version=model_version,
+                features=values.astype(np.float32),
+                label=int(probs.argmax()),
+                confidence=float(probs.max()),
+                latency_ms=1.0,
+                text=text,
+            )
+            for text, values, probs in zip(texts, logged, probabilities, strict=True)
+        ]
+
+
+@pytest.fixture(scope="session")
+def news(tmp_path_factory: pytest.TempPathFactory) -> News:
+    """The news test model with the reference the trainer would log: 400 clean texts."""
+    model = write_news_model(tmp_path_factory.mktemp("news") / "news.onnx")
+    scorer = NewsScorer(model, news_test_spec())
+    texts, labels = news_texts(400, seed=0)
+    return News(model, scorer, scorer.frame(texts, labels))
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
 """The columns a model is monitored on, read from its spec's ``monitored`` list.
 
-A spec's ``input:<i>`` columns are the features (tested one by one); the ``output:label`` column
-holds the predicted class (the label test) and the ``output:confidence`` column its probability
-(the confidence test). A window of traffic and the reference CSV name the columns alike.
+A spec's *logged* columns are the features (tested one by one): a numeric input's ``input:<i>``
+columns, or a text model's ``output:<tensor>:<i>`` columns (its pooled embedding, token count,
+out-of-vocabulary share...), whose values the gateway logs in each traffic entry. The
+``output:label`` column holds the predicted class (the label test) and the ``output:confidence``
+column its probability (the confidence test). A window of traffic and the reference CSV name the
+columns alike.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from mlops_common.registry import (
 class MonitoredColumns:
     """Names of a model's monitored columns, by role, in the spec's order."""
 
-    #: The ``input:`` columns' names, and the input position each one reads.
+    #: The logged columns' names, and where each one's value sits in a traffic entry's
+    #: ``features`` (:meth:`~mlops_common.model_spec.ModelSpec.logged_position`).
     features: tuple[str, ...]
     positions: tuple[int, ...]
     #: The column of the predicted class index (``output:label``), if monitored.
@@ -33,12 +37,14 @@ class MonitoredColumns:
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> MonitoredColumns:
-        """The columns ``spec.monitored`` names."""
+        """The columns ``spec.monitored`` names; each feature's position is the one
+        :meth:`~mlops_common.model_spec.ModelSpec.logged_position` gives (an input position, or
+        for a text model the column's rank among its ``output:<tensor>:<i>`` columns)."""
         features: list[str] = []
         positions: list[int] = []
         prediction = confidence = None
         for column in spec.monitored:
-            position = column.input_index
+            position = spec.logged_position(column)
             if position is not None:
                 features.append(column.name)
                 positions.append(position)
@@ -69,7 +75,7 @@ class MonitoredColumns:
 
     @property
     def min_width(self) -> int:
-        """The fewest input values an instance needs to fill every feature column."""
+        """The fewest logged values an instance needs to fill every feature column."""
         return max(self.positions, default=-1) + 1
 
     def present(self, frame: pd.DataFrame) -> MonitoredColumns:

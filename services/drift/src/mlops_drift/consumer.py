@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -36,9 +37,12 @@ class TrafficConsumer:
 
     Entries are acknowledged as soon as they are in the window: the window lives in memory, so
     redelivering them after a restart would add nothing. Malformed entries are counted, logged
-    and acknowledged (never retried forever); so are entries whose input does not have the width
-    ``width`` returns (the model's spec's; None accepts any). ``accept`` can drop entries (e.g.
-    from a model version the reference no longer describes).
+    and acknowledged (never retried forever); so are entries that do not log the number of values
+    ``width`` returns (the model's spec's :attr:`~mlops_common.model_spec.ModelSpec.logged_width`:
+    a numeric input's width, or a text model's count of ``output:<tensor>:<i>`` columns; None
+    accepts any). ``accept`` can drop entries (e.g. from a model version the reference no longer
+    describes). A text model's entries also carry their text: the window keeps only the logged
+    values (drift never reads the text), so a full window stays small.
     """
 
     def __init__(
@@ -105,7 +109,7 @@ class TrafficConsumer:
                     )
                     continue
                 if self._accept(entry):
-                    entries.append(entry)
+                    entries.append(entry if entry.text is None else replace(entry, text=None))
         added = self._window.add(entries)
         self._metrics.entries.inc(added)
         self._metrics.window_size.set(len(self._window))

@@ -4,7 +4,8 @@ Three families of tests, each with its own significance level so that the false-
 the whole verdict stays bounded (a union bound over the families):
 
 - **features** — Evidently's per-column test (two-sample Kolmogorov–Smirnov by default) on each
-  of the model's ``input:`` columns (:mod:`mlops_drift.feature_tests`, which keeps every column's
+  of the model's logged columns — a numeric input's ``input:`` columns, a text model's
+  ``output:<tensor>:<i>`` columns (:mod:`mlops_drift.feature_tests`, which keeps every column's
   score), with a per-column p-value threshold meant to be corrected for the number of columns
   (the default suits a few dozen); the features drift when the *share* of drifted columns
   reaches ``feature_share``;

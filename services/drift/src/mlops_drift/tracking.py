@@ -30,8 +30,9 @@ class ReferenceTracker:
 
     @property
     def width(self) -> int | None:
-        """Input values per instance of the loaded spec (None: none loaded, or not fixed)."""
-        return self.current.spec.input.width if self.current is not None else None
+        """Values a traffic entry of the loaded spec logs per instance (its input's values, or a
+        text model's ``output:<tensor>:<i>`` values; None: none loaded, or not fixed)."""
+        return self.current.spec.logged_width if self.current is not None else None
 
     def accept(self, entry: TrafficEntry) -> bool:
         """Keep traffic unless it was answered by the model version production replaced."""

@@ -63,9 +63,10 @@ class SlidingWindow:
     def snapshot(self, columns: MonitoredColumns) -> pd.DataFrame:
         """The window as a frame of the monitored ``columns`` (the reference CSV's layout).
 
-        Each feature column takes its input position of every entry's features; the prediction
-        and confidence columns take the entry's label and confidence. Entries too short for
-        the feature columns (another model's input) are left out.
+        Each feature column takes its logged position of every entry's features (an input
+        value, or a text model's output value); the prediction and confidence columns take the
+        entry's label and confidence. Entries too short for the feature columns (another
+        model's) are left out.
         """
         self.evict()
         width = columns.min_width
