@@ -28,6 +28,8 @@ TEXT_INPUT: Final = "text"
 EMBEDDING_OUTPUT: Final = "embedding"
 N_TOKENS_OUTPUT: Final = "n_tokens"
 OOV_SHARE_OUTPUT: Final = "oov_share"
+#: The topics of the BBC articles the default news model is trained on (their folder names).
+BBC_CLASSES: Final = ("business", "entertainment", "politics", "sports", "tech")
 
 
 def embedding_column(index: int) -> str:

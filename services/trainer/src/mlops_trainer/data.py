@@ -24,7 +24,8 @@ from mlops_common.registry import N_CLASSES
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 
-Features = NDArray[np.float32]
+#: float32 ``[N, width]``, or for a text task an object array of ``str`` ``[N]``.
+Features = NDArray[Any]
 Labels = NDArray[np.int64]
 
 
@@ -62,6 +63,12 @@ class Manifest:
     class_counts: dict[str, list[int]]
     content_hash: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def classes(self) -> list[str]:
+        """The class names, in label order (the digits ``0``..``9`` unless the data named them)."""
+        named = self.extra.get("classes")
+        return list(named) if named else [str(c) for c in range(N_CLASSES)]
 
     def to_json(self) -> str:
         """The manifest as indented JSON."""
@@ -124,11 +131,17 @@ def load_prepared(path: Path) -> Split:
 
 
 def content_hash(*arrays: NDArray[Any]) -> str:
-    """SHA-256 over the arrays' bytes, dtypes and shapes (the data version of a run)."""
+    """SHA-256 over the arrays' bytes, dtypes and shapes (the data version of a run); an array
+    of texts hashes their UTF-8 bytes, each with its length."""
     digest = hashlib.sha256()
     for array in arrays:
         digest.update(str((array.dtype.str, array.shape)).encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
+        if array.dtype == np.object_:
+            for text in array.tolist():
+                data = str(text).encode()
+                digest.update(len(data).to_bytes(8, "little") + data)
+        else:
+            digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 
 
@@ -141,7 +154,8 @@ def split_dataset(
             f"val_fraction={val_fraction} and test_fraction={test_fraction} must be in (0, 1) "
             "and sum to less than 1"
         )
-    x = validate_features(x)
+    if x.dtype != np.object_:  # texts are checked by their loader
+        x = validate_features(x)
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=test_fraction, stratify=y, random_state=seed
     )
@@ -152,18 +166,23 @@ def split_dataset(
     return Split(x_train, y_train, x_val, y_val, x_test, y_test)
 
 
-def make_manifest(split: Split, *, source: str, seed: int) -> Manifest:
-    """Describe ``split`` (sizes, class counts, content hash)."""
+def make_manifest(
+    split: Split, *, source: str, seed: int, classes: list[str] | None = None
+) -> Manifest:
+    """Describe ``split`` (sizes, class counts, content hash); ``classes``: the class names
+    (default: the digits ``0``..``9``)."""
     parts = split.parts()
+    n_classes = N_CLASSES if classes is None else len(classes)
+    texts = split.x_train.dtype == np.object_
     return Manifest(
         source=source,
         seed=seed,
         sizes={name: len(y) for name, (_, y) in parts.items()},
         class_counts={
-            name: np.bincount(y, minlength=N_CLASSES).tolist() for name, (_, y) in parts.items()
+            name: np.bincount(y, minlength=n_classes).tolist() for name, (_, y) in parts.items()
         },
         content_hash=content_hash(*(a for pair in parts.values() for a in pair)),
-        extra={"n_features": N_FEATURES},
+        extra={"classes": classes} if texts else {"n_features": N_FEATURES},
     )
 
 
@@ -217,15 +236,20 @@ def add_rows(split: Split, manifest: Manifest, extra: ExtraRows) -> tuple[Split,
     """Append ``extra``'s parts to the split's; the manifest counts them and hashes the result."""
 
     def join(part: tuple[Features, Labels], more: tuple[Features, Labels]) -> tuple[Any, Any]:
-        x = np.concatenate([part[0], np.asarray(more[0], np.float32).reshape(-1, N_FEATURES)])
+        if part[0].dtype == np.object_:
+            rows: NDArray[Any] = np.asarray(list(more[0]), dtype=object).reshape(-1)
+        else:
+            rows = np.asarray(more[0], np.float32).reshape(-1, part[0].shape[1])
+        x = np.concatenate([part[0], rows])
         return x, np.concatenate([part[1], np.asarray(more[1], np.int64)])
 
     x_train, y_train = join((split.x_train, split.y_train), extra.train)
     x_val, y_val = join((split.x_val, split.y_val), extra.val)
     x_test, y_test = join((split.x_test, split.y_test), extra.test)
     merged = Split(x_train, y_train, x_val, y_val, x_test, y_test)
+    classes = manifest.extra.get("classes")
     described = make_manifest(
-        merged, source=f"{manifest.source}+{extra.source}", seed=manifest.seed
+        merged, source=f"{manifest.source}+{extra.source}", seed=manifest.seed, classes=classes
     )
     described.extra.update({**manifest.extra, extra.source: extra.sizes})
     return merged, described

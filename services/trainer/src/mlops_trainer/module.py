@@ -43,6 +43,7 @@ class DigitsClassifier(pl.LightningModule):
         *,
         max_shift: int = 1,
         label_smoothing: float = 0.0,
+        n_classes: int = N_CLASSES,
     ) -> None:
         super().__init__()
         self.network = network
@@ -54,8 +55,8 @@ class DigitsClassifier(pl.LightningModule):
                 f"{stage}_{name}": metric
                 for stage in ("train", "val", "test")
                 for name, metric in (
-                    ("accuracy", MulticlassAccuracy(num_classes=N_CLASSES, average="micro")),
-                    ("f1", MulticlassF1Score(num_classes=N_CLASSES, average="macro")),
+                    ("accuracy", MulticlassAccuracy(num_classes=n_classes, average="micro")),
+                    ("f1", MulticlassF1Score(num_classes=n_classes, average="macro")),
                 )
             }
         )

@@ -105,8 +105,34 @@ def read_signature(model: onnx.ModelProto) -> Signature:
     )
 
 
+def _check_text_matches(spec: ModelSpec, model: onnx.ModelProto) -> None:
+    """A text model: one string input named like the spec's; the probabilities output with one
+    column per class; every output a monitored column reads."""
+    initializers = {init.name for init in model.graph.initializer}
+    inputs = [value for value in model.graph.input if value.name not in initializers]
+    kinds = [(value.name, value.type.tensor_type.elem_type) for value in inputs]
+    if kinds != [(spec.input.tensor, onnx.TensorProto.STRING)]:
+        raise SignatureError(
+            f"the spec's input is one string tensor {spec.input.tensor!r}; the model takes "
+            f"{[(name, _type_name(kind)) for name, kind in kinds]}"
+        )
+    outputs = {value.name: _shape(value) for value in model.graph.output}
+    shape = outputs.get(spec.output.tensor)
+    if not shape or shape[-1] != len(spec.classes):
+        raise SignatureError(
+            f"the spec's output {spec.output.tensor!r} with {len(spec.classes)} classes is not "
+            f"among the model's outputs {outputs}"
+        )
+    missing = [tensor for tensor in spec.value_outputs if tensor not in outputs]
+    if missing:
+        raise SignatureError(f"the model lacks the monitored output(s) {missing}")
+
+
 def check_matches(spec: ModelSpec, model: onnx.ModelProto) -> None:
     """Raise SignatureError when ``spec`` does not describe ``model``'s tensors."""
+    if spec.input.kind == "text":
+        _check_text_matches(spec, model)
+        return
     found = read_signature(model)
     expected = (spec.input.tensor, spec.input.datatype, spec.input.shape[1:])
     actual = (found.input_tensor, found.datatype, found.input_shape[1:])
@@ -120,8 +146,9 @@ def check_matches(spec: ModelSpec, model: onnx.ModelProto) -> None:
 
 
 def mlflow_signature(spec: ModelSpec) -> ModelSignature:
-    """The MLflow signature of a features classifier described by ``spec`` (logged with it)."""
-    dtype = DATATYPES[spec.input.datatype].dtype
+    """The MLflow signature of a classifier described by ``spec`` (logged with it)."""
+    text = spec.input.kind == "text"
+    dtype = np.dtype(object) if text else DATATYPES[spec.input.datatype].dtype
     return ModelSignature(
         inputs=Schema([TensorSpec(dtype, tuple(spec.input.shape), spec.input.tensor)]),
         outputs=Schema(

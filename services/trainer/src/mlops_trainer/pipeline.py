@@ -27,8 +27,9 @@ from omegaconf import DictConfig
 from torch import nn
 
 from mlops_common import promotion
-from mlops_common.digits_spec import digits_spec
+from mlops_common.digits_spec import DIGITS_TASK, digits_spec
 from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, ModelSpec
+from mlops_common.news_spec import NEWS_TASK, news_spec
 from mlops_common.registry import (
     ALIAS_PRODUCTION,
     ALIAS_STAGING,
@@ -39,18 +40,31 @@ from mlops_common.registry import (
 from mlops_trainer import registry
 from mlops_trainer.checkpoint import save_checkpoint
 from mlops_trainer.config import flat_params, to_yaml
-from mlops_trainer.data import ExtraRows, Features, Labels, Manifest, Split, add_rows
+from mlops_trainer.data import (
+    DatasetError,
+    ExtraRows,
+    Features,
+    Labels,
+    Manifest,
+    Split,
+    add_rows,
+)
 from mlops_trainer.evaluate import (
     classification_metrics,
     confusion_figure,
     evaluate_onnx,
     reference_frame,
+    reference_sample,
+    text_reference_frame,
 )
 from mlops_trainer.export import Parity, ParityError, check_parity, export_onnx
 from mlops_trainer.model_card import model_card
 from mlops_trainer.onnx_signature import check_matches, mlflow_signature
 from mlops_trainer.profiling import profiled
+from mlops_trainer.recipes import recipe_for_task
 from mlops_trainer.settings import TrainerSettings
+from mlops_trainer.text_export import export_news_onnx
+from mlops_trainer.text_model import NewsBagClassifier
 from mlops_trainer.train import ProgressCallback, TrainResult, load_data, predict_proba, train
 
 log = logging.getLogger(__name__)
@@ -132,14 +146,16 @@ def _train_and_log(
     return trained
 
 
-def _evaluate_and_log(network: nn.Module, split: Split, slices: Slices) -> dict[str, float]:
+def _evaluate_and_log(
+    network: nn.Module, split: Split, slices: Slices, classes: list[str]
+) -> dict[str, float]:
     """Test metrics (whole and per slice) and the confusion matrix of the PyTorch network."""
     probabilities = predict_proba(network, split.x_test).numpy()
     metrics = classification_metrics(probabilities, split.y_test)
     for prefix, (x, y) in slices.items():
         metrics.update(classification_metrics(predict_proba(network, x).numpy(), y, prefix))
     mlflow.log_metrics(metrics)
-    figure = confusion_figure(probabilities, split.y_test)
+    figure = confusion_figure(probabilities, split.y_test, classes)
     mlflow.log_figure(figure, "evaluation/confusion_matrix.png")
     return metrics
 
@@ -149,7 +165,10 @@ def _export_and_check(
 ) -> tuple[onnx.ModelProto, Parity]:
     """Export to ONNX and check parity on the whole test set; raise when it fails."""
     progress("export", None, 0.0)
-    model = export_onnx(network, path, opset=int(cfg.export.opset))
+    if isinstance(network, NewsBagClassifier):
+        model = export_news_onnx(network, path, opset=int(cfg.export.opset))
+    else:
+        model = export_onnx(network, path, opset=int(cfg.export.opset))
     progress("parity", None, 0.0)
     parity = check_parity(network, path, split.x_test, atol=float(cfg.export.parity_atol))
     mlflow.log_metrics(
@@ -165,8 +184,18 @@ def _export_and_check(
     return model, parity
 
 
-def _log_reference(cfg: DictConfig, network: nn.Module, split: Split) -> None:
-    """The drift reference: training rows with the model's own answers."""
+def _log_reference(
+    cfg: DictConfig, network: nn.Module, split: Split, spec: ModelSpec, onnx_path: Path
+) -> None:
+    """The drift reference: training rows with the model's own answers (a text model's
+    monitored outputs as its exported graph computes them)."""
+    if spec.input.kind == "text":
+        take = reference_sample(
+            len(split.y_train), rows=int(cfg.reference.rows), seed=int(cfg.seed)
+        )
+        text_frame = text_reference_frame(onnx_path, spec, split.x_train[take], split.y_train[take])
+        mlflow.log_text(text_frame.to_csv(index=False), REFERENCE_ARTIFACT)
+        return
     probabilities = predict_proba(network, split.x_train).numpy()
     frame = reference_frame(
         split.x_train,
@@ -225,6 +254,33 @@ def _register_and_promote(
     mlflow.set_tags({"registered_version": result.version, "promoted": str(result.promoted)})
 
 
+def default_spec(cfg: DictConfig) -> ModelSpec:
+    """The spec of the configured task's own model (``task=news``: ``news-classifier``)."""
+    recipe = recipe_for_task(str(cfg.get("task", DIGITS_TASK)))
+    return recipe.spec(recipe.model) if recipe else digits_spec(MODEL_NAME)
+
+
+def spec_for(
+    spec: ModelSpec, network: nn.Module, classes: list[str], *, registered: bool
+) -> ModelSpec:
+    """The spec a trained version is registered with: ``spec`` (its name, and when the model
+    has versions already (``registered``), its classes), with a text network's classes and
+    embedding width.
+
+    Raises:
+        DatasetError: the data's classes are not those of the model's versions (feedback and
+            answers name classes by position: they cannot change under a model).
+    """
+    if not isinstance(network, NewsBagClassifier):
+        return spec
+    if registered and spec.task == NEWS_TASK and spec.classes != classes:
+        raise DatasetError(
+            f"the data's classes {classes} are not model {spec.name!r}'s {spec.classes}: "
+            "train a new model name for other classes"
+        )
+    return news_spec(spec.name, classes=classes, embedding_dim=network.dim)
+
+
 def run_pipeline(
     cfg: DictConfig,
     *,
@@ -252,7 +308,7 @@ def run_pipeline(
     started = time.perf_counter()
     settings = settings or TrainerSettings()
     progress = on_progress or _noop
-    spec = spec or digits_spec(MODEL_NAME)
+    spec = spec or default_spec(cfg)
     uri = settings.tracking_uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -279,9 +335,11 @@ def run_pipeline(
         if checkpoint is not None:
             save_checkpoint(trained.network, cfg, checkpoint)
         progress("evaluate", None, 0.0)
-        metrics = _evaluate_and_log(trained.network, split, slices)
+        metrics = _evaluate_and_log(trained.network, split, slices, manifest.classes)
         model, parity = _export_and_check(cfg, trained.network, split, tmp / "model.onnx", progress)
-        _log_reference(cfg, trained.network, split)
+        registered = bool(registry.versions_newest_first(client, spec.name))
+        spec = spec_for(spec, trained.network, manifest.classes, registered=registered)
+        _log_reference(cfg, trained.network, split, spec, tmp / "model.onnx")
         _log_spec(spec, model)
         card = model_card(cfg, manifest, metrics, parity, run.info.run_id)
         mlflow.log_text(card, "model_card.md")

@@ -3,8 +3,9 @@
 A registered version's spec names its task (``digits``, an imported model's own name...). The
 trainer can retrain a model only when its spec says ``trainable`` **and** its task has a recipe
 here: the Hydra overrides that select the task's data and network, and the spec a trained version
-is registered with. ``digits`` (model ``digits-classifier``) is the only recipe today; a new
-built-in task (``news``) adds one entry.
+is registered with (a news version's classes and embedding width come from its data and network:
+the pipeline fills them in). ``digits`` trains ``digits-classifier``; ``news`` (Hydra
+``task=news``) trains ``news-classifier``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import Final
 
 from mlops_common.digits_spec import DIGITS_TASK, digits_spec
 from mlops_common.model_spec import ModelSpec
+from mlops_common.news_spec import BBC_CLASSES, NEWS_MODEL_NAME, NEWS_TASK, news_spec
 from mlops_common.registry import MODEL_NAME
+
+
+def _news_default_spec(name: str) -> ModelSpec:
+    """A news model's spec before its first version: the BBC classes, the default width."""
+    return news_spec(name, classes=BBC_CLASSES, embedding_dim=64)
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,12 @@ class Recipe:
 
 RECIPES: Final[dict[str, Recipe]] = {
     DIGITS_TASK: Recipe(task=DIGITS_TASK, model=MODEL_NAME, overrides=(), spec=digits_spec),
+    NEWS_TASK: Recipe(
+        task=NEWS_TASK,
+        model=NEWS_MODEL_NAME,
+        overrides=(f"task={NEWS_TASK}",),
+        spec=_news_default_spec,
+    ),
 }
 
 

@@ -1,4 +1,8 @@
-"""Train a network from a config: data → seeded Lightning fit → test metrics."""
+"""Train a network from a config: data → seeded Lightning fit → test metrics.
+
+A network with a ``prepare(texts)`` method (the news network) takes texts: its parts are turned
+into its input (token ids) once, before fitting; :func:`predict_proba` does the same.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as pl
+import numpy as np
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
@@ -19,6 +24,8 @@ from torch import nn
 from mlops_trainer.data import Manifest, Split, load_split
 from mlops_trainer.datamodule import DigitsDataModule
 from mlops_trainer.module import DigitsClassifier
+from mlops_trainer.news_data import TEXT_SOURCES, load_text_split
+from mlops_trainer.text_model import build_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +76,20 @@ def cpu_strategy(trainer_args: dict[str, Any]) -> Strategy | str:
 
 def load_data(cfg: DictConfig) -> tuple[Split, Manifest]:
     """The split the config asks for."""
+    if cfg.data.source in TEXT_SOURCES:
+        columns = {
+            "title_column": cfg.data.get("title_column", "title"),
+            "text_column": cfg.data.get("text_column", "text"),
+            "label_column": cfg.data.get("label_column", "class"),
+        }
+        return load_text_split(
+            cfg.data.source,
+            seed=int(cfg.seed),
+            val_fraction=float(cfg.data.val_fraction),
+            test_fraction=float(cfg.data.test_fraction),
+            path=cfg.data.path,
+            columns=columns if cfg.data.source == "csv" else None,
+        )
     return load_split(
         cfg.data.source,
         seed=int(cfg.seed),
@@ -78,8 +99,18 @@ def load_data(cfg: DictConfig) -> tuple[Split, Manifest]:
     )
 
 
-def build_network(cfg: DictConfig, split: Split) -> nn.Module:
-    """The configured network, with normalisation statistics from the training part."""
+def build_network(cfg: DictConfig, split: Split, classes: list[str] | None = None) -> nn.Module:
+    """The configured network, with normalisation statistics from the training part; a text
+    network gets the training part's vocabulary and the ``classes``' count."""
+    if split.x_train.dtype == np.object_:
+        vocabulary = build_vocabulary(
+            split.x_train.tolist(),
+            max_size=int(cfg.data.vocabulary.max_size),
+            min_count=int(cfg.data.vocabulary.min_count),
+        )
+        n_classes = len(classes) if classes else int(split.y_train.max()) + 1
+        text_network: nn.Module = instantiate(cfg.model, vocabulary=vocabulary, n_classes=n_classes)
+        return text_network
     network: nn.Module = instantiate(cfg.model)
     set_norm = getattr(network, "set_normalisation", None)
     if callable(set_norm):
@@ -98,15 +129,16 @@ def train(
     """Fit the configured network and return it with its test metrics (same seed → same result)."""
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     data, manifest = split or load_data(cfg)
-    network = build_network(cfg, data)
+    network = build_network(cfg, data, manifest.classes)
     module = DigitsClassifier(
         network,
         instantiate(cfg.optimizer),
         max_shift=int(cfg.augment.max_shift),
         label_smoothing=float(cfg.augment.label_smoothing),
+        n_classes=len(manifest.classes),
     )
     datamodule = DigitsDataModule(
-        data,
+        network_inputs(network, data),
         batch_size=int(cfg.data.batch_size),
         num_workers=int(cfg.data.num_workers),
         pin_memory=bool(cfg.data.pin_memory),
@@ -147,11 +179,26 @@ def train(
     return TrainResult(network, data, manifest, metrics, reporter.history)
 
 
+def _inputs(network: nn.Module, x: Any) -> Any:
+    prepare = getattr(network, "prepare", None)
+    if callable(prepare) and isinstance(x, np.ndarray) and x.dtype == np.object_:
+        return prepare(x.tolist()).numpy()
+    return x
+
+
+def network_inputs(network: nn.Module, split: Split) -> Split:
+    """``split`` as the network takes it (texts become token ids; features stay as they are)."""
+    return Split(*(array for x, y in split.parts().values() for array in (_inputs(network, x), y)))
+
+
 def predict_proba(network: nn.Module, features: Any, batch_size: int = 1024) -> torch.Tensor:
-    """Class probabilities of the network for a float32 array ``[N, 64]``."""
+    """Class probabilities of the network for its data: a float32 array ``[N, width]``, or an
+    object array of texts for a text network."""
     network.eval()
     with torch.inference_mode():
-        x = torch.as_tensor(features, dtype=torch.float32)
+        prepared = _inputs(network, features)
+        dtype = torch.int64 if prepared.dtype == np.int64 else torch.float32
+        x = torch.as_tensor(prepared, dtype=dtype)
         return torch.cat(
             [
                 torch.softmax(network(x[i : i + batch_size]), dim=-1)
