@@ -46,9 +46,10 @@ def _from_raw(name: str, datatype: str, raw: bytes) -> np.ndarray:
 
 
 def _from_contents(tensor: pb.ModelInferRequest.InferInputTensor) -> np.ndarray:
-    if tensor.datatype == BYTES:
+    entry = DATATYPES.get(tensor.datatype)
+    if entry is None and tensor.datatype == BYTES:
         return strings_from_contents(tensor.name, tensor.contents.bytes_contents)
-    dtype, field = _datatype(tensor.name, tensor.datatype)
+    dtype, field = entry or _datatype(tensor.name, tensor.datatype)
     if not field:
         raise InvalidInputError(
             f"input {tensor.name!r} is {tensor.datatype}: send it as raw_input_contents"
