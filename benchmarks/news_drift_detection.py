@@ -184,13 +184,24 @@ def from_registry(
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     version = client.get_model_version_by_alias(name, alias)
-    local = Path(
-        download_artifacts(
-            run_id=version.run_id, artifact_path="", dst_path=str(folder), tracking_uri=tracking_uri
-        )
+    model_folder = download_artifacts(
+        artifact_uri=f"models:/{name}/{version.version}",
+        dst_path=str(folder / "model"),
+        tracking_uri=tracking_uri,
     )
-    (model,) = sorted(local.glob("model/*.onnx"))
-    return model, load_spec(local / MODEL_SPEC_ARTIFACT), local / REFERENCE_ARTIFACT
+    (model,) = sorted(Path(model_folder).rglob("*.onnx"))
+    spec, reference = (
+        Path(
+            download_artifacts(
+                run_id=version.run_id,
+                artifact_path=artifact,
+                dst_path=str(folder),
+                tracking_uri=tracking_uri,
+            )
+        )
+        for artifact in (MODEL_SPEC_ARTIFACT, REFERENCE_ARTIFACT)
+    )
+    return model, load_spec(spec), reference
 
 
 def _arguments() -> argparse.Namespace:

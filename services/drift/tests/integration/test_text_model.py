@@ -127,6 +127,28 @@ async def test_a_text_model_drifts_on_shifted_texts_beside_a_numeric_model(  # t
         assert helpers.metric(text, "drift_dataset_drift", helpers.of(flowers_name)) == 0
 
 
+def test_the_news_suite_reads_a_registered_model(  # type: ignore[no-untyped-def]
+    mlflow_store: Any, tmp_path: Path, news, helpers
+) -> None:
+    """benchmarks/news_drift_detection.py ``--model``: the production version's ONNX file, spec
+    and reference, downloaded together."""
+    from news_drift_detection import from_registry
+
+    helpers.register_model(
+        mlflow_store.tracking_uri,
+        news.model,
+        name=NEWS,
+        spec=news.scorer.spec.model_dump(exclude_none=True),
+        reference_csv=write_reference(news.reference, tmp_path),
+    )
+    model, spec, reference = from_registry(
+        mlflow_store.tracking_uri, NEWS, "production", tmp_path / "download"
+    )
+    assert model.suffix == ".onnx"
+    assert spec == news.scorer.spec
+    assert reference.read_text().splitlines()[0].split(",")[-1] == "label"
+
+
 def _widened(entry: Any) -> Any:
     """``entry`` logging a digits-sized row: not the news spec's width, so refused."""
     import dataclasses
