@@ -28,11 +28,28 @@ BYTES: Final = "BYTES"
 _LENGTH: Final = struct.Struct("<I")
 
 
+class InvalidTextError(InputError):
+    """A text that is not Unicode text UTF-8 can carry (a lone surrogate, which JSON's
+    ``\\ud800`` escapes can produce)."""
+
+    code = "invalid_text"
+
+
 def encode_strings(items: Iterable[str | bytes]) -> bytes:
-    """``items`` (``str`` as UTF-8) in Triton's raw ``BYTES`` layout."""
+    """``items`` (``str`` as UTF-8) in Triton's raw ``BYTES`` layout.
+
+    Raises:
+        InvalidTextError: a ``str`` holds a lone surrogate (422, naming the text).
+    """
     parts: list[bytes] = []
-    for item in items:
-        data = item if isinstance(item, bytes) else item.encode("utf-8")
+    for index, item in enumerate(items):
+        try:
+            data = item if isinstance(item, bytes) else item.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidTextError(
+                f"text {index} is not valid Unicode: it holds a lone surrogate "
+                f"{exc.object[exc.start : exc.end]!r} at character {exc.start}"
+            ) from None
         parts.append(_LENGTH.pack(len(data)))
         parts.append(data)
     return b"".join(parts)

@@ -198,6 +198,14 @@ def test_the_count_and_length_limits_are_413_naming_the_text(tight: httpx.Client
     assert tight.post(PREDICT, json={"texts": ["x" * 40] * 3}).status_code == 200
 
 
+def test_a_lone_surrogate_is_422_naming_the_text(gateway: httpx.Client) -> None:
+    body = b'{"texts": ["fine", "bad \\ud800 text"]}'
+    response = gateway.post(PREDICT, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_text"
+    assert response.json()["error"]["message"].startswith("text 1 is not valid Unicode")
+
+
 def test_traffic_logs_the_text_and_the_models_values(
     gateway: httpx.Client, tight: httpx.Client, news_path: Path, redis_url: str
 ) -> None:

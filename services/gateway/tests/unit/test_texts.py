@@ -101,3 +101,10 @@ def test_texts_are_checked_against_the_model_and_the_limits() -> None:
         check_texts("news", spec, [3], max_texts=2, max_chars=4)
     with pytest.raises(InputError, match="takes features input, not 'texts'"):
         check_texts("iris", parse_spec(iris_spec()), ["a"], max_texts=2, max_chars=4)
+
+
+def test_a_lone_surrogate_is_refused_naming_the_text() -> None:
+    from mlops_gateway.texts import InvalidTextError
+
+    with pytest.raises(InvalidTextError, match="text 1 is not valid Unicode"):
+        encode_strings(["ok", "bad \ud800"])
