@@ -61,3 +61,20 @@ def test_bad_base64_is_an_invalid_image() -> None:
 
     with pytest.raises(InvalidImageError, match="image 3 is not valid base64"):
         decode_base64("not base64!", 3)
+
+
+def test_bytes_tensors_travel_as_length_prefixed_strings() -> None:
+    from mlops_gateway.texts import decode_strings, encode_strings
+
+    raw = to_raw("text", "BYTES", [2, 1], [["the match"], ["é"]])
+    assert decode_strings(raw) == ["the match", "é"]
+    with pytest.raises(BadRequestError, match="BYTES data holds strings, not int"):
+        to_raw("text", "BYTES", [2], ["a", 3])
+    with pytest.raises(BadRequestError, match=r"1 strings do not fill shape \[2\]"):
+        to_raw("text", "BYTES", [2], ["a"])
+    response = pb.ModelInferResponse()
+    response.outputs.add(name="tokens", datatype="BYTES", shape=[2])
+    response.raw_output_contents.append(encode_strings(["a", "b c"]))
+    assert outputs_to_json(response) == [
+        {"name": "tokens", "datatype": "BYTES", "shape": [2], "data": ["a", "b c"]}
+    ]
