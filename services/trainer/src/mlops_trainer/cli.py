@@ -116,13 +116,18 @@ def _bootstrap_one(
 def _cmd_bootstrap(args: argparse.Namespace, settings: TrainerSettings) -> int:
     """Each built-in task's model that has no production version: train, register, promote.
 
-    The Hydra overrides apply to every task's training. Models are handled one after the other;
-    the output lists them (``trained`` false for one that already served, with ``skipped`` when
-    its name belongs to an imported model).
+    ``--task`` picks tasks (default: every built-in one). The Hydra overrides apply to every
+    picked task's training. Models are handled one after the other; the output lists them
+    (``trained`` false for one that already served, with ``skipped`` when its name belongs to an
+    imported model).
     """
     from mlops_trainer.recipes import RECIPES
 
-    models = [_bootstrap_one(r.model, args.overrides, settings) for r in RECIPES.values()]
+    tasks = args.task or list(RECIPES)
+    unknown = [task for task in tasks if task not in RECIPES]
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}: the built-in tasks are {list(RECIPES)}")
+    models = [_bootstrap_one(RECIPES[t].model, args.overrides, settings) for t in tasks]
     _print({"models": models})
     return 0
 
@@ -237,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(
             "bootstrap", help="train and promote each built-in task's model that has no production"
         )
+    )
+    p.add_argument(
+        "--task",
+        action="append",
+        default=None,
+        help="a built-in task to bootstrap (repeatable; default: every one: digits, news)",
     )
     p.set_defaults(handler=_cmd_bootstrap)
     p = with_overrides(sub.add_parser("evaluate", help="test metrics of an ONNX file or model URI"))

@@ -145,7 +145,7 @@ def test_bootstrap_leaves_an_imported_model_alone(
     code, err = import_model(capsys, MODEL_NAME, onnx_file, "--stage", "staging")
     assert code == 0, err
     before = snapshot(store)
-    assert main(["bootstrap"]) == 0
+    assert main(["bootstrap", "--task", "digits"]) == 0
     (printed,) = json.loads(capsys.readouterr().out)["models"]
     assert printed == {
         "model": MODEL_NAME,

@@ -54,12 +54,12 @@ def test_bootstrap_then_failed_and_redelivered_jobs_leave_nothing_half_done(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["bootstrap", *fast_overrides]) == 0
+    assert main(["bootstrap", "--task", "digits", *fast_overrides]) == 0
     (first,) = json.loads(capsys.readouterr().out)["models"]
     assert first["model"] == MODEL_NAME
     assert first["trained"] is True
     assert first["production"] == "1"
-    assert main(["bootstrap"]) == 0  # production exists: nothing to do
+    assert main(["bootstrap", "--task", "digits"]) == 0  # production exists: nothing to do
     assert json.loads(capsys.readouterr().out) == {
         "models": [{"model": MODEL_NAME, "production": "1", "trained": False}]
     }

@@ -130,7 +130,7 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.2) -
 
 def bootstrap(overrides: list[str]) -> None:
     """``mlops-train bootstrap``: version 1, production."""
-    assert main(["bootstrap", *overrides]) == 0
+    assert main(["bootstrap", "--task", "digits", *overrides]) == 0
 
 
 def shifted_traffic(db: redis.Redis, rows: int) -> None:
