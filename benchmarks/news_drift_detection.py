@@ -204,6 +204,23 @@ def from_registry(
     return model, load_spec(spec), reference
 
 
+def describe(reference: pd.DataFrame, pool: pd.DataFrame, spec: ModelSpec) -> str:
+    """Means of the reference's and the clean pool's non-embedding columns, side by side: a
+    reference of training rows answers more confidently than unseen articles do."""
+    names = [
+        column.name
+        for column in spec.monitored
+        if column.source != SOURCE_LABEL
+        and (column.output_value is None or column.output_value[0] != EMBEDDING_OUTPUT)
+    ]
+    cells = [
+        f"{name} {reference[name].mean():.3f} / {pool[name].mean():.3f}"
+        for name in names
+        if name in reference.columns
+    ]
+    return "means, reference / clean pool: " + "; ".join(cells)
+
+
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -222,6 +239,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--clean-windows", type=int, default=20)
     parser.add_argument("--window-size", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save", type=Path, help="also write the table (markdown) here")
     args = parser.parse_args()  # fmt: skip
     if args.model and not args.tracking_uri:
         parser.error("--model needs --tracking-uri")
@@ -257,11 +275,15 @@ def main() -> None:
         seed=args.seed,
     )  # fmt: skip
     elapsed = time.perf_counter() - started
-    print(table(rows, args.window_size, len(reference)))
-    print(
-        f"\nmodel {args.model or args.onnx}; pool {len(pool)} BBC articles; config: "
-        f"{DriftConfig()}\n{sum(windows.values())} windows in {elapsed:.1f} s"
+    text = table(rows, args.window_size, len(reference)) + (
+        f"\n\nmodel {args.model or args.onnx}; pool {len(pool)} BBC articles; "
+        f"{describe(reference, scorer.frame(pool.texts), spec)}\n\nconfig: {DriftConfig()}\n\n"
+        f"{sum(windows.values())} windows in {elapsed:.1f} s"
     )
+    print(text)
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text("# Text drift detection suite\n\n" + text + "\n")
 
 
 if __name__ == "__main__":

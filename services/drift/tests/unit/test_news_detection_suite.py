@@ -63,10 +63,12 @@ def test_the_command_runs_on_an_onnx_file_and_bbc_articles(  # type: ignore[no-u
         except importlib.metadata.PackageNotFoundError:
             pytest.skip(f"{distribution} not installed")
     argv = ["news_drift_detection", "--onnx", str(news.model), "--pool-reference"]
-    argv += ["--windows", "1", "--clean-windows", "2"]
+    argv += ["--windows", "1", "--clean-windows", "2", "--save", str(tmp_path / "out.md")]
     monkeypatch.setattr(sys, "argv", argv)
     main()
     out = capsys.readouterr().out
     for shift in ("clean", "headline_only", "typos", "class_prior_2", "out_of_domain"):
         assert f"| {shift} |" in out
     assert re.search(r"window 200 texts, reference \d+ rows", out)
+    assert re.search(r"means, reference / clean pool: n_tokens [\d.]+ / [\d.]+; oov_share", out)
+    assert (tmp_path / "out.md").read_text().startswith("# Text drift detection suite")
