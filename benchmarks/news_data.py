@@ -128,6 +128,26 @@ def read_outside_news(
     return texts
 
 
+def read_articles_csv(path: Path, classes: Sequence[str]) -> Articles:
+    """Articles of a CSV with a ``text`` column and a ``label`` column (a class name of
+    ``classes``, or its index), e.g. the held-out split a model was tested on."""
+    texts: list[str] = []
+    labels: list[int] = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            text, label = row.get("text"), (row.get("label") or "").strip()
+            if text is None or not label:
+                raise ValueError(f"{path}:{number}: needs a 'text' and a 'label' column")
+            if label in classes:
+                labels.append(list(classes).index(label))
+            elif label.isdigit() and int(label) < len(classes):
+                labels.append(int(label))
+            else:
+                raise ValueError(f"{path}:{number}: unknown label {label!r}")
+            texts.append(text)
+    return Articles(texts, np.asarray(labels, dtype=np.int64), list(classes))
+
+
 def split(articles: Articles, shares: Sequence[float], seed: int = 0) -> list[Articles]:
     """Shuffle ``articles`` (seeded) and cut them into parts of these ``shares`` (summing to at
     most 1; the rest is dropped)."""

@@ -16,7 +16,8 @@ built from the graph's outputs and the BBC classes)::
 The windows are drawn from every BBC article (deduplicated), so they mix the model's training and
 held-out articles; a reference of training rows only answers more confidently than that mix.
 ``--pool-reference`` replaces the given reference with the model's answers on a seeded half of the
-articles (the windows then come from the other half), which compares like with like.
+articles (the windows then come from the other half), which compares like with like; ``--pool-csv``
+draws the windows from given articles instead (``text``, ``label``: e.g. the model's test split).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from _drift_simulation import SuiteRow
-from news_data import Articles, read_bbc, read_outside_news, split
+from news_data import Articles, read_articles_csv, read_bbc, read_outside_news, split
 from numpy.typing import NDArray
 from text_shifts import TextShift, clean, text_shifts
 
@@ -235,6 +236,7 @@ def _arguments() -> argparse.Namespace:
         action="store_true",
         help="reference from half the BBC articles instead of the given one",
     )
+    parser.add_argument("--pool-csv", type=Path, help="draw windows from this CSV (text, label)")
     parser.add_argument("--windows", type=int, default=20, help="windows per shift")
     parser.add_argument("--clean-windows", type=int, default=20)
     parser.add_argument("--window-size", type=int, default=200)
@@ -261,9 +263,9 @@ def main() -> None:
             model, reference_csv = args.onnx, args.reference
             spec = load_spec(args.spec) if args.spec else spec_from_graph(model, articles.classes)
         scorer = NewsScorer(model, spec)
-        pool = articles
+        pool = read_articles_csv(args.pool_csv, spec.classes) if args.pool_csv else articles
         if args.pool_reference:
-            half, pool = split(articles, [0.5, 0.5], seed=args.seed)
+            half, pool = split(pool, [0.5, 0.5], seed=args.seed)
             reference = scorer.frame(half.texts, half.labels)
         else:
             reference = pd.read_csv(reference_csv)
@@ -276,7 +278,8 @@ def main() -> None:
     )  # fmt: skip
     elapsed = time.perf_counter() - started
     text = table(rows, args.window_size, len(reference)) + (
-        f"\n\nmodel {args.model or args.onnx}; pool {len(pool)} BBC articles; "
+        f"\n\nmodel {args.model or args.onnx}; pool {len(pool)} articles "
+        f"({args.pool_csv or 'BBC'}); "
         f"{describe(reference, scorer.frame(pool.texts), spec)}\n\nconfig: {DriftConfig()}\n\n"
         f"{sum(windows.values())} windows in {elapsed:.1f} s"
     )

@@ -187,3 +187,16 @@ def test_outside_news_leaves_the_bbc_out() -> None:
     assert 3000 < len(outside) < len(every) <= 3824
     assert len(every) - len(outside) > 300  # the BBC's own articles in that set
     assert all(text.strip() for text in outside)
+
+
+def test_articles_csv_takes_class_names_or_indices(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from news_data import read_articles_csv
+
+    path = tmp_path / "held-out.csv"
+    path.write_text('text,label\n"Title\n\nBody, with a comma",tech\nAnother,0\n', encoding="utf-8")
+    articles = read_articles_csv(path, ["business", "tech"])
+    assert articles.texts == ["Title\n\nBody, with a comma", "Another"]
+    assert articles.labels.tolist() == [1, 0]
+    path.write_text("text,label\nx,sport\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"held-out.csv:2: unknown label 'sport'"):
+        read_articles_csv(path, ["business", "tech"])
