@@ -24,13 +24,13 @@ def classes_of(model: ServedModel, answer: Predictions | None = None) -> list[st
 
 
 def predict_button(
-    model: ServedModel, digest: str, call: Callable[[], Predictions]
+    model: ServedModel, digest: str, call: Callable[[], Predictions], label: str = "Predict"
 ) -> Predictions | None:
-    """A Predict button; the answer is kept for this model and input (``digest``) until either
-    changes, so the feedback form survives its own rerun."""
+    """The action button (``label``, key ``predict_button``); the answer is kept for this model
+    and input (``digest``) until either changes, so the feedback form survives its own rerun."""
     stored = st.session_state.get(RESULT_KEY)
     answer = stored[2] if stored and stored[:2] == (model.name, digest) else None
-    if st.button("Predict", type="primary", key="predict_button"):
+    if st.button(label, type="primary", key="predict_button"):
         answer = ui.fetch(call)
         st.session_state[RESULT_KEY] = (model.name, digest, answer) if answer else None
     return answer
@@ -66,17 +66,42 @@ def probability_chart(instance: PredictedInstance, classes: Sequence[str], noun:
     return chart
 
 
-def show(answer: Predictions, classes: Sequence[str], noun: str = "class") -> None:
-    """One instance as metrics and a chart; several as a table of class names and
-    probabilities, then the chart of the first."""
+def probability_table(
+    instance: PredictedInstance, classes: Sequence[str], noun: str = "class"
+) -> pd.DataFrame:
+    """Each class's name and probability (as a percentage), the likeliest first."""
+    names = list(classes)[: len(instance.probabilities)]
+    names += [str(i) for i in range(len(names), len(instance.probabilities))]
+    ranked = sorted(zip(names, instance.probabilities, strict=True), key=lambda pair: -pair[1])
+    return pd.DataFrame(
+        {
+            noun.capitalize(): [name for name, _ in ranked],
+            "Probability": [f"{p:.1%}" for _, p in ranked],
+        }
+    )
+
+
+def show(
+    answer: Predictions, classes: Sequence[str], noun: str = "class", table: bool = False
+) -> None:
+    """One instance as metrics and a chart (with ``table``, beside the table of each class's
+    probability); several as a table of class names and probabilities, then the chart of the
+    first."""
+    chart = probability_chart(answer.first, classes, noun)
     if len(answer.predictions) == 1:
         label, confidence, version = st.columns(3)
         label.metric(f"Predicted {noun}", answer.first.label)
         confidence.metric("Confidence", f"{answer.first.confidence:.1%}")
         version.metric("Model version", ui.version_label(answer.model_version))
+        if table:
+            left, right = st.columns([3, 2])
+            left.altair_chart(chart, width="stretch")
+            right.table(probability_table(answer.first, classes, noun), hide_index=True)
+        else:
+            st.altair_chart(chart, width="stretch")
     else:
         st.dataframe(_table(answer, classes), hide_index=True, width="stretch")
-    st.altair_chart(probability_chart(answer.first, classes, noun), width="stretch")
+        st.altair_chart(chart, width="stretch")
     ids = ", ".join(f"`{p.id}`" for p in answer.predictions[:3])
     more = f" and {len(answer.predictions) - 3} more" if len(answer.predictions) > 3 else ""
     st.caption(

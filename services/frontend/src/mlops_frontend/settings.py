@@ -51,6 +51,12 @@ class FrontendSettings(ServiceSettings):
         description="Time to build and fetch the Evidently report, or to run a drift check "
         "(above the gateway's own deadlines, so its 504 arrives first).",
     )
+    max_text_chars: int = Field(
+        default=20_000,
+        gt=0,
+        description="Most characters of one text a text model's page sends; keep it at or below "
+        "the gateway's GATEWAY_MAX_TEXT_CHARS (both default to 20,000).",
+    )
     job_poll_interval_s: float = Field(
         default=1.0, gt=0, description="How often the Retraining page refreshes a running job."
     )

@@ -107,6 +107,11 @@ def _describe_api_error(error: ApiError) -> str:
         return "**Admin key refused**: the key is not valid for this gateway."
     if error.status == 429:
         return "**Too many requests**: the gateway is rate-limiting; wait a moment."
+    if error.status == 413:
+        return (
+            f"**Too large for the gateway**: {error.message}. Send less: a shorter text, a "
+            "smaller image or fewer instances."
+        )
     hint = _DEPENDENCY_HINTS.get(error.code)
     if hint or error.status == 503:
         return f"**{hint or 'A service the gateway needs is down.'}** {error.message}"

@@ -32,3 +32,10 @@ def test_timeout_auth_limit_and_dependency_messages() -> None:
     assert "A service the gateway needs is down" in describe(api_error(503, "queue_unavailable"))
     assert describe(api_error(404, "not_found", "no job")) == "**no job** (`not_found`, HTTP 404)"
     assert "Unexpected answer" in describe(MalformedAnswerError("x"))
+
+
+def test_a_payload_the_gateway_finds_too_large_gives_its_reason() -> None:
+    message = "text 0 has 25,000 characters; the limit is 20,000 (GATEWAY_MAX_TEXT_CHARS)"
+    described = describe(api_error(413, "text_too_long", message))
+    assert described.startswith("**Too large for the gateway**: text 0 has 25,000 characters")
+    assert "a shorter text" in described

@@ -18,6 +18,7 @@ def test_settings_read_the_frontend_prefix(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.admin_api_key.get_secret_value() == "k" * 20
     assert "k" * 20 not in repr(settings)
     assert settings.port == 9000
+    assert settings.max_text_chars == 20_000  # the gateway's GATEWAY_MAX_TEXT_CHARS default
 
 
 @pytest.mark.parametrize("url", ["gateway:8080", "ftp://gateway", ""])

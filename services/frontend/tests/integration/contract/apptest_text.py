@@ -1,8 +1,24 @@
-"""What a Streamlit ``AppTest`` page shows, as text (the contract and real-platform tests)."""
+"""What a Streamlit ``AppTest`` page shows, as text (the contract and real-platform tests), and
+the app opened on a page with a model picked."""
 
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
+
+from mlops_frontend.launch import APP_PATH
+
+
+def open_app(model: str | None = None, page: str = "predict") -> AppTest:
+    """The app, with ``model`` picked in the sidebar and ``page`` open."""
+    app = AppTest.from_file(str(APP_PATH), default_timeout=30).run()
+    assert not app.exception, app.exception
+    if model is not None:
+        app.selectbox(key="model_picker").set_value(model).run()
+        assert not app.exception, app.exception
+    if page != "predict":
+        app.switch_page(f"views/{page}.py").run()
+        assert not app.exception, app.exception
+    return app
 
 
 def texts(app: AppTest) -> str:

@@ -11,9 +11,10 @@ so a test asserts both what a page shows and what it sent:
 - ``news-classifier``: a text model (``{"texts": [...]}``), 4 classes.
 
 Answers follow the contract: ``GET /v1/models``, ``GET /v1/models/{name}``,
-``POST /v1/models/{name}/predict`` (422 on a wrong count or range), ``…/promote``,
-``…/retrain`` (409 ``not_trainable``), ``…/drift``, ``…/drift/check``, ``POST /v1/feedback``
-(the class index or name), ``GET /v1/jobs/{id}``, ``GET /v1/models/{name}/drift/report``.
+``POST /v1/models/{name}/predict`` (422 on a wrong count or range, 413 ``text_too_long``),
+``…/promote``, ``…/retrain`` (409 ``not_trainable``), ``…/drift``, ``…/drift/check``,
+``POST /v1/feedback`` (the class index or name), ``GET /v1/jobs/{id}``,
+``GET /v1/models/{name}/drift/report``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from starlette.routing import Route
 from mlops_common.testing.asgi import serve_asgi
 from mlops_common.testing.servers import free_port
 
-from .served import ADMIN_KEY, DEFAULT, served_models
+from .served import ADMIN_KEY, DEFAULT, served_models, text_too_long
 
 T = TypeVar("T")
 
@@ -52,13 +53,16 @@ class ContractGateway:
     predictions: dict[str, str] = field(default_factory=dict)
     #: The code of the 404 before a first check (the gateway may relay it as ``not_found``).
     no_verdict_code: str = "no_verdict"
+    #: The gateway's ``GATEWAY_MAX_TEXT_CHARS`` (413 ``text_too_long`` above).
+    max_text_chars: int = 20_000
     url: str = ""
 
     def reset(self) -> None:
-        """Back to the initial models, nothing received."""
+        """Back to the initial models and limits, nothing received."""
         self.models = served_models()
         self.received.clear()
         self.no_verdict_code = "no_verdict"
+        self.max_text_chars = 20_000
 
     def sent(self, method: str, path: str) -> list[Any]:
         """The JSON bodies received on ``method path``."""
@@ -118,6 +122,8 @@ class ContractGateway:
         classes = spec["output"]["classes"]
         if spec["input"]["kind"] == "text":
             items = body.get("texts") or []
+            if (too_long := text_too_long(items, self.max_text_chars)) is not None:
+                return _error(413, "text_too_long", too_long)
             indices = [1 if "match" in text.lower() else 0 for text in items]
         elif "images" in body:
             if not spec["preprocessing"].startswith("digits-8x8"):

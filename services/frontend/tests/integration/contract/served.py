@@ -144,3 +144,14 @@ def served_models() -> dict[str, dict[str, Any]]:
             "drift": None,
         },
     }
+
+
+def text_too_long(texts: list[str], limit: int) -> str | None:
+    """The gateway's 413 message for the first text longer than ``limit`` characters."""
+    for number, text in enumerate(texts):
+        if len(text) > limit:
+            return (
+                f"text {number} has {len(text):,} characters; the limit is {limit:,} "
+                "(GATEWAY_MAX_TEXT_CHARS)"
+            )
+    return None

@@ -1,37 +1,22 @@
 """The pages for many models, driven by Streamlit's AppTest against a real HTTP server that
 answers the gateway's many-models contract (see this folder's ``conftest.py``): the picker, a
-features model's table, a text model, the registry page, retraining refused for an imported
-model, and the drift page before a first check."""
+features model's table, the registry page, retraining refused for an imported model, and the
+drift page before a first check (the text model's page: ``test_news_page.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from mlops_common.testing.servers import free_port
-from mlops_frontend.launch import APP_PATH
 
-from .apptest_text import metric, texts
+from .apptest_text import metric, open_app, texts
 
 Contract = Any  # conftest.ContractGateway (conftest modules are not importable by name)
 IRIS = "iris-classifier"
 DIGITS = "digits-classifier"
 NEWS = "news-classifier"
-
-
-def open_app(model: str | None = None, page: str = "predict") -> AppTest:
-    """The app, with ``model`` picked in the sidebar and ``page`` open."""
-    app = AppTest.from_file(str(APP_PATH), default_timeout=30).run()
-    assert not app.exception, app.exception
-    if model is not None:
-        app.selectbox(key="model_picker").set_value(model).run()
-        assert not app.exception, app.exception
-    if page != "predict":
-        app.switch_page(f"views/{page}.py").run()
-        assert not app.exception, app.exception
-    return app
 
 
 def test_picker_lists_the_served_models_defaults_and_switches(contract: Contract) -> None:
@@ -113,17 +98,6 @@ def test_features_out_of_range_gets_the_gateways_message(contract: Contract) -> 
 
     app.text_area(key=f"features_csv_{IRIS}").set_value("1,2,3").run()
     assert "line 1 has 3 values; the model takes 4" in app.error[0].value
-
-
-def test_text_model_sends_the_text(contract: Contract) -> None:
-    app = open_app(NEWS)
-    assert "Enter a text to start." in texts(app)
-    app.text_area(key=f"predict_text_{NEWS}").set_value("A late goal won the match.").run()
-    app.button(key="predict_button").click().run()
-    assert not app.error, texts(app)
-    sent = contract.sent("POST", f"/v1/models/{NEWS}/predict")
-    assert sent == [{"texts": ["A late goal won the match."]}]
-    assert metric(app, "Predicted class") == "sports"
 
 
 def test_digits_model_sends_the_image_as_base64_and_feedback_by_class_name(
