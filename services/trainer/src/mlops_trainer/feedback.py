@@ -10,6 +10,11 @@ model's (another model's, or one whose traffic was trimmed away) and is not coun
 Each labelled row is assigned to train, val or test by a hash of its id, so a row keeps its part
 from one job to the next: the held-out feedback a candidate is judged on was never trained on by
 an earlier candidate.
+
+A row's input is what the entry logged: a numeric model's values (checked against the spec's
+width and range), or a text model's text, which the gateway stores unless ``GATEWAY_STORE_TEXT``
+is false; labels of entries without their text are counted in ``FeedbackStats.no_text`` and
+cannot be trained on.
 """
 
 from __future__ import annotations
@@ -18,20 +23,22 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 from redis import Redis
 
+from mlops_common.digits_spec import digits_spec
 from mlops_common.errors import InputError
-from mlops_common.features import N_FEATURES, validate_features
+from mlops_common.model_spec import ModelSpec
 from mlops_common.redis_keys import (
     FEEDBACK_HASH,
     TrafficDecodeError,
     TrafficEntry,
     traffic_stream,
 )
-from mlops_common.registry import MODEL_NAME, N_CLASSES
+from mlops_common.registry import MODEL_NAME
+from mlops_common.vectors import validate_vectors
 from mlops_trainer.data import ExtraRows, Features, Labels
 
 log = logging.getLogger(__name__)
@@ -44,7 +51,8 @@ class LabelledRow:
     """One prediction with its true label."""
 
     id: str
-    features: Features
+    #: The instance's values (numeric models) or its text (text models).
+    features: Features | str
     label: int
     timestamp: float
 
@@ -64,6 +72,19 @@ class FeedbackStats:
     labels: int
     used: int
     bad: int
+    #: Labels of a text model whose entry holds no text (the gateway's ``GATEWAY_STORE_TEXT``
+    #: was false): not usable, counted in ``bad`` too.
+    no_text: int = 0
+
+    def note(self) -> str | None:
+        """Why labels went unused, in words (None when nothing needs saying)."""
+        if not self.no_text:
+            return None
+        return (
+            f"{self.no_text} feedback label(s) name predictions whose text was not stored "
+            "(the gateway runs with GATEWAY_STORE_TEXT=false): feedback retraining needs the "
+            "texts, so these labels were not trained on"
+        )
 
 
 def _text(value: bytes | str) -> str:
@@ -87,10 +108,10 @@ def _class_index(raw: str, n_classes: int) -> int | None:
 
 
 def _from_stream(
-    redis: Redis, stream: str, wanted: set[str], limit: int
+    redis: Redis, stream: str, wanted: set[str], limit: int, width: int | None
 ) -> dict[str, TrafficEntry | None]:
     """Scan ``stream`` newest first (at most ``limit`` entries) for the ``wanted`` ids; an id
-    whose entry does not decode to a digits instance maps to None."""
+    whose entry does not decode (with ``width`` logged values) maps to None."""
     found: dict[str, TrafficEntry | None] = {}
     upper: bytes | str = "+"
     scanned = 0
@@ -108,7 +129,7 @@ def _from_stream(
                 continue
             prediction_id = _text(raw_id)
             try:
-                found[prediction_id] = TrafficEntry.decode(fields, width=N_FEATURES)
+                found[prediction_id] = TrafficEntry.decode(fields, width=width)
             except TrafficDecodeError:
                 found[prediction_id] = None  # this model's, but unusable
             wanted.discard(prediction_id)
@@ -122,28 +143,48 @@ def load_feedback(
     max_rows: int,
     stream_scan: int,
     model: str = MODEL_NAME,
-    n_classes: int = N_CLASSES,
+    spec: ModelSpec | None = None,
 ) -> tuple[list[LabelledRow], FeedbackStats]:
     """The newest ``max_rows`` labelled predictions of ``model`` (labels of its traffic stream
-    only; see :class:`FeedbackStats` for what is counted). The rows are digits instances: the
-    only task with a training recipe (:mod:`mlops_trainer.recipes`)."""
+    only; see :class:`FeedbackStats` for what is counted), read with its ``spec`` (default: the
+    digits spec)."""
+    spec = spec or digits_spec(model)
+    text = spec.input.kind == "text"
     labels = read_labels(redis)
-    entries = _from_stream(redis, traffic_stream(model), set(labels), stream_scan)
+    entries = _from_stream(
+        redis, traffic_stream(model), set(labels), stream_scan, spec.logged_width
+    )
     rows: list[LabelledRow] = []
+    no_text = 0
     for prediction_id, entry in entries.items():
-        label = _class_index(labels[prediction_id], n_classes)
+        label = _class_index(labels[prediction_id], len(spec.classes))
         if entry is None or label is None:
             continue
+        if text:
+            if entry.text is None:
+                no_text += 1
+                continue
+            rows.append(LabelledRow(prediction_id, entry.text, label, entry.timestamp))
+            continue
         try:
-            features = validate_features(entry.features.reshape(1, N_FEATURES))[0]
+            values = _checked_values(entry.features, spec)
         except InputError:
             continue
-        rows.append(LabelledRow(prediction_id, features, label, entry.timestamp))
+        rows.append(LabelledRow(prediction_id, values, label, entry.timestamp))
     rows.sort(key=lambda row: (row.timestamp, row.id), reverse=True)
     used = rows[:max_rows]
-    stats = FeedbackStats(labels=len(entries), used=len(used), bad=len(entries) - len(rows))
+    stats = FeedbackStats(
+        labels=len(entries), used=len(used), bad=len(entries) - len(rows), no_text=no_text
+    )
     log.info("feedback loaded", extra={"model": model, **vars(stats)})
     return used, stats
+
+
+def _checked_values(values: Features, spec: ModelSpec) -> Features:
+    """One numeric instance's values, checked against the spec's width and range."""
+    width = spec.input.width or values.size
+    checked = validate_vectors(values.reshape(1, width), width=width, value_range=spec.input.range)
+    return np.asarray(checked[0], dtype=np.float32)
 
 
 def assign_part(prediction_id: str, test_fraction: float, val_fraction: float) -> str:
@@ -161,9 +202,12 @@ def split_rows(
     rows: Iterable[LabelledRow], *, test_fraction: float, val_fraction: float, repeat: int = 1
 ) -> ExtraRows:
     """Rows by part (see :func:`assign_part`); training rows repeated ``repeat`` times."""
-    parts: dict[str, tuple[list[Features], list[int]]] = {
+    parts: dict[str, tuple[list[Any], list[int]]] = {
         name: ([], []) for name in ("train", "val", "test")
     }
+    rows = list(rows)
+    texts = bool(rows) and isinstance(rows[0].features, str)
+    width = 0 if texts or not rows else int(np.asarray(rows[0].features).size)
     for row in rows:
         xs, ys = parts[assign_part(row.id, test_fraction, val_fraction)]
         xs.append(row.features)
@@ -171,8 +215,10 @@ def split_rows(
 
     def arrays(name: str, times: int = 1) -> tuple[Features, Labels]:
         xs, ys = parts[name]
-        x = np.asarray(xs, dtype=np.float32).reshape(-1, N_FEATURES)
-        y = np.asarray(ys, dtype=np.int64)
-        return np.tile(x, (times, 1)), np.tile(y, times)
+        y = np.tile(np.asarray(ys, dtype=np.int64), times)
+        if texts:
+            return np.asarray(xs * times, dtype=object), y
+        x = np.asarray(xs, dtype=np.float32).reshape(-1, width)
+        return np.tile(x, (times, 1)), y
 
     return ExtraRows(train=arrays("train", repeat), val=arrays("val"), test=arrays("test"))

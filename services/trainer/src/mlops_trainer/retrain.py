@@ -196,7 +196,7 @@ def run_retrain(
         max_rows=settings.feedback_max_rows,
         stream_scan=settings.feedback_stream_scan,
         model=model,
-        n_classes=len(plan.spec.classes),
+        spec=plan.spec,
     )
     extra = split_rows(
         rows,
@@ -204,6 +204,8 @@ def run_retrain(
         val_fraction=settings.feedback_val_fraction,
         repeat=settings.feedback_repeat,
     )
+    if stats.note():
+        log.warning("feedback not usable", extra={"model": model, "why": stats.note()})
     before = Aliases.read(client, model)
     tags = {JOB_TAG: job_id, "retrain_reason": reason[:500]}
     try:
@@ -233,5 +235,9 @@ def run_retrain(
         "reason": decision,
         "trigger": reason,
         "job_id": job_id,
-        "feedback": {**vars(stats), **{f"{k}_rows": v for k, v in extra.sizes.items()}},
+        "feedback": {
+            **vars(stats),
+            **{f"{k}_rows": v for k, v in extra.sizes.items()},
+            **({"note": note} if (note := stats.note()) else {}),
+        },
     }

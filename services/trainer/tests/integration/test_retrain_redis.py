@@ -12,11 +12,14 @@ import redis
 from celery import Celery
 
 from mlops_common import retrain_lock
+from mlops_common.digits_spec import digits_spec
 from mlops_common.jobs import RETRAIN_LOCK_KEY, RETRAIN_QUEUE
+from mlops_common.model_spec import parse_spec
 from mlops_common.prediction_index import bucket_of, index_key
 from mlops_common.redis_keys import FEEDBACK_HASH, TrafficEntry, traffic_stream
 from mlops_common.registry import MODEL_NAME
-from mlops_trainer.feedback import load_feedback
+from mlops_common.testing.news import news_test_spec
+from mlops_trainer.feedback import load_feedback, split_rows
 
 STREAM = traffic_stream(MODEL_NAME)
 
@@ -112,7 +115,9 @@ def test_feedback_rows_from_the_stream(db: redis.Redis) -> None:
     newest, stats = load_feedback(db, max_rows=5, stream_scan=1000)
     assert [row.id for row in newest] == [e.id for e in reversed(entries[20:25])]
     assert (stats.labels, stats.used, stats.bad) == (27, 5, 2)
-    few_classes, stats = load_feedback(db, max_rows=100, stream_scan=1000, n_classes=3)
+    three = digits_spec().model_dump(mode="json")
+    three["output"]["classes"] = ["0", "1", "2"]
+    few_classes, stats = load_feedback(db, max_rows=100, stream_scan=1000, spec=parse_spec(three))
     assert {row.label for row in few_classes} == {0, 1, 2}
     assert stats.bad == 2 + sum(1 for i in range(25) if i % 10 >= 3)
     db.delete(STREAM)  # trimmed away: the labels are nobody's any more
@@ -147,3 +152,29 @@ def test_no_feedback_is_no_rows(db: redis.Redis) -> None:
     rows, stats = load_feedback(db, max_rows=100, stream_scan=1000)
     assert rows == []
     assert stats.used == 0
+
+
+def test_a_text_models_rows_are_its_texts_and_unstored_texts_are_named(db: redis.Redis) -> None:
+    """News feedback: each row is the entry's text; labels of entries logged without their text
+    (GATEWAY_STORE_TEXT=false) are counted and explained, never trained on."""
+    spec = news_test_spec()
+    stream = traffic_stream(spec.name)
+    logged = np.zeros(spec.logged_width or 0, np.float32)
+    for i in range(6):
+        text = None if i >= 4 else f"the football match number {i}"
+        entry = TrafficEntry(
+            f"n-{i}", "r", "1", logged, 3, 0.9, 1.0, timestamp=100.0 + i, text=text
+        )
+        db.xadd(stream, entry.encode())
+        db.hset(FEEDBACK_HASH, entry.id, str(i % 5))
+    rows, stats = load_feedback(db, max_rows=100, stream_scan=1000, model=spec.name, spec=spec)
+    assert sorted(row.features for row in rows) == [
+        f"the football match number {i}" for i in range(4)
+    ]
+    assert (stats.labels, stats.used, stats.bad, stats.no_text) == (6, 4, 2, 2)
+    assert "GATEWAY_STORE_TEXT=false" in (stats.note() or "")
+    extra = split_rows(rows, test_fraction=0.25, val_fraction=0.25, repeat=2)
+    assert sum(extra.sizes.values()) >= 4
+    assert all(
+        isinstance(text, str) for part in (extra.train, extra.val, extra.test) for text in part[0]
+    )
