@@ -12,89 +12,40 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mlops_common.testing.servers import free_port, stop_process_group
+from .contract.chromium import (
+    REPO_ROOT,
+    SETTLE_MS,
+    launch_chromium,
+    screenshot,
+    serve_frontend,
+    settle,
+)
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REPO_ROOT = Path(__file__).resolve().parents[4]
 DOCS_SCREENSHOT = REPO_ROOT / "docs/assets/frontend-predict.png"
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", REPO_ROOT / "test-artifacts")) / "frontend"
-SETTLE_MS = 30_000
 
 
 @pytest.fixture(scope="module")
 def frontend_url(platform: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m mlops_frontend`` on a free loopback port, talking to the real gateway."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "FRONTEND_HOST": "127.0.0.1",
-        "FRONTEND_PORT": str(port),
-        "FRONTEND_GATEWAY_URL": platform.gateway_url,
-        "FRONTEND_ADMIN_API_KEY": platform.admin_key,
-    }
-    log = (tmp_path_factory.mktemp("frontend") / "streamlit.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlops_frontend"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    log = tmp_path_factory.mktemp("frontend") / "streamlit.log"
+    with serve_frontend(
+        platform.gateway_url, log, FRONTEND_ADMIN_API_KEY=platform.admin_key
+    ) as url:
         yield url
-    finally:
-        stop_process_group(proc)
-        log.close()
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the frontend exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"the frontend at {url} was not healthy after {timeout:.0f}s")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium under Playwright."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch_chromium() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture
@@ -104,14 +55,6 @@ def page(browser: Any) -> Iterator[Any]:
     tab = context.new_page()
     yield tab
     context.close()
-
-
-def settle(page: Any, text: str) -> None:
-    """Wait until ``text`` is shown and Streamlit has finished running the script."""
-    page.get_by_text(text, exact=False).first.wait_for(timeout=SETTLE_MS)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=SETTLE_MS
-    )
 
 
 def draw_seven(page: Any) -> None:
@@ -146,9 +89,7 @@ def test_every_page_renders_in_chromium(page: Any, frontend_url: str) -> None:
     body = page.inner_text("body")
     assert "unreachable" not in body
     assert "Predicted digit\n\n7" in body, "the drawn 7 is read as a 7"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "frontend-predict.png"
-    page.screenshot(path=str(shot), full_page=True)
+    shot = screenshot(page, "frontend-predict.png")
     if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1" or not DOCS_SCREENSHOT.exists():
         DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, DOCS_SCREENSHOT)

@@ -27,7 +27,7 @@ from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.news import CLASSES, news_test_spec, write_news_model
 from mlops_common.testing.onnx_models import register_onnx_model
 
-from .chromium import launch_chromium, pick, screenshot, serve_frontend, settle
+from .contract.chromium import launch_chromium, pick, screenshot, serve_frontend, settle
 
 pytestmark = pytest.mark.slow
 

@@ -10,40 +10,32 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mlops_common.testing.servers import free_port, stop_process_group
+from .chromium import (
+    REPO_ROOT,
+    SETTLE_MS,
+    launch_chromium,
+    pick,
+    screenshot,
+    serve_frontend,
+    settle,
+)
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-REPO_ROOT = Path(__file__).resolve().parents[5]
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", REPO_ROOT / "test-artifacts")) / "frontend"
 DOCS_SCREENSHOT = REPO_ROOT / "docs/assets/frontend-features.png"
-SETTLE_MS = 30_000
 Contract = Any  # conftest.ContractGateway
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium under Playwright."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch_chromium() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")
@@ -51,50 +43,9 @@ def frontend_url(
     contract_server: Contract, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """``python -m mlops_frontend`` on a free loopback port, talking to the contract server."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "FRONTEND_HOST": "127.0.0.1",
-        "FRONTEND_PORT": str(port),
-        "FRONTEND_GATEWAY_URL": contract_server.url,
-    }
-    log = (tmp_path_factory.mktemp("frontend") / "streamlit.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlops_frontend"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"the frontend exited with {proc.returncode}"
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the frontend never became healthy"
-                time.sleep(0.2)
+    log = tmp_path_factory.mktemp("frontend") / "streamlit.log"
+    with serve_frontend(contract_server.url, log) as url:
         yield url
-    finally:
-        stop_process_group(proc)
-        log.close()
-
-
-def settle(page: Any, text: str) -> None:
-    """Wait until ``text`` is shown and Streamlit has finished running the script."""
-    page.get_by_text(text, exact=False).first.wait_for(timeout=SETTLE_MS)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=SETTLE_MS
-    )
-
-
-def pick(page: Any, model: str) -> None:
-    """Choose ``model`` in the sidebar's picker."""
-    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
-    page.get_by_role("option", name=model).first.click()
 
 
 def test_a_features_model_is_picked_and_predicted_in_chromium(
@@ -116,9 +67,7 @@ def test_a_features_model_is_picked_and_predicted_in_chromium(
             "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg",
             timeout=SETTLE_MS,
         )
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shot = ARTIFACTS / "frontend-features.png"
-        page.screenshot(path=str(shot), full_page=True)
+        shot = screenshot(page, "frontend-features.png")
         if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1" or not DOCS_SCREENSHOT.exists():
             shutil.copyfile(shot, DOCS_SCREENSHOT)
 
@@ -137,10 +86,9 @@ def test_a_features_model_is_picked_and_predicted_in_chromium(
         info = page.locator("[data-testid='stAlertContentInfo']").first.inner_text()
         assert "No check yet" in info
         assert not page.locator("[data-testid='stAlertContentError']").count()
-        page.screenshot(path=str(ARTIFACTS / "frontend-drift-no-check.png"), full_page=True)
+        screenshot(page, "frontend-drift-no-check.png")
     except Exception:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "frontend-features-failed.png"), full_page=True)
+        screenshot(page, "frontend-features-failed.png")
         raise
     finally:
         context.close()
