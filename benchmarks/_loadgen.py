@@ -2,14 +2,14 @@
 
 - ``grpc``: ``ModelInfer`` with raw contents over one grpc.aio channel (what the gateway does),
   decoding the answer like the gateway does, so both sides pay for it;
-- ``http``: ``POST /v1/predict`` over keep-alive HTTP/1.1 with a minimal asyncio client, so the
-  client's own cost stays small.
+- ``http``: ``POST /v1/predict`` (or ``PATH`` with the JSON body in file ``BODY``) over keep-alive
+  HTTP/1.1 with a minimal asyncio client, so the client's own cost stays small.
 
 Each of ``concurrency`` workers sends one request, waits for its answer, and sends the next.
 It prints one JSON object on stdout: ``latencies`` (seconds, after the warm-up) and
 ``requests`` (all answered, warm-up included, for CPU time per request).
 
-    python benchmarks/_loadgen.py grpc|http TARGET CONCURRENCY DURATION WARMUP
+    python benchmarks/_loadgen.py grpc|http TARGET CONCURRENCY DURATION WARMUP [PATH BODY]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import asyncio
 import json
 import sys
 import time
+from pathlib import Path
 
 INSTANCE = [float(i % 17) for i in range(64)]
 
@@ -63,14 +64,19 @@ async def grpc_run(
 
 
 async def http_run(
-    url: str, concurrency: int, duration: float, warmup: float
+    url: str,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    path: str = "/v1/predict",
+    body: bytes | None = None,
 ) -> tuple[list[float], int]:
-    """Drive ``POST /v1/predict`` on ``http://host:port``; the latencies after warm-up, and all
-    requests."""
+    """Drive ``POST path`` on ``http://host:port`` (a digits row unless ``body`` is given); the
+    latencies after warm-up, and all requests."""
     host, port = url.removeprefix("http://").split(":")
-    body = json.dumps({"instances": [INSTANCE]}).encode()
+    body = body or json.dumps({"instances": [INSTANCE]}).encode()
     request = (
-        f"POST /v1/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     latencies: list[float] = []
@@ -99,9 +105,13 @@ async def http_run(
 
 def main(argv: list[str]) -> None:
     """Run one load and print its latencies and request count as JSON."""
-    kind, target, concurrency, duration, warmup = argv
-    run = grpc_run if kind == "grpc" else http_run
-    latencies, requests = asyncio.run(run(target, int(concurrency), float(duration), float(warmup)))
+    kind, target, concurrency, duration, warmup, *custom = argv
+    load = (target, int(concurrency), float(duration), float(warmup))
+    if kind == "grpc":
+        latencies, requests = asyncio.run(grpc_run(*load))
+    else:
+        path, body = (custom[0], Path(custom[1]).read_bytes()) if custom else ("/v1/predict", None)
+        latencies, requests = asyncio.run(http_run(*load, path=path, body=body))
     print(json.dumps({"latencies": latencies, "requests": requests}))
 
 

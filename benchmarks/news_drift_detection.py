@@ -180,9 +180,12 @@ def from_registry(
     tracking_uri: str, name: str, alias: str, folder: Path
 ) -> tuple[Path, ModelSpec, Path]:
     """The ONNX file, spec and reference CSV of ``name@alias``, downloaded into ``folder``."""
+    import mlflow
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
 
+    # models:/ URIs resolve through the global registry URI, not the tracking_uri argument.
+    mlflow.set_registry_uri(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     version = client.get_model_version_by_alias(name, alias)
     model_folder = download_artifacts(

@@ -33,7 +33,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack_registry import DEFAULT_MODEL, PRODUCTION, production_models, served_models
+from stack_registry import (
+    BUILTIN_MODELS,
+    DEFAULT_MODEL,
+    PRODUCTION,
+    production_models,
+    served_models,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS = {
@@ -203,11 +209,11 @@ def registered_models(config: StackConfig) -> list[str]:
         return []
 
 
-def has_production_model(config: StackConfig) -> bool:
-    """True when the registry's ``digits-classifier`` has a ``production`` alias."""
+def has_production_model(config: StackConfig, name: str = DEFAULT_MODEL) -> bool:
+    """True when the registry's model ``name`` has a ``production`` alias."""
     url = (
         config.url("MLFLOW_PORT")
-        + f"/api/2.0/mlflow/registered-models/alias?name={DEFAULT_MODEL}&alias={PRODUCTION}"
+        + f"/api/2.0/mlflow/registered-models/alias?name={name}&alias={PRODUCTION}"
     )
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -216,9 +222,12 @@ def has_production_model(config: StackConfig) -> bool:
         return False
 
 
-def bootstrap_model(config: StackConfig, env: dict[str, str]) -> None:
-    """Train, register and promote the default model (first start only)."""
-    print("stack: no production model in the registry; training the default one…", flush=True)
+def bootstrap_model(config: StackConfig, env: dict[str, str], missing: list[str]) -> None:
+    """Train, register and promote the built-in models without production (first start)."""
+    print(
+        f"stack: no production version of {', '.join(missing)} in the registry; training…",
+        flush=True,
+    )
     cmd = [str(config.venv_bin / "mlops-train"), "bootstrap"]
     result = subprocess.run(cmd, env=env, cwd=ROOT, check=False)
     if result.returncode != 0:
@@ -256,8 +265,9 @@ def run(config: StackConfig, timeout: float) -> int:
         checks = health_checks(config)
         for name in ("redis", "mlflow"):
             wait_until(checks[name], name, proc, timeout)
-        if not has_production_model(config):
-            bootstrap_model(config, env)
+        missing = [name for name in BUILTIN_MODELS if not has_production_model(config, name)]
+        if missing:
+            bootstrap_model(config, env, missing)
         for name, check in checks.items():
             wait_until(check, name, proc, timeout)
             print(f"stack: {name} healthy", flush=True)

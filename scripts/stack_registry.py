@@ -1,7 +1,8 @@
 """Which models ``make up`` serves: the registered models with a ``production`` alias.
 
 ``scripts/stack.py`` reads them from the local MLflow store once, before any process starts, and
-passes them to inference as ``INFERENCE_MODELS`` (``digits-classifier`` first).
+passes them to inference as ``INFERENCE_MODELS``: the built-in tasks' models first
+(``digits-classifier``, ``news-classifier``; bootstrapped when missing), then the others.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 DEFAULT_MODEL = "digits-classifier"
+#: The models of the built-in tasks (``mlops-train bootstrap`` trains each one that is missing).
+BUILTIN_MODELS = (DEFAULT_MODEL, "news-classifier")
 PRODUCTION = "production"
 
 
@@ -53,5 +56,5 @@ def production_models_from_client(registry_uri: str) -> list[str]:
 
 
 def served_models(registered: Iterable[str]) -> list[str]:
-    """The default model first (bootstrapped when missing), then the others, by name."""
-    return [DEFAULT_MODEL, *sorted(set(registered) - {DEFAULT_MODEL})]
+    """The built-in models first (bootstrapped when missing), then the others, by name."""
+    return [*BUILTIN_MODELS, *sorted(set(registered) - set(BUILTIN_MODELS))]

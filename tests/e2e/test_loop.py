@@ -39,11 +39,24 @@ STACK_ENV = {
 
 
 class BackgroundLoad:
-    """A light, steady stream of single predictions from another thread; counts failures."""
+    """A light, steady stream of single predictions from another thread; counts failures.
 
-    def __init__(self, base_url: str, instances: np.ndarray, rate_per_s: float = 5.0) -> None:
+    ``bodies`` are the JSON bodies sent in turn to ``path`` (digits rows by default).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        instances: np.ndarray | None = None,
+        rate_per_s: float = 5.0,
+        *,
+        bodies: list[dict[str, Any]] | None = None,
+        path: str = "/v1/predict",
+    ) -> None:
         self.base_url = base_url
-        self.instances = instances
+        rows = [] if instances is None else instances
+        self.bodies = bodies or [{"instances": [row.tolist()]} for row in rows]
+        self.path = path
         self.period = 1.0 / rate_per_s
         self.ok = 0
         self.failures: list[str] = []
@@ -54,9 +67,8 @@ class BackgroundLoad:
         with httpx.Client(base_url=self.base_url, timeout=10) as client:
             i = 0
             while not self._stop.is_set():
-                row = self.instances[i % len(self.instances)].tolist()
                 try:
-                    response = client.post("/v1/predict", json={"instances": [row]})
+                    response = client.post(self.path, json=self.bodies[i % len(self.bodies)])
                     if response.status_code == 200:
                         self.ok += 1
                     else:

@@ -47,7 +47,7 @@ def test_only_models_with_a_production_alias_are_served(registry: Path) -> None:
     elapsed = time.monotonic() - started
     assert found == ["iris"]
     assert elapsed < 0.5, f"reading the aliases took {elapsed:.2f}s: it delays every make up"
-    assert stack_registry.served_models(found) == ["digits-classifier", "iris"]
+    assert stack_registry.served_models(found) == ["digits-classifier", "news-classifier", "iris"]
 
 
 @pytest.mark.integration
@@ -66,9 +66,10 @@ def test_a_store_with_other_tables_is_read_through_the_client(tmp_path: Path) ->
 
 def test_first_start_without_a_store_serves_the_default_model(tmp_path: Path) -> None:
     assert stack_registry.production_models(tmp_path / "missing.db") == []
-    assert stack_registry.served_models([]) == ["digits-classifier"]
+    assert stack_registry.served_models([]) == ["digits-classifier", "news-classifier"]
     assert stack_registry.served_models(["zeta", "digits-classifier", "iris"]) == [
         "digits-classifier",
+        "news-classifier",
         "iris",
         "zeta",
     ]

@@ -11,10 +11,17 @@ from torch import nn
 
 
 def save_checkpoint(network: nn.Module, cfg: DictConfig, path: Path) -> None:
-    """Write the network's weights and the resolved config to ``path``."""
+    """Write the network's weights and the resolved config to ``path`` (and what rebuilds a
+    network besides its config: a text network's vocabulary and class count)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    init_kwargs = getattr(network, "init_kwargs", None)
     torch.save(
-        {"state_dict": network.state_dict(), "config": OmegaConf.to_yaml(cfg, resolve=True)}, path
+        {
+            "state_dict": network.state_dict(),
+            "config": OmegaConf.to_yaml(cfg, resolve=True),
+            "init_kwargs": init_kwargs() if callable(init_kwargs) else {},
+        },
+        path,
     )
 
 
@@ -26,6 +33,6 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, DictConfig]:
     cfg = OmegaConf.create(payload["config"])
     if not isinstance(cfg, DictConfig):
         raise ValueError(f"checkpoint {path} holds no config mapping")
-    network: nn.Module = instantiate(cfg.model)
+    network: nn.Module = instantiate(cfg.model, **payload.get("init_kwargs", {}))
     network.load_state_dict(payload["state_dict"])
     return network.eval(), cfg
