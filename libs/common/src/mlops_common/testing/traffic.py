@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 
 import numpy as np
 import redis
@@ -37,15 +38,19 @@ def write_labelled_traffic(
     model_version: str = "1",
     latency_ms: float = 1.0,
     ttl_s: int = 3600,
+    texts: Sequence[str] | None = None,
 ) -> None:
-    """Log each row as predicted (``probabilities``) and label it with ``labels`` (one pipeline)."""
+    """Log each row as predicted (``probabilities``) and label it with ``labels`` (one pipeline).
+
+    A text model's rows: ``features`` are each row's logged values (its spec's
+    ``output:<tensor>:<i>`` columns) and ``texts`` the texts.
+    """
+    rows = np.asarray(features, dtype=np.float32)
+    texts = list(texts) if texts is not None else [None] * len(rows)  # type: ignore[list-item]
     bucket = bucket_of(time.time())
     with db.pipeline(transaction=False) as pipe:
-        for row, label, proba in zip(
-            np.asarray(features, dtype=np.float32),
-            np.asarray(labels),
-            np.asarray(probabilities),
-            strict=True,
+        for row, label, proba, text in zip(
+            rows, np.asarray(labels), np.asarray(probabilities), texts, strict=True
         ):
             entry = TrafficEntry(
                 id=uuid.uuid4().hex,
@@ -55,6 +60,7 @@ def write_labelled_traffic(
                 label=int(proba.argmax()),
                 confidence=float(proba.max()),
                 latency_ms=latency_ms,
+                text=text,
             )
             pipe.xadd(traffic_stream(model), entry.encode())  # type: ignore[arg-type]
             pipe.hset(index_key(bucket), entry.id, index_value(model))
