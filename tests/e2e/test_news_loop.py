@@ -1,13 +1,16 @@
 """The news loop against the stack started the way ``make up`` starts it, digits served beside.
 
-First start bootstraps both built-in models. Clean news traffic, then a shift (a feed that sends
-headlines only) with true labels as feedback → drift on ``news-classifier`` → one retraining job of
+First start bootstraps both built-in models. Clean news traffic, then a shift (a feed whose
+texts are garbled: 15 % of the letters replaced, as OCR or a broken encoder leaves them) with true
+labels as feedback → drift on ``news-classifier`` → one retraining job of
 that model → a new news version promoted and served; ``digits-classifier`` keeps its version and
 gets no retraining; background load on both models sees no failed request.
 """
 
 from __future__ import annotations
 
+import random
+import string
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,9 +35,12 @@ NEWS = f"/v1/models/{NEWS_MODEL_NAME}"
 NEWS_ENV = {**STACK_ENV, "TRAINER_RETRAIN_OVERRIDES": ""}
 
 
-def headline(text: str) -> str:
-    """An article's title (its first line)."""
-    return text.split("\n", 1)[0]
+def garbled(text: str, rng: random.Random, rate: float = 0.15) -> str:
+    """``text`` with each letter replaced by a random one with probability ``rate``."""
+    return "".join(
+        rng.choice(string.ascii_lowercase) if c.isalpha() and rng.random() < rate else c
+        for c in text
+    )
 
 
 def test_the_news_loop_closes_beside_digits(
@@ -42,7 +48,8 @@ def test_the_news_loop_closes_beside_digits(
 ) -> None:
     split, manifest = load_text_split("bbc", seed=42, val_fraction=0.1, test_fraction=0.2)
     clean = split.x_test.tolist()
-    shifted = [headline(text) for text in split.x_train[:400].tolist()]
+    rng = random.Random(0)
+    shifted = [garbled(text, rng) for text in split.x_train[:400].tolist()]
     shifted_labels = [manifest.classes[label] for label in split.y_train[:400]]
     digits = load_digits().data.astype(np.float32)[:200]
 
@@ -77,7 +84,7 @@ def test_the_news_loop_closes_beside_digits(
             stream = traffic_stream(NEWS_MODEL_NAME)
             poll("news traffic logged", lambda: store.xlen(stream) >= len(clean), 30)
 
-            # the shift: headlines only, each labelled by feedback (class names)
+            # the shift: garbled texts, each labelled by feedback (class names)
             onset = time.monotonic()
             for start in range(0, len(shifted), 25):
                 texts = shifted[start : start + 25]
