@@ -58,13 +58,20 @@ def test_the_news_loop_closes_beside_digits(
         gateway = stack.url("GATEWAY_PORT")
         store = redis.Redis.from_url(stack.redis_url)
         news_bodies = [{"texts": [text]} for text in clean[:100]]
+        with httpx.Client(base_url=gateway, timeout=30) as client:
+            # The stack waits for the default model; news may still be loading beside it.
+            def both_ready() -> dict[str, Any] | None:
+                models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+                ready = all(models.get(m, {}).get("ready") for m in (MODEL_NAME, NEWS_MODEL_NAME))
+                return models if ready else None
+
+            models = poll("both models ready", both_ready, 120)
+            assert models[NEWS_MODEL_NAME]["spec"]["input"]["kind"] == "text"
         with (
             httpx.Client(base_url=gateway, timeout=30) as client,
             BackgroundLoad(gateway, digits) as digits_load,
             BackgroundLoad(gateway, bodies=news_bodies, path=f"{NEWS}/predict") as news_load,
         ):
-            models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
-            assert models[NEWS_MODEL_NAME]["spec"]["input"]["kind"] == "text"
             digits_version = client.post("/v1/predict", json={"instances": [digits[0].tolist()]})
             digits_version = digits_version.json()["model"]["version"]
 
