@@ -26,9 +26,6 @@ from pathlib import Path
 STARTED = time.perf_counter()
 
 import numpy as np  # noqa: E402
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-from onnx import TensorProto, helper  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -39,8 +36,9 @@ from mlops_trainer.config import compose_config  # noqa: E402
 from mlops_trainer.news_data import load_bbc  # noqa: E402
 from mlops_trainer.pipeline import run_pipeline  # noqa: E402
 from mlops_trainer.settings import TrainerSettings  # noqa: E402
+from mlops_trainer.text_export import text_parity  # noqa: E402
 from mlops_trainer.text_model import NewsBagClassifier  # noqa: E402
-from mlops_trainer.train import load_data, predict_proba  # noqa: E402
+from mlops_trainer.train import load_data  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "news_model.md"
 SEEDS = (1, 2)
@@ -55,30 +53,6 @@ def baseline(texts_train: list[str], y_train: np.ndarray, texts_test: list[str],
     model.fit(vectorizer.fit_transform(texts_train), y_train)
     predicted = model.predict(vectorizer.transform(texts_test))
     return predicted, time.perf_counter() - started
-
-
-def parity(graph: Path, network: NewsBagClassifier) -> dict[str, float]:
-    """Serving path (the registered graph on raw text, its own ids) vs training path (the
-    network on the ids it trains on), over every BBC article."""
-    model = onnx.load(str(graph))
-    model.graph.output.append(helper.make_tensor_value_info("ids", TensorProto.INT64, None))
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    corpus = load_bbc()
-    ids_differ = labels_differ = 0
-    max_diff = 0.0
-    for start in range(0, len(corpus.texts), 64):
-        texts = corpus.texts[start : start + 64]
-        served, ids = session.run(["probabilities", "ids"], {"text": texts})
-        expected_ids = network.prepare(texts.tolist()).numpy()
-        width = min(ids.shape[1], network.max_tokens)
-        padded = np.zeros_like(expected_ids)
-        padded[:, :width] = ids[:, :width]
-        ids_differ += int((padded != expected_ids).any(axis=1).sum())
-        trained = predict_proba(network, texts).numpy()
-        labels_differ += int((trained.argmax(1) != served.argmax(1)).sum())
-        max_diff = max(max_diff, float(np.abs(trained - served).max()))
-    return {"articles": len(corpus.texts), "ids": ids_differ, "labels": labels_differ,
-            "max_diff": max_diff}  # fmt: skip
 
 
 def main() -> None:
@@ -116,7 +90,7 @@ def main() -> None:
     graph = registry.download_model(f"models:/{NEWS_MODEL_NAME}/{first.version}", folder / "v1")
     network, _ = load_checkpoint(checkpoint)
     assert isinstance(network, NewsBagClassifier)
-    checked = parity(graph, network)
+    checked = text_parity(graph, network, load_bbc().texts.tolist())
     with (folder / "test_split.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["text", "label"])
@@ -162,12 +136,12 @@ def report(cfg, sizes, first, others, tuned, plain, checked, imported, vocabular
         f"{np.mean(accs):.4f}) | ≥ {target:.4f} | {'pass' if acc >= target else 'FAIL'} |",
         f"| train + export + register wall | {first.duration_s:.1f} s (+{imported:.1f} s "
         f"imports) | ≤ 90 s | {'pass' if first.duration_s + imported <= 90 else 'FAIL'} |",
-        f"| token ids, serving vs training path | {checked['ids']} of {checked['articles']} "
-        f"articles differ | 0 | {'pass' if checked['ids'] == 0 else 'FAIL'} |",
-        f"| argmax, serving vs training path | {checked['labels']} of {checked['articles']} "
-        f"differ | 0 | {'pass' if checked['labels'] == 0 else 'FAIL'} |",
-        f"| max abs Δp over every article | {checked['max_diff']:.2e} | ≤ 1e-4 | "
-        f"{'pass' if checked['max_diff'] <= 1e-4 else 'FAIL'} |",
+        f"| token ids, serving vs training path | {checked.ids_differ} of {checked.texts} "
+        f"articles differ | 0 | {'pass' if checked.ids_differ == 0 else 'FAIL'} |",
+        f"| argmax, serving vs training path | {checked.labels_differ} of {checked.texts} "
+        f"differ | 0 | {'pass' if checked.labels_differ == 0 else 'FAIL'} |",
+        f"| max abs Δp over every article | {checked.max_abs_diff:.2e} | ≤ 1e-4 | "
+        f"{'pass' if checked.max_abs_diff <= 1e-4 else 'FAIL'} |",
         f"| registered | version {first.version}, promoted {first.promoted} | production | "
         f"{'pass' if first.promoted else 'FAIL'} |",
     ]

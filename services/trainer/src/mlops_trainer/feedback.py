@@ -218,6 +218,8 @@ def split_rows(
         y = np.tile(np.asarray(ys, dtype=np.int64), times)
         if texts:
             return np.asarray(xs * times, dtype=object), y
+        if not xs:  # no feedback: an empty part (joined to any width by add_rows)
+            return np.zeros((0, width), dtype=np.float32), y
         x = np.asarray(xs, dtype=np.float32).reshape(-1, width)
         return np.tile(x, (times, 1)), y
 

@@ -27,21 +27,16 @@ from omegaconf import DictConfig
 from torch import nn
 
 from mlops_common import promotion
-from mlops_common.digits_spec import DIGITS_TASK, digits_spec
-from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, ModelSpec
-from mlops_common.news_spec import NEWS_TASK, news_spec
+from mlops_common.model_spec import ModelSpec
 from mlops_common.registry import (
     ALIAS_PRODUCTION,
     ALIAS_STAGING,
-    MODEL_NAME,
     ONNX_ARTIFACT_PATH,
-    REFERENCE_ARTIFACT,
 )
 from mlops_trainer import registry
 from mlops_trainer.checkpoint import save_checkpoint
 from mlops_trainer.config import flat_params, to_yaml
 from mlops_trainer.data import (
-    DatasetError,
     ExtraRows,
     Features,
     Labels,
@@ -53,19 +48,16 @@ from mlops_trainer.evaluate import (
     classification_metrics,
     confusion_figure,
     evaluate_onnx,
-    reference_frame,
-    reference_sample,
-    text_reference_frame,
 )
 from mlops_trainer.export import Parity, ParityError, check_parity, export_onnx
 from mlops_trainer.model_card import model_card
-from mlops_trainer.onnx_signature import check_matches, mlflow_signature
+from mlops_trainer.onnx_signature import mlflow_signature
 from mlops_trainer.profiling import profiled
-from mlops_trainer.recipes import recipe_for_task
 from mlops_trainer.settings import TrainerSettings
 from mlops_trainer.text_export import export_news_onnx
 from mlops_trainer.text_model import NewsBagClassifier
 from mlops_trainer.train import ProgressCallback, TrainResult, load_data, predict_proba, train
+from mlops_trainer.version_files import default_spec, log_reference, log_spec, spec_for
 
 log = logging.getLogger(__name__)
 
@@ -184,36 +176,6 @@ def _export_and_check(
     return model, parity
 
 
-def _log_reference(
-    cfg: DictConfig, network: nn.Module, split: Split, spec: ModelSpec, onnx_path: Path
-) -> None:
-    """The drift reference: rows with the model's own answers. Digits: training rows. A text
-    model: validation rows (articles it never trained on: on its training articles a text model
-    is more confident than on any new one, and drift would see that as a shift), its monitored
-    outputs as the exported graph computes them."""
-    if spec.input.kind == "text":
-        take = reference_sample(len(split.y_val), rows=int(cfg.reference.rows), seed=int(cfg.seed))
-        frame = text_reference_frame(onnx_path, spec, split.x_val[take], split.y_val[take])
-        mlflow.log_text(frame.to_csv(index=False), REFERENCE_ARTIFACT)
-        return
-    probabilities = predict_proba(network, split.x_train).numpy()
-    frame = reference_frame(
-        split.x_train,
-        split.y_train,
-        probabilities,
-        rows=int(cfg.reference.rows),
-        seed=int(cfg.seed),
-    )
-    mlflow.log_text(frame.to_csv(index=False), REFERENCE_ARTIFACT)
-
-
-def _log_spec(spec: ModelSpec, model: onnx.ModelProto) -> ModelSpec:
-    """The version's model spec, checked against the exported graph (raises SignatureError)."""
-    check_matches(spec, model)
-    mlflow.log_text(spec.to_json(), MODEL_SPEC_ARTIFACT)
-    return spec
-
-
 def _register_and_promote(
     cfg: DictConfig,
     name: str,
@@ -252,33 +214,6 @@ def _register_and_promote(
             promotion.promote(client, result.version, name=name, publish=publish)
             result.promoted = True
     mlflow.set_tags({"registered_version": result.version, "promoted": str(result.promoted)})
-
-
-def default_spec(cfg: DictConfig) -> ModelSpec:
-    """The spec of the configured task's own model (``task=news``: ``news-classifier``)."""
-    recipe = recipe_for_task(str(cfg.get("task", DIGITS_TASK)))
-    return recipe.spec(recipe.model) if recipe else digits_spec(MODEL_NAME)
-
-
-def spec_for(
-    spec: ModelSpec, network: nn.Module, classes: list[str], *, registered: bool
-) -> ModelSpec:
-    """The spec a trained version is registered with: ``spec`` (its name, and when the model
-    has versions already (``registered``), its classes), with a text network's classes and
-    embedding width.
-
-    Raises:
-        DatasetError: the data's classes are not those of the model's versions (feedback and
-            answers name classes by position: they cannot change under a model).
-    """
-    if not isinstance(network, NewsBagClassifier):
-        return spec
-    if registered and spec.task == NEWS_TASK and spec.classes != classes:
-        raise DatasetError(
-            f"the data's classes {classes} are not model {spec.name!r}'s {spec.classes}: "
-            "train a new model name for other classes"
-        )
-    return news_spec(spec.name, classes=classes, embedding_dim=network.dim)
 
 
 def run_pipeline(
@@ -339,8 +274,8 @@ def run_pipeline(
         model, parity = _export_and_check(cfg, trained.network, split, tmp / "model.onnx", progress)
         registered = bool(registry.versions_newest_first(client, spec.name))
         spec = spec_for(spec, trained.network, manifest.classes, registered=registered)
-        _log_reference(cfg, trained.network, split, spec, tmp / "model.onnx")
-        _log_spec(spec, model)
+        log_reference(cfg, trained.network, split, spec, tmp / "model.onnx")
+        log_spec(spec, model)
         card = model_card(cfg, manifest, metrics, parity, run.info.run_id)
         mlflow.log_text(card, "model_card.md")
         info = mlflow.onnx.log_model(

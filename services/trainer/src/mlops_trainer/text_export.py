@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnx
+import onnxruntime as ort
 import torch
-from onnx import compose
+from onnx import TensorProto, compose, helper
 
 from mlops_common.news_spec import (
     EMBEDDING_OUTPUT,
@@ -101,3 +105,41 @@ def export_news_onnx(network: NewsBagClassifier, path: Path, *, opset: int = 18)
     onnx.save_model(model, str(path))
     log.info("exported ONNX model", extra={"path": str(path), "bytes": path.stat().st_size})
     return model
+
+
+@dataclass(frozen=True)
+class TextParity:
+    """How the serving path (the exported graph on raw text) and the training path (the network
+    on the ids it trains on) agree over a set of texts."""
+
+    texts: int
+    #: Texts whose token ids differ (the graph's own, up to the network's ``max_tokens``).
+    ids_differ: int
+    #: Texts whose predicted class differs.
+    labels_differ: int
+    max_abs_diff: float
+
+
+def text_parity(
+    graph: Path, network: NewsBagClassifier, texts: Sequence[str], batch: int = 64
+) -> TextParity:
+    """Run both paths over ``texts`` (e.g. a whole corpus) and compare ids and answers."""
+    from mlops_trainer.train import predict_proba
+
+    model = onnx.load(str(graph))
+    model.graph.output.append(helper.make_tensor_value_info(_IDS, TensorProto.INT64, None))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    ids_differ = labels_differ = 0
+    max_diff = 0.0
+    for start in range(0, len(texts), batch):
+        chunk = np.asarray(texts[start : start + batch], dtype=object)
+        served, ids = session.run([ONNX_OUTPUT_NAME, _IDS], {TEXT_INPUT: chunk})
+        expected_ids = network.prepare(chunk.tolist()).numpy()
+        width = min(ids.shape[1], network.max_tokens)
+        padded = np.zeros_like(expected_ids)
+        padded[:, :width] = ids[:, :width]
+        ids_differ += int((padded != expected_ids).any(axis=1).sum())
+        trained = predict_proba(network, chunk).numpy()
+        labels_differ += int((trained.argmax(1) != served.argmax(1)).sum())
+        max_diff = max(max_diff, float(np.abs(trained - served).max()))
+    return TextParity(len(texts), ids_differ, labels_differ, max_diff)

@@ -98,15 +98,15 @@ def test_a_retrain_of_an_unknown_or_recipe_less_model_is_refused(
     assert unknown["reason"].startswith("model 'nope' has no registered version")
     assert store.search_registered_models() == []
 
-    # A trained model whose task the trainer has no recipe for (a later built-in task).
-    news = digits_spec("news-classifier").model_copy(update={"task": "news"})
+    # A trained model whose task the trainer has no recipe for (a version of a later release).
+    speech = digits_spec("speech-classifier").model_copy(update={"task": "speech"})
     onnx_file = onnx_classifier(tmp_path / "m.onnx")
-    register_trained(store, onnx_file, mlflow_store.artifact_root, spec=news, name=news.name)
+    register_trained(store, onnx_file, mlflow_store.artifact_root, spec=speech, name=speech.name)
     before = snapshot(store)
-    result = run_retrain("drift", [], job_id="j2", settings=settings, redis=db, model=news.name)
+    result = run_retrain("drift", [], job_id="j2", settings=settings, redis=db, model=speech.name)
     assert result["refused"] == "no_recipe"
     assert result["reason"] == (
-        "model 'news-classifier' is not trainable: its task 'news' has no training recipe"
+        "model 'speech-classifier' is not trainable: its task 'speech' has no training recipe"
     )
     assert snapshot(store) == before
 

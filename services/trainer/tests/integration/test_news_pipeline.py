@@ -10,10 +10,8 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper
 
 from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, load_spec
 from mlops_common.news_spec import BBC_CLASSES, NEWS_MODEL_NAME
@@ -25,7 +23,9 @@ from mlops_trainer.news_data import load_bbc
 from mlops_trainer.pipeline import run_pipeline
 from mlops_trainer.registry import make_client
 from mlops_trainer.settings import TrainerSettings
-from mlops_trainer.train import predict_proba, train
+from mlops_trainer.text_export import export_news_onnx, text_parity
+from mlops_trainer.text_model import NewsBagClassifier
+from mlops_trainer.train import train
 
 pytestmark = pytest.mark.integration
 
@@ -109,39 +109,19 @@ def test_a_users_csv_trains_registers_and_serves_raw_text(
     ]
 
 
-def _with_ids_output(path: Path) -> bytes:
-    """The registered graph, also answering its ``ids`` (the token ids it computed)."""
-    model = onnx.load(str(path))
-    model.graph.output.append(helper.make_tensor_value_info("ids", TensorProto.INT64, None))
-    return model.SerializeToString()
-
-
 @pytest.mark.slow
 def test_serving_and_training_paths_agree_on_every_bbc_article(tmp_path: Path) -> None:
-    from mlops_trainer.text_export import export_news_onnx
-
     cfg = compose_config(["task=news", "trainer.max_epochs=4", "trainer.enable_progress_bar=false"])
     trained = train(cfg)
     network = trained.network
+    assert isinstance(network, NewsBagClassifier)
     path = tmp_path / "news.onnx"
     export_news_onnx(network, path)
-    session = ort.InferenceSession(_with_ids_output(path), providers=["CPUExecutionProvider"])
     corpus = load_bbc()
     assert len(corpus.texts) > 2100
-    mismatched_ids = mismatched_labels = 0
-    max_diff = 0.0
-    for start in range(0, len(corpus.texts), 64):
-        texts = corpus.texts[start : start + 64]
-        probabilities, ids = session.run(["probabilities", "ids"], {"text": texts})
-        expected_ids = network.prepare(texts.tolist()).numpy()
-        width = min(ids.shape[1], network.max_tokens)
-        served = np.zeros_like(expected_ids)
-        served[:, :width] = ids[:, :width]
-        mismatched_ids += int((served != expected_ids).any(axis=1).sum())
-        expected = predict_proba(network, texts).numpy()
-        mismatched_labels += int((expected.argmax(1) != probabilities.argmax(1)).sum())
-        max_diff = max(max_diff, float(np.abs(expected - probabilities).max()))
-    assert mismatched_ids == 0
-    assert mismatched_labels == 0
-    assert max_diff < 1e-5
+    parity = text_parity(path, network, corpus.texts.tolist())
+    assert parity.texts == len(corpus.texts)
+    assert parity.ids_differ == 0
+    assert parity.labels_differ == 0
+    assert parity.max_abs_diff < 1e-5
     assert trained.manifest.classes == list(BBC_CLASSES)
