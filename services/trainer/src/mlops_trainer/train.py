@@ -130,6 +130,10 @@ def train(
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     data, manifest = split or load_data(cfg)
     network = build_network(cfg, data, manifest.classes)
+    inputs = network_inputs(network, data)
+    fit_statistics = getattr(network, "fit_statistics", None)
+    if callable(fit_statistics):  # statistics of the training inputs (the news model's idf)
+        fit_statistics(inputs.x_train)
     module = DigitsClassifier(
         network,
         instantiate(cfg.optimizer),
@@ -138,7 +142,7 @@ def train(
         n_classes=len(manifest.classes),
     )
     datamodule = DigitsDataModule(
-        network_inputs(network, data),
+        inputs,
         batch_size=int(cfg.data.batch_size),
         num_workers=int(cfg.data.num_workers),
         pin_memory=bool(cfg.data.pin_memory),
