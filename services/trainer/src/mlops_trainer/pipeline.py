@@ -57,7 +57,13 @@ from mlops_trainer.settings import TrainerSettings
 from mlops_trainer.text_export import export_news_onnx
 from mlops_trainer.text_model import NewsBagClassifier
 from mlops_trainer.train import ProgressCallback, TrainResult, load_data, predict_proba, train
-from mlops_trainer.version_files import default_spec, log_reference, log_spec, spec_for
+from mlops_trainer.version_files import (
+    default_spec,
+    log_calibration,
+    log_reference,
+    log_spec,
+    spec_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +281,7 @@ def run_pipeline(
         registered = bool(registry.versions_newest_first(client, spec.name))
         spec = spec_for(spec, trained.network, manifest.classes, registered=registered)
         log_reference(cfg, trained.network, split, spec, tmp / "model.onnx")
+        log_calibration(trained.network, split)
         log_spec(spec, model)
         card = model_card(cfg, manifest, metrics, parity, run.info.run_id)
         mlflow.log_text(card, "model_card.md")

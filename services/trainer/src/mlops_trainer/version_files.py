@@ -1,4 +1,5 @@
-"""What a version carries besides its graph: the spec it is registered with and the drift reference.
+"""What a version carries besides its graph: the spec it is registered with, the drift reference
+and the confidence calibration.
 
 Both are logged to the run before the version is created (see :mod:`mlops_trainer.pipeline`).
 """
@@ -12,10 +13,12 @@ import onnx
 from omegaconf import DictConfig
 from torch import nn
 
+from mlops_common.calibration import CALIBRATION_ARTIFACT
 from mlops_common.digits_spec import DIGITS_TASK, digits_spec
 from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, ModelSpec
 from mlops_common.news_spec import NEWS_TASK, news_spec
 from mlops_common.registry import MODEL_NAME, REFERENCE_ARTIFACT
+from mlops_trainer.calibration import fit_calibration
 from mlops_trainer.data import DatasetError, Split
 from mlops_trainer.evaluate import reference_frame, reference_sample, text_reference_frame
 from mlops_trainer.onnx_signature import check_matches
@@ -79,3 +82,17 @@ def log_spec(spec: ModelSpec, model: onnx.ModelProto) -> ModelSpec:
     check_matches(spec, model)
     mlflow.log_text(spec.to_json(), MODEL_SPEC_ARTIFACT)
     return spec
+
+
+def log_calibration(network: nn.Module, split: Split) -> dict[str, float]:
+    """Fit the version's confidence calibration on the validation rows, check it on the test
+    rows, log it (:data:`~mlops_common.calibration.CALIBRATION_ARTIFACT`) and its metrics."""
+    calibration, metrics = fit_calibration(
+        predict_proba(network, split.x_val).numpy(),
+        split.y_val,
+        predict_proba(network, split.x_test).numpy(),
+        split.y_test,
+    )
+    mlflow.log_text(calibration.to_json(), CALIBRATION_ARTIFACT)
+    mlflow.log_metrics(metrics)
+    return metrics

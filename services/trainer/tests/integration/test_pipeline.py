@@ -10,6 +10,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
+from mlops_common.calibration import CALIBRATION_ARTIFACT, ConfidenceCalibration
 from mlops_common.digits_spec import digits_spec
 from mlops_common.features import FEATURE_NAMES
 from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, load_spec
@@ -87,6 +88,13 @@ def test_pipeline_registers_promotes_by_the_rule_and_rolls_back(
     assert spec == digits_spec()
     assert (spec.input.tensor, spec.input.shape, spec.trainable) == ("features", [-1, 64], True)
     assert spec.monitored_names == [*FEATURE_NAMES, "prediction", "confidence"]
+    # The confidence calibration, fitted on val and checked on test, travels with the version.
+    calibration = ConfidenceCalibration.model_validate_json(
+        mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{CALIBRATION_ARTIFACT}")
+    )
+    assert calibration.fitted_rows == 180
+    assert run.data.metrics["test_ece_calibrated"] == pytest.approx(calibration.ece_calibrated)
+    assert 0 < run.data.metrics["test_cbpe_accuracy"] <= 1
 
     # Same config, a margin it cannot meet: same metrics (same seed), staged, not promoted.
     # Also profiled: the trace and the cProfile file become run artifacts.
