@@ -37,9 +37,13 @@ def news_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def served(linear_model: Path, news_model: Path) -> AsyncIterator[InferenceServer]:
-    """Digits and news in one server; batches may wait 20 ms to fill."""
+    """Digits and news in one server; batches may wait 20 ms to fill, and run in a worker thread
+    (not inline on the event loop), so requests queue up while a batch runs."""
     settings = settings_for(
-        "", models=f"{DIGITS}={linear_model},{NEWS}={news_model}", max_batch_wait_ms=20.0
+        "",
+        models=f"{DIGITS}={linear_model},{NEWS}={news_model}",
+        max_batch_wait_ms=20.0,
+        inline_max_ms=0.0,
     )
     async with InferenceServer.running(settings) as server:
         yield server
