@@ -46,24 +46,26 @@ class Parity:
         return {**asdict(self), "ok": self.ok}
 
 
-def export_onnx(network: nn.Module, path: Path, *, opset: int = 18) -> onnx.ModelProto:
-    """Export ``network`` to ``path``: input ``features`` float32 [N, 64], output ``probabilities``.
-
-    The batch axis is dynamic; the graph is checked with ``onnx.checker`` before it is returned.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wrapped = ProbabilityModel(network).eval()
-    example = torch.zeros(2, N_FEATURES, dtype=torch.float32)
-    batch = torch.export.Dim("batch", min=1)
+def torch_to_onnx(
+    module: nn.Module,
+    example: torch.Tensor,
+    *,
+    input_name: str,
+    output_names: list[str],
+    dynamic_axes: dict[int, torch.export.Dim],
+    opset: int,
+) -> onnx.ModelProto:
+    """``module`` exported by torch.onnx's dynamo exporter (one input, optimised, no external
+    data), with ``dynamic_axes`` of its input symbolic."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            wrapped,
+            module,
             (example,),
             dynamo=True,
-            input_names=[ONNX_INPUT_NAME],
-            output_names=[ONNX_OUTPUT_NAME],
-            dynamic_shapes={"features": {0: batch}},
+            input_names=[input_name],
+            output_names=output_names,
+            dynamic_shapes={input_name: dynamic_axes},
             opset_version=opset,
             external_data=False,
             optimize=True,
@@ -72,7 +74,23 @@ def export_onnx(network: nn.Module, path: Path, *, opset: int = 18) -> onnx.Mode
         )
     if program is None:  # pragma: no cover - dynamo=True always returns a program
         raise RuntimeError("torch.onnx.export returned nothing")
-    model = program.model_proto
+    return program.model_proto
+
+
+def export_onnx(network: nn.Module, path: Path, *, opset: int = 18) -> onnx.ModelProto:
+    """Export ``network`` to ``path``: input ``features`` float32 [N, 64], output ``probabilities``.
+
+    The batch axis is dynamic; the graph is checked with ``onnx.checker`` before it is returned.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = torch_to_onnx(
+        ProbabilityModel(network).eval(),
+        torch.zeros(2, N_FEATURES, dtype=torch.float32),
+        input_name=ONNX_INPUT_NAME,
+        output_names=[ONNX_OUTPUT_NAME],
+        dynamic_axes={0: torch.export.Dim("batch", min=1)},
+        opset=opset,
+    )
     model.doc_string = (
         "digits classifier: features float32[N,64] on 0..16 -> probabilities float32[N,10]"
     )

@@ -9,7 +9,6 @@ The network (token ids → probabilities, embedding, n_tokens, oov_share) is exp
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from mlops_common.news_spec import (
 )
 from mlops_common.registry import ONNX_OUTPUT_NAME
 from mlops_common.text_graph import FIRST_WORD_ID, tokenizer_model
+from mlops_trainer.export import torch_to_onnx
 from mlops_trainer.text_model import NewsBagClassifier, NewsExportModel
 
 log = logging.getLogger(__name__)
@@ -40,29 +40,16 @@ OUTPUTS = (ONNX_OUTPUT_NAME, EMBEDDING_OUTPUT, N_TOKENS_OUTPUT, OOV_SHARE_OUTPUT
 
 
 def _export_network(network: NewsBagClassifier, opset: int) -> onnx.ModelProto:
-    wrapped = NewsExportModel(network).eval()
     high = FIRST_WORD_ID + max(len(network.vocabulary), 1)
-    example = torch.randint(0, high, (2, 7), dtype=torch.int64)
-    batch = torch.export.Dim("batch", min=1)
-    tokens = torch.export.Dim("tokens", min=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            wrapped,
-            (example,),
-            dynamo=True,
-            input_names=[_IDS],
-            output_names=[_OUT + name for name in OUTPUTS],
-            dynamic_shapes={"ids": {0: batch, 1: tokens}},
-            opset_version=opset,
-            external_data=False,
-            optimize=True,
-            verify=False,
-            verbose=False,
-        )
-    if program is None:  # pragma: no cover - dynamo=True always returns a program
-        raise RuntimeError("torch.onnx.export returned nothing")
-    return _renamed(program.model_proto)
+    model = torch_to_onnx(
+        NewsExportModel(network).eval(),
+        torch.randint(0, high, (2, 7), dtype=torch.int64),
+        input_name=_IDS,
+        output_names=[_OUT + name for name in OUTPUTS],
+        dynamic_axes={0: torch.export.Dim("batch", min=1), 1: torch.export.Dim("tokens", min=1)},
+        opset=opset,
+    )
+    return _renamed(model)
 
 
 def _renamed(model: onnx.ModelProto) -> onnx.ModelProto:
