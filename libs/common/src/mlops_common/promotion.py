@@ -50,8 +50,105 @@ class Promotion:
 
 
 def should_promote(candidate: float, production: float | None, margin: float = 0.0) -> bool:
-    """The promotion rule: no production yet, or ``candidate >= production + margin``."""
+    """The offline rule: no production yet, or ``candidate >= production + margin``."""
     return production is None or candidate >= production + margin
+
+
+@dataclass(frozen=True)
+class LiveEvidence:
+    """What shadowing showed: rows shadowed, labelled rows among them, and each model's
+    accuracy on those labelled rows (``None`` without any)."""
+
+    shadowed: int
+    labelled: int
+    candidate_accuracy: float | None
+    production_accuracy: float | None
+
+
+@dataclass(frozen=True)
+class GateRule:
+    """The promotion gate's settings: the offline ``margin``; the live margin and the least
+    evidence that counts (``min_shadowed`` rows, ``min_labelled`` labelled rows); whether a
+    candidate must wait for that evidence (``require_live``) or may go on offline figures."""
+
+    margin: float = 0.0
+    live_margin: float = 0.0
+    min_shadowed: int = 200
+    min_labelled: int = 50
+    require_live: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The gate's verdict and why; ``waiting``: not yet decided, the live evidence is short."""
+
+    promote: bool
+    reason: str
+    waiting: bool = False
+
+
+def _enough(live: LiveEvidence | None, rule: GateRule) -> bool:
+    return (
+        live is not None
+        and live.shadowed >= rule.min_shadowed
+        and live.labelled >= rule.min_labelled
+        and live.candidate_accuracy is not None
+        and live.production_accuracy is not None
+    )
+
+
+def decide(
+    candidate: float | None,
+    production: float | None,
+    rule: GateRule = GateRule(),
+    live: LiveEvidence | None = None,
+) -> Decision:
+    """The promotion rule, offline and live, in one place.
+
+    1. Offline: the candidate's test metric must pass :func:`should_promote` (a candidate
+       without one, e.g. an imported model, is judged on live evidence alone).
+    2. Live, once there is enough of it: the candidate's accuracy on labelled shadowed rows
+       must be at least production's on the same rows plus ``live_margin``.
+    3. Without enough live evidence: wait when ``require_live`` (or when there is no offline
+       figure either), else decide on the offline figures.
+    """
+    if candidate is not None and not should_promote(candidate, production, rule.margin):
+        assert production is not None
+        return Decision(
+            False,
+            f"offline: candidate {candidate:.4f} < production {production:.4f}"
+            f" + margin {rule.margin:g}",
+        )
+    offline = (
+        "offline: no test metric"
+        if candidate is None
+        else "offline: no production model"
+        if production is None
+        else f"offline: candidate {candidate:.4f} >= production {production:.4f}"
+        f" + margin {rule.margin:g}"
+    )
+    if _enough(live, rule):
+        assert live is not None
+        assert live.candidate_accuracy is not None
+        assert live.production_accuracy is not None
+        better = live.candidate_accuracy >= live.production_accuracy + rule.live_margin
+        sign = ">=" if better else "<"
+        return Decision(
+            better,
+            f"{offline}; live: candidate {live.candidate_accuracy:.4f} {sign} production "
+            f"{live.production_accuracy:.4f} + margin {rule.live_margin:g} on {live.labelled} "
+            f"labelled of {live.shadowed} shadowed rows",
+        )
+    if rule.require_live or candidate is None:
+        shadowed = live.shadowed if live else 0
+        labelled = live.labelled if live else 0
+        return Decision(
+            False,
+            f"{offline}; waiting for live evidence: {shadowed}/{rule.min_shadowed} shadowed, "
+            f"{labelled}/{rule.min_labelled} labelled rows",
+            waiting=True,
+        )
+    return Decision(True, f"{offline}; no live evidence required")
 
 
 def alias_version(client: MlflowClient, alias: str, name: str = MODEL_NAME) -> ModelVersion | None:

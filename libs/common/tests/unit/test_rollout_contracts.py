@@ -1,0 +1,155 @@
+"""Shadow records, rollout state, live statistics and the promotion gate."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops_common.live_stats import shadow_ids, shadow_stats, version_stats
+from mlops_common.promotion import GateRule, LiveEvidence, decide
+from mlops_common.rollout import Probation, RolloutDecision, RolloutState
+from mlops_common.shadow import ShadowDecodeError, ShadowRecord, prediction_ids, shadow_stream
+
+
+def _record(request_id: str, prod: list[int], cand: list[int], **kw: object) -> ShadowRecord:
+    values: dict[str, object] = {
+        "request_id": request_id,
+        "production_version": "1",
+        "candidate_version": "2",
+        "production_labels": prod,
+        "production_confidences": [0.9] * len(prod),
+        "candidate_labels": cand,
+        "candidate_confidences": [0.6] * len(cand),
+        "production_ms": 0.5,
+        "candidate_ms": 0.7,
+    }
+    values.update(kw)
+    return ShadowRecord(**values)  # type: ignore[arg-type]
+
+
+def test_prediction_ids_of_one_and_many_rows() -> None:
+    assert prediction_ids("abc", 1) == ["abc"]
+    assert prediction_ids("abc", 3) == ["abc.0", "abc.1", "abc.2"]
+    assert shadow_stream("news") == "shadow:news"
+
+
+def test_shadow_record_round_trips_through_bytes_fields() -> None:
+    record = _record("r1", [1, 2], [1, 3], timestamp=12.5)
+    fields = {k.encode(): v.encode() for k, v in record.encode().items()}
+    decoded = ShadowRecord.decode(fields)
+    assert decoded.request_id == "r1"
+    assert decoded.rows == 2
+    assert list(decoded.candidate_labels) == [1, 3]
+    assert decoded.candidate_confidences[0] == pytest.approx(0.6)
+    assert decoded.prediction_ids() == ["r1.0", "r1.1"]
+    assert decoded.timestamp == 12.5
+
+
+def test_shadow_record_refuses_ragged_rows_and_malformed_fields() -> None:
+    with pytest.raises(ValueError, match="same number"):
+        _record("r", [1, 2], [1])
+    fields = _record("r", [1], [1]).encode()
+    fields["candidate_labels"] = "x"
+    with pytest.raises(ShadowDecodeError, match="malformed"):
+        ShadowRecord.decode(fields)
+    del fields["id"]
+    with pytest.raises(ShadowDecodeError, match="lacks field 'id'"):
+        ShadowRecord.decode(fields)
+
+
+def test_shadow_stats_score_both_models_on_the_same_labelled_rows() -> None:
+    records = [
+        _record("a", [1], [1]),
+        _record("b", [2, 3], [2, 0]),
+        _record("c", [4], [4], candidate_version="9"),  # another candidate: ignored
+    ]
+    truths = {"a": 1, "b.1": 0}
+    stats = shadow_stats(records, truths, production="1", candidate="2")
+    assert (stats.requests, stats.rows) == (2, 3)
+    assert stats.agreement == pytest.approx(2 / 3)
+    assert stats.production.labelled == 2
+    assert stats.production.accuracy == 0.5
+    assert stats.candidate.accuracy == 1.0
+    assert stats.candidate.mean_confidence == pytest.approx(0.6)
+    assert stats.as_dict()["candidate"]["p99_ms"] == pytest.approx(0.7)  # type: ignore[index]
+    assert shadow_ids(records[:2]) == ["a", "b.0", "b.1"]
+
+
+def test_version_stats_without_labels_or_rows() -> None:
+    empty = version_stats("1", [], [], [], [])
+    assert empty.accuracy is None
+    assert empty.mean_confidence is None
+    assert empty.p99_ms is None
+    some = version_stats("1", [1, 2], [0.5, 1.0], [None, None], [1.0, 3.0])
+    assert some.labelled == 0
+    assert some.accuracy is None
+    assert some.p50_ms == 2.0
+
+
+def test_rollout_state_decodes_fields_and_ignores_malformed_ones() -> None:
+    probation = Probation(version="3", previous="2", started=10.0, until=20.0)
+    state = RolloutState.from_fields(
+        {
+            b"shadow": b"on",
+            b"shadow_share": b"0.25",
+            b"pinned": b"2",
+            b"probation": probation.model_dump_json().encode(),
+            b"production": b"3",
+        }
+    )
+    assert state.share(1.0) == 0.25
+    assert state.pinned == "2"
+    assert state.production == "3"
+    assert state.probation == probation
+    assert state.probation.active(15.0)
+    assert not state.probation.active(20.0)
+    bad = RolloutState.from_fields({"shadow_share": "7", "probation": "{", "shadow": "off"})
+    assert bad.shadow_share is None
+    assert bad.probation is None
+    assert bad.share(1.0) == 0.0
+    assert RolloutState.from_fields({}).share(0.5) == 0.5
+
+
+def test_decision_log_entry_rejects_unknown_actions() -> None:
+    entry = RolloutDecision(action="rolled_back", version="3", previous="2", reason="worse")
+    assert RolloutDecision.model_validate_json(entry.model_dump_json()) == entry
+    with pytest.raises(ValueError):
+        RolloutDecision(action="exploded")  # type: ignore[arg-type]
+
+
+RULE = GateRule(margin=0.0, live_margin=0.0, min_shadowed=100, min_labelled=20)
+
+
+def test_gate_refuses_a_candidate_worse_offline_whatever_the_live_evidence() -> None:
+    live = LiveEvidence(shadowed=500, labelled=100, candidate_accuracy=1.0, production_accuracy=0.5)
+    verdict = decide(0.90, 0.95, RULE, live)
+    assert not verdict.promote
+    assert not verdict.waiting
+    assert "offline" in verdict.reason
+
+
+def test_gate_refuses_better_offline_but_worse_live() -> None:
+    live = LiveEvidence(shadowed=500, labelled=100, candidate_accuracy=0.7, production_accuracy=0.9)
+    verdict = decide(0.99, 0.95, RULE, live)
+    assert not verdict.promote
+    assert "live: candidate 0.7000 < production 0.9000" in verdict.reason
+
+
+def test_gate_promotes_better_on_both() -> None:
+    live = LiveEvidence(
+        shadowed=500, labelled=100, candidate_accuracy=0.95, production_accuracy=0.9
+    )
+    verdict = decide(0.99, 0.95, RULE, live)
+    assert verdict.promote
+    assert "100 labelled of 500 shadowed" in verdict.reason
+
+
+def test_gate_waits_for_evidence_when_required_or_without_an_offline_figure() -> None:
+    short = LiveEvidence(shadowed=50, labelled=5, candidate_accuracy=1.0, production_accuracy=0.5)
+    assert decide(0.99, 0.95, RULE, short).promote  # offline alone is allowed
+    strict = GateRule(min_shadowed=100, min_labelled=20, require_live=True)
+    waiting = decide(0.99, 0.95, strict, short)
+    assert waiting.waiting
+    assert not waiting.promote
+    assert "50/100 shadowed" in waiting.reason
+    assert decide(None, 0.95, RULE, None).waiting
+    assert decide(0.5, None, RULE).promote  # no production yet
