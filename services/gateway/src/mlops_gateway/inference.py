@@ -129,9 +129,18 @@ class InferenceClient:
             raise map_rpc_error(exc, what) from exc
 
     async def predict(
-        self, name: str, spec: ModelSpec, inputs: NDArray[np.float32], request_id: str
+        self,
+        name: str,
+        spec: ModelSpec,
+        inputs: NDArray[np.float32],
+        request_id: str,
+        *,
+        infer_id: str = "",
     ) -> Prediction:
         """Class probabilities of ``inputs`` (float32, ``[n, ...]``) from the model ``name``.
+
+        ``infer_id``: the OIP request id (default ``request_id``); ``request_id`` travels as
+        the ``x-request-id`` metadata.
 
         The input and output tensors are the ones ``spec`` names; the answer must hold one
         probability per class of the spec for each instance.
@@ -139,7 +148,7 @@ class InferenceClient:
         inputs = np.ascontiguousarray(inputs, dtype="<f4")
         request = pb.ModelInferRequest(
             model_name=name,
-            id=request_id,
+            id=infer_id or request_id,
             inputs=[
                 pb.ModelInferRequest.InferInputTensor(
                     name=spec.input.tensor, datatype="FP32", shape=list(inputs.shape)
@@ -158,11 +167,17 @@ class InferenceClient:
         )
 
     async def predict_texts(
-        self, name: str, spec: ModelSpec, texts: Sequence[str], request_id: str
+        self,
+        name: str,
+        spec: ModelSpec,
+        texts: Sequence[str],
+        request_id: str,
+        *,
+        infer_id: str = "",
     ) -> Prediction:
         """Class probabilities of ``texts`` (one string per instance) from the text model
         ``name``, with the values of its spec's ``output:<tensor>:<i>`` columns."""
-        request = text_request(name, spec, texts, request_id)
+        request = text_request(name, spec, texts, infer_id or request_id)
         response = await self.model_infer(request, request_id)
         n = len(texts)
         return Prediction(

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from mlops_common.errors import InputError, InvalidFeaturesError, InvalidImageError
 from mlops_common.features import image_to_features
+from mlops_common.shadow import prediction_ids
 from mlops_common.vectors import validate_vectors
 from mlops_gateway.answers import PredictionResult, new_ids
 from mlops_gateway.catalog import ModelCatalog, ServedModel
@@ -165,13 +166,14 @@ class Predictor:
         prediction id: feedback may name either, and the id index holds one field for it, not two.
         """
         assert model.spec is not None
+        infer_id = inference_id(request_id, request_id_unique)
         start = time.perf_counter()
-        result = await self._inference.predict(model.name, model.spec, features, request_id)
+        result = await self._inference.predict(
+            model.name, model.spec, features, request_id, infer_id=infer_id
+        )
         elapsed = time.perf_counter() - start
         n = len(features)
-        return self._answer(
-            model, result, features.reshape(n, -1), request_id, request_id_unique, elapsed
-        )
+        return self._answer(model, result, features.reshape(n, -1), request_id, infer_id, elapsed)
 
     async def predict_texts(
         self,
@@ -193,14 +195,15 @@ class Predictor:
             max_chars=self.max_text_chars,
         )
         start = time.perf_counter()
-        result = await self._inference.predict_texts(model.name, spec, checked, request_id)
+        infer_id = inference_id(request_id, request_id_unique)
+        result = await self._inference.predict_texts(
+            model.name, spec, checked, request_id, infer_id=infer_id
+        )
         elapsed = time.perf_counter() - start
         assert result.logged is not None
         limit = self.traffic_text_max_chars
         stored = [text[:limit] for text in checked] if self.store_text else None
-        return self._answer(
-            model, result, result.logged, request_id, request_id_unique, elapsed, stored
-        )
+        return self._answer(model, result, result.logged, request_id, infer_id, elapsed, stored)
 
     def _answer(
         self,
@@ -208,15 +211,15 @@ class Predictor:
         result: Prediction,
         logged: NDArray[np.float32],
         request_id: str,
-        request_id_unique: bool,
+        infer_id: str,
         elapsed: float,
         texts: Sequence[str] | None = None,
     ) -> PredictionResult:
         """Observe the call, give each instance its id, offer the traffic (``logged``: the
         ``[n, k]`` values each entry logs), build the answer.
 
-        A one-instance request whose id is unique (the gateway made it) uses that id as its
-        prediction id: feedback may name either, and the id index holds one field for it, not two.
+        The prediction ids derive from the inference id (``infer_id``,
+        :func:`mlops_common.shadow.prediction_ids`), so inference's shadow records join feedback.
         """
         self._metrics.inference_duration.observe(elapsed)
         if result.model_version != model.version:
@@ -225,7 +228,7 @@ class Predictor:
         labels = probabilities.argmax(axis=1)
         confidences = probabilities.max(axis=1)
         n = len(labels)
-        ids = [request_id] if request_id_unique and n == 1 else new_ids(n)
+        ids = prediction_ids(infer_id, n)
         # An entry needs values or a text: a text spec that logs no values, with texts not
         # stored, leaves nothing to log.
         if self._traffic is not None and (logged.shape[1] or texts is not None):
@@ -247,6 +250,13 @@ class Predictor:
             request_id, result.model_name, result.model_version, ids, labels, confidences,
             probabilities, model.classes,
         )  # fmt: skip
+
+
+def inference_id(request_id: str, request_id_unique: bool) -> str:
+    """The id a request carries to inference: the request's own id when the gateway made it
+    (unique), else a fresh random one (a client's ``X-Request-ID`` may repeat). Its instances'
+    prediction ids derive from it (:func:`mlops_common.shadow.prediction_ids`)."""
+    return request_id if request_id_unique else new_ids(1)[0]
 
 
 def decode_base64(text: str, index: int = 0) -> bytes:
