@@ -10,7 +10,17 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
 
 from mlops_gateway import __version__
-from mlops_gateway.api.routes import drift, feedback, health, jobs, model, models, oip, predict
+from mlops_gateway.api.routes import (
+    drift,
+    feedback,
+    health,
+    jobs,
+    model,
+    models,
+    oip,
+    predict,
+    rollout,
+)
 from mlops_gateway.errors import install_error_handlers
 from mlops_gateway.limits import LimitsMiddleware, TokenBucketLimiter
 from mlops_gateway.metrics import GatewayMetrics, RequestContextMiddleware
@@ -50,7 +60,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    for module in (predict, models, feedback, jobs, model, drift, oip, health):
+    for module in (predict, models, rollout, feedback, jobs, model, drift, oip, health):
         app.include_router(module.router)
     install_error_handlers(app)
     limiter = (

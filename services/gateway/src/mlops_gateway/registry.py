@@ -124,6 +124,18 @@ class ModelRegistry:
         info: ModelVersionInfo = await self._run(get)
         return info
 
+    async def aliases(self, name: str | None = None) -> dict[str, str]:
+        """Every alias of the registered model and the version it names (one call); 404 when
+        the model is not registered."""
+        name = name or self.model_name
+
+        def get() -> dict[str, str]:
+            model = self._mlflow().get_registered_model(name)
+            return {str(alias): str(version) for alias, version in (model.aliases or {}).items()}
+
+        found: dict[str, str] = await self._run(get)
+        return found
+
     async def versions(self, name: str | None = None) -> list[ModelVersionInfo]:
         """Registered versions, newest first (at most :data:`MAX_LISTED_VERSIONS`)."""
         name = name or self.model_name

@@ -21,6 +21,8 @@ from mlops_gateway.jobs import JobQueue
 from mlops_gateway.metrics import GatewayMetrics
 from mlops_gateway.predictor import Predictor
 from mlops_gateway.registry import ModelRegistry
+from mlops_gateway.rollout import Rollouts
+from mlops_gateway.rollout_store import RolloutStore
 from mlops_gateway.settings import GatewaySettings
 from mlops_gateway.traffic import TrafficLogger
 
@@ -39,6 +41,7 @@ class Services:
     feedback: FeedbackStore
     jobs: JobQueue
     registry: ModelRegistry
+    rollouts: Rollouts
     drift: DriftClient
     celery: Celery
 
@@ -92,6 +95,9 @@ async def open_services(
         check_timeout_s=settings.drift_check_timeout_s,
         report_timeout_s=settings.drift_report_timeout_s,
     )
+    registry = ModelRegistry(
+        settings.tracking_uri, settings.model_name, redis, settings.registry_timeout_s
+    )
     services = Services(
         settings=settings,
         metrics=metrics,
@@ -113,9 +119,8 @@ async def open_services(
         ),
         feedback=FeedbackStore(redis, traffic, settings.prediction_ttl_s, catalog.classes_of),
         jobs=JobQueue(celery),
-        registry=ModelRegistry(
-            settings.tracking_uri, settings.model_name, redis, settings.registry_timeout_s
-        ),
+        registry=registry,
+        rollouts=Rollouts(RolloutStore(redis), registry, catalog),
         drift=drift,
         celery=celery,
     )

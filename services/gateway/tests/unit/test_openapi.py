@@ -20,6 +20,8 @@ ROUTES = {
     ("get", "/v1/models/{name}/drift"),
     ("post", "/v1/models/{name}/drift/check"),
     ("get", "/v1/models/{name}/drift/report"),
+    ("get", "/v1/models/{name}/rollout"),
+    ("post", "/v1/models/{name}/rollout"),
     ("post", "/v1/model/promote"),
     ("get", "/v1/drift"),
     ("get", "/v1/drift/report"),

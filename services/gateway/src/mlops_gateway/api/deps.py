@@ -16,6 +16,7 @@ from mlops_gateway.inference import InferenceClient
 from mlops_gateway.jobs import JobQueue
 from mlops_gateway.predictor import Predictor
 from mlops_gateway.registry import ModelRegistry
+from mlops_gateway.rollout import Rollouts
 from mlops_gateway.services import Services
 from mlops_gateway.settings import GatewaySettings
 
@@ -68,6 +69,10 @@ async def _drift(services: ServicesDep) -> DriftClient:
     return services.drift
 
 
+async def _rollouts(services: ServicesDep) -> Rollouts:
+    return services.rollouts
+
+
 async def _catalog(services: ServicesDep) -> ModelCatalog:
     return services.catalog
 
@@ -97,5 +102,6 @@ JobsDep = Annotated[JobQueue, Depends(_jobs)]
 RegistryDep = Annotated[ModelRegistry, Depends(_registry)]
 DriftDep = Annotated[DriftClient, Depends(_drift)]
 CatalogDep = Annotated[ModelCatalog, Depends(_catalog)]
+RolloutsDep = Annotated[Rollouts, Depends(_rollouts)]
 SettingsDep = Annotated[GatewaySettings, Depends(_settings)]
 AdminDep = Depends(require_admin)
