@@ -21,6 +21,7 @@ PAGES = (
     ("model.py", "Model", ":material/model_training:", "model"),
     ("drift.py", "Drift", ":material/monitoring:", "drift"),
     ("retraining.py", "Retraining", ":material/autorenew:", "retraining"),
+    ("rollout.py", "Rollout", ":material/alt_route:", "rollout"),
 )
 
 

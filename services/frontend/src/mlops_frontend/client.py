@@ -34,6 +34,7 @@ from mlops_frontend.api import (
     Promotion,
     parse,
 )
+from mlops_frontend.rollout_api import Rollout
 from mlops_frontend.settings import FrontendSettings
 
 API_KEY_HEADER = "X-API-Key"
@@ -174,6 +175,20 @@ class PlatformClient:
         body = {"version": str(version)}
         path = _model_path(name, "promote")
         return self._json(Promotion, "POST", path, json=body, api_key=api_key)
+
+    # -- rollout ---------------------------------------------------------------------------
+
+    def rollout(self, name: str) -> Rollout:
+        """``name``'s rollout: production, candidate, shadowing, pin, probation, the pair's
+        live figures and the decision log (``GET /v1/models/{name}/rollout``)."""
+        return self._json(Rollout, "GET", _model_path(name, "rollout"))
+
+    def rollout_action(self, name: str, body: dict[str, Any], api_key: str) -> Rollout:
+        """Act on ``name``'s rollout (needs the admin key): ``{"action": "shadow", "enabled",
+        "share"?}``, ``{"action": "pin", "version"}``, ``{"action": "unpin"}`` or
+        ``{"action": "end_probation"}``; answers the new rollout."""
+        path = _model_path(name, "rollout")
+        return self._json(Rollout, "POST", path, json=body, api_key=api_key)
 
     # -- prediction and feedback ----------------------------------------------------------
 

@@ -172,3 +172,26 @@ def test_a_drift_error_relayed_by_the_gateway_keeps_its_code() -> None:
         client_with(answering(409, body)).run_drift_check("d", "secret")
     assert (caught.value.status, caught.value.code) == (409, "window_too_small")
     assert caught.value.service == "gateway"
+
+
+def test_rollout_reads_the_state_and_actions_post_with_the_admin_key() -> None:
+    seen: list[httpx.Request] = []
+    body = {
+        "model": "news",
+        "production": {"version": "2"},
+        "candidate": {"version": 3},
+        "shadow": {"enabled": True, "share": None},
+        "pinned": None,
+        "probation": None,
+        "stats": None,
+        "decisions": [{"action": "shadow", "by": "admin", "timestamp": 1.0}],
+    }
+    client = client_with(answering(200, body, seen))
+    rollout = client.rollout("news")
+    assert rollout.candidate is not None
+    assert (rollout.production.version, rollout.candidate.version) == ("2", "3")
+    assert rollout.decisions[0].action == "shadow"
+    client.rollout_action("news", {"action": "unpin"}, "key")
+    assert (seen[1].method, seen[1].url.path) == ("POST", "/v1/models/news/rollout")
+    assert seen[1].headers["X-API-Key"] == "key"
+    assert json.loads(seen[1].content) == {"action": "unpin"}
