@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -28,9 +28,12 @@ from mlops_inference.errors import InferenceError, QueueFullError, ShuttingDownE
 log = logging.getLogger(__name__)
 
 Arrays = dict[str, np.ndarray]
-#: Runs one batch (blocking) and returns the outputs and the model version that made them.
-Runner = Callable[[Arrays], tuple[Arrays, str]]
-BatchResult = tuple[Arrays, str]
+#: What the runner says about the run that made a batch (the endpoint's: version and run time);
+#: every request of the batch gets it back beside its own rows.
+M = TypeVar("M")
+#: Runs one batch (blocking) and returns the outputs and what made them.
+Runner = Callable[[Arrays], tuple[Arrays, M]]
+BatchResult = tuple[Arrays, M]
 
 
 def layout(inputs: Arrays) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
@@ -39,22 +42,22 @@ def layout(inputs: Arrays) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
 
 
 @dataclass(eq=False, slots=True)
-class _Pending:
+class _Pending(Generic[M]):
     inputs: Arrays
     rows: int
-    future: asyncio.Future[BatchResult]
+    future: asyncio.Future[BatchResult[M]]
     key: tuple[Any, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         self.key = layout(self.inputs)
 
 
-class Batcher:
+class Batcher(Generic[M]):
     """Collects concurrent requests into batches and runs them on ``runner`` in a thread."""
 
     def __init__(
         self,
-        runner: Runner,
+        runner: Runner[M],
         *,
         max_batch_size: int,
         max_wait_s: float = 0.0,
@@ -65,9 +68,9 @@ class Batcher:
         self._inline = inline
         self._max_rows = max_batch_size
         self._max_wait = max_wait_s
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queue_size)
+        self._queue: asyncio.Queue[_Pending[M]] = asyncio.Queue(maxsize=max_queue_size)
         self._arrived = asyncio.Event()
-        self._carry: _Pending | None = None
+        self._carry: _Pending[M] | None = None
         self._slot = asyncio.Semaphore(1)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
         self._running: set[asyncio.Task[None]] = set()
@@ -84,11 +87,11 @@ class Batcher:
         if self._loop_task is None:
             self._loop_task = asyncio.get_running_loop().create_task(self._loop(), name="batcher")
 
-    async def submit(self, inputs: Arrays, rows: int) -> BatchResult:
+    async def submit(self, inputs: Arrays, rows: int) -> BatchResult[M]:
         """Queue ``inputs`` (``rows`` rows each) and wait for exactly their outputs."""
         if self._closed:
             raise ShuttingDownError("the server is shutting down")
-        pending = _Pending(inputs, rows, asyncio.get_running_loop().create_future())
+        pending: _Pending[M] = _Pending(inputs, rows, asyncio.get_running_loop().create_future())
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
@@ -113,13 +116,13 @@ class Batcher:
                 pending.future.set_exception(ShuttingDownError("the server is shutting down"))
         self._executor.shutdown(wait=True)
 
-    async def _next(self) -> _Pending:
+    async def _next(self) -> _Pending[M]:
         if self._carry is not None:
             pending, self._carry = self._carry, None
             return pending
         return await self._queue.get()
 
-    def _fill(self, batch: list[_Pending], rows: int) -> int:
+    def _fill(self, batch: list[_Pending[M]], rows: int) -> int:
         """Add what is already queued to ``batch`` while it fits; return the row count."""
         while rows < self._max_rows and self._carry is None and not self._queue.empty():
             pending = self._queue.get_nowait()
@@ -132,7 +135,7 @@ class Batcher:
             rows += pending.rows
         return rows
 
-    async def _collect(self) -> list[_Pending]:
+    async def _collect(self) -> list[_Pending[M]]:
         first = await self._next()
         if self._queue.empty() and not self._inline():
             await asyncio.sleep(0)  # one loop pass: lets requests already received queue up
@@ -169,7 +172,7 @@ class Batcher:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-    async def _run(self, batch: list[_Pending]) -> None:
+    async def _run(self, batch: list[_Pending[M]]) -> None:
         try:
             live = [p for p in batch if not p.future.done()]  # cancelled callers are dropped
             if live:
@@ -177,14 +180,14 @@ class Batcher:
         finally:
             self._slot.release()
 
-    async def _execute(self, inputs: Arrays) -> BatchResult:
+    async def _execute(self, inputs: Arrays) -> BatchResult[M]:
         if self._inline():  # cheaper than a thread hop for a model this fast
             return self._runner(inputs)
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, self._runner, inputs
         )
 
-    async def _run_live(self, live: list[_Pending]) -> None:
+    async def _run_live(self, live: list[_Pending[M]]) -> None:
         rows = sum(p.rows for p in live)
         if len(live) == 1:
             inputs = live[0].inputs
@@ -192,7 +195,7 @@ class Batcher:
             names = live[0].inputs
             inputs = {name: np.concatenate([p.inputs[name] for p in live]) for name in names}
         try:
-            outputs, version = await self._execute(inputs)
+            outputs, meta = await self._execute(inputs)
             _check_rows(outputs, rows)
         except Exception as exc:
             if len(live) == 1:
@@ -207,20 +210,20 @@ class Batcher:
             end = start + pending.rows
             if not pending.future.done():
                 own = {name: array[start:end] for name, array in outputs.items()}
-                pending.future.set_result((own, version))
+                pending.future.set_result((own, meta))
             start = end
 
-    async def _run_single(self, pending: _Pending) -> None:
+    async def _run_single(self, pending: _Pending[M]) -> None:
         if pending.future.done():
             return
         try:
-            outputs, version = await self._execute(pending.inputs)
+            outputs, meta = await self._execute(pending.inputs)
             _check_rows(outputs, pending.rows)
         except Exception as exc:
             _resolve_error(pending, exc)
         else:
             if not pending.future.done():
-                pending.future.set_result((outputs, version))
+                pending.future.set_result((outputs, meta))
 
 
 def _check_rows(outputs: Arrays, rows: int) -> None:
@@ -229,6 +232,6 @@ def _check_rows(outputs: Arrays, rows: int) -> None:
             raise InferenceError(f"model output {name!r} has {array.shape} for {rows} input rows")
 
 
-def _resolve_error(pending: _Pending, exc: Exception) -> None:
+def _resolve_error(pending: _Pending[Any], exc: Exception) -> None:
     if not pending.future.done():
         pending.future.set_exception(exc)

@@ -4,6 +4,10 @@ A :class:`ModelEndpoint` validates requests against its model, runs them (throug
 :class:`~mlops_inference.batcher.Batcher` or on the shared worker threads) and swaps in a new
 model atomically: a request or batch that already took the old model finishes on it. It also
 keeps the last load error, so readiness can say why the model is not served.
+
+When shadow evaluation has a candidate for this model (:mod:`mlops_inference.candidate` sets
+:attr:`ModelEndpoint.shadow`), each answer is offered to it after it is computed: one attribute
+check when there is none.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -28,7 +33,17 @@ from mlops_inference.metrics import InferenceMetrics
 from mlops_inference.model import OnnxModel, TensorSpec
 from mlops_inference.settings import InferenceSettings
 
+if TYPE_CHECKING:
+    from mlops_inference.shadow import Shadow
+
 log = logging.getLogger(__name__)
+
+
+class Ran(NamedTuple):
+    """What made a batch: the model version and its ``session.run`` time in milliseconds."""
+
+    version: str
+    ms: float
 
 
 class ModelEndpoint:
@@ -53,7 +68,9 @@ class ModelEndpoint:
         self._batch_duration = metrics.batch_duration.labels(model=name)
         self._ready_gauge = metrics.model_ready.labels(model=name)
         self._ready_gauge.set(0)
-        self._batcher: Batcher | None = None
+        #: Shadow evaluation of a staged candidate, while one is loaded and shadowed.
+        self.shadow: Shadow | None = None
+        self._batcher: Batcher[Ran] | None = None
         if settings.batching:
             self._batcher = Batcher(
                 self._run_current,
@@ -137,18 +154,18 @@ class ModelEndpoint:
         limit = self.settings.inline_max_ms / 1000.0
         return model is not None and model.batch_seconds <= limit
 
-    def _predict(self, model: OnnxModel, inputs: Arrays) -> Arrays:
+    def _predict(self, model: OnnxModel, inputs: Arrays) -> tuple[Arrays, Ran]:
         """Run ``model`` on one batch (blocking), observing its size and ``session.run`` time."""
         outputs, seconds = model.predict_timed(inputs)
         self._batch_duration.observe(seconds)
         self._batch_size.observe(len(next(iter(inputs.values()))))
-        return outputs
+        return outputs, Ran(model.version, seconds * 1000.0)
 
-    def _run_current(self, inputs: Arrays) -> tuple[Arrays, str]:
+    def _run_current(self, inputs: Arrays) -> tuple[Arrays, Ran]:
         model = self._model  # taken once: a swap mid-batch does not affect this batch
         if model is None:
             raise ModelNotReadyError(self.not_ready_reason())
-        return self._predict(model, inputs), model.version
+        return self._predict(model, inputs)
 
     async def infer(self, request: InferRequest) -> InferResponse:
         """Validate ``request`` against the served model, run it, return its outputs."""
@@ -158,17 +175,19 @@ class ModelEndpoint:
         inputs, rows = self._validate(model, request.inputs)
         wanted = self._wanted_outputs(model, request.outputs)
         if self._batcher is not None:
-            outputs, version = await self._batcher.submit(inputs, rows)
+            outputs, ran = await self._batcher.submit(inputs, rows)
         elif self._run_inline():
-            outputs, version = self._predict(model, inputs), model.version
+            outputs, ran = self._predict(model, inputs)
         else:
             assert self._workers is not None
             loop = asyncio.get_running_loop()
-            outputs = await loop.run_in_executor(self._workers, self._predict, model, inputs)
-            version = model.version
+            outputs, ran = await loop.run_in_executor(self._workers, self._predict, model, inputs)
+        shadow = self.shadow
+        if shadow is not None:  # queues the candidate's run for later; never waits for it
+            shadow.offer(request.id, inputs, outputs, ran)
         return InferResponse(
             model_name=self.name,
-            model_version=version,
+            model_version=ran.version,
             id=request.id,
             outputs=[(spec, outputs[spec.name]) for spec in wanted],
         )

@@ -6,6 +6,10 @@ the pinned version, or the file's content hash), and when that differs from the 
 loads and warms it in a worker thread, then swaps it into the model's endpoint. A version that
 fails to load is remembered and not retried, the old model (if any) keeps serving, and the
 error is kept on the endpoint so readiness can tell why the model is not served.
+
+A manager loads into any :class:`ModelSlot`: a served model's endpoint, or the candidate slot
+of shadow evaluation (:mod:`mlops_inference.candidate`), which loads a given version with
+:meth:`ModelManager.ensure` instead of following the URI.
 """
 
 from __future__ import annotations
@@ -14,16 +18,35 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 from mlops_inference.catalog import ModelConfig
-from mlops_inference.endpoint import ModelEndpoint
 from mlops_inference.errors import ModelLoadError
 from mlops_inference.metrics import InferenceMetrics
-from mlops_inference.model import load_model
+from mlops_inference.model import OnnxModel, load_model
 from mlops_inference.settings import InferenceSettings
 from mlops_inference.source import ModelSource, RegistryRef
 
 log = logging.getLogger(__name__)
+
+
+class ModelSlot(Protocol):
+    """Where a manager puts what it loads (a :class:`~mlops_inference.endpoint.ModelEndpoint`)."""
+
+    error: str | None
+
+    @property
+    def model(self) -> OnnxModel | None:
+        """The model held now."""
+        ...
+
+    def swap(self, model: OnnxModel) -> OnnxModel | None:
+        """Hold ``model`` from now on; return the old one."""
+        ...
+
+    def fail(self, reason: str) -> None:
+        """Remember why a load failed."""
+        ...
 
 
 class ModelManager:
@@ -33,10 +56,12 @@ class ModelManager:
         self,
         config: ModelConfig,
         settings: InferenceSettings,
-        endpoint: ModelEndpoint,
+        endpoint: ModelSlot,
         metrics: InferenceMetrics,
         cache_dir: Path,
         on_change: Callable[[], Awaitable[None]],
+        *,
+        threads: int | None = None,
     ) -> None:
         self.config = config
         self._settings = settings
@@ -45,6 +70,7 @@ class ModelManager:
         # Each served name downloads into its own folder: two names may share a registry model.
         self._source = ModelSource(config.uri, settings.tracking_uri, cache_dir / config.name)
         self._on_change = on_change
+        self._threads = threads or settings.cpu_threads()
         self._lock = asyncio.Lock()
         self._failed: set[str] = set()
 
@@ -66,10 +92,18 @@ class ModelManager:
                 if self._endpoint.model is None:
                     await self._failed_load(reason)
                 return False
-            current = self._endpoint.model
-            if (current is not None and current.version == target) or target in self._failed:
-                return False
-            return await self._load(target)
+            return await self._ensure(target)
+
+    async def ensure(self, version: str) -> bool:
+        """Load and swap in ``version`` unless it is held already or was refused before."""
+        async with self._lock:
+            return await self._ensure(version)
+
+    async def _ensure(self, version: str) -> bool:
+        current = self._endpoint.model
+        if (current is not None and current.version == version) or version in self._failed:
+            return False
+        return await self._load(version)
 
     async def _failed_load(self, reason: str) -> None:
         changed = self._endpoint.error != reason
@@ -87,7 +121,7 @@ class ModelManager:
                 load_model,
                 self._source,
                 name,
-                threads=settings.cpu_threads(),
+                threads=self._threads,
                 version=version,
                 warmup_rows=settings.max_batch_size,
             )

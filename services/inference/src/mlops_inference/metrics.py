@@ -6,6 +6,10 @@ run in one process (tests) without clashing in the global registry. What is per 
 requests, request duration, batch size, batch duration and ``inference_model_ready``;
 ``inference_model_info`` names the model in its ``name`` label, as before. Queue depth, swaps
 and load failures stay server-wide totals (the logs name the model).
+
+Shadow evaluation (:mod:`mlops_inference.shadow`) has its own ``inference_shadow_*`` family,
+labelled by the served model: requests by outcome, rows, agreeing rows, confidence sums per
+role (mean confidence = sum / rows), the candidate's batch time and the loaded candidate.
 """
 
 from __future__ import annotations
@@ -71,6 +75,50 @@ class InferenceMetrics:
         self.load_failures = Counter(
             "inference_model_load_failures",
             "Model versions that could not be loaded or warmed up.",
+            registry=self.registry,
+        )
+
+        self.shadow_requests = Counter(
+            "inference_shadow_requests",
+            "Shadowed requests by outcome: run (the candidate answered), dropped (shadow queue "
+            "full), failed (the candidate raised), unwritten (the record could not reach Redis).",
+            ("model", "outcome"),
+            registry=self.registry,
+        )
+        self.shadow_rows = Counter(
+            "inference_shadow_rows",
+            "Rows the candidate answered beside production.",
+            ("model",),
+            registry=self.registry,
+        )
+        self.shadow_agreed_rows = Counter(
+            "inference_shadow_agreed_rows",
+            "Shadowed rows where candidate and production chose the same class.",
+            ("model",),
+            registry=self.registry,
+        )
+        self.shadow_confidence = Counter(
+            "inference_shadow_confidence_sum",
+            "Sum of the confidences of shadowed rows, by role (production or candidate).",
+            ("model", "role"),
+            registry=self.registry,
+        )
+        self.shadow_batch_duration = latency_histogram(
+            "inference_shadow_batch_duration_seconds",
+            "Time one candidate run takes (onnxruntime, one shadow batch).",
+            ("model",),
+            registry=self.registry,
+        )
+        self.shadow_candidate = Gauge(
+            "inference_shadow_candidate",
+            "1 for the staged candidate version loaded for shadow evaluation.",
+            ("model", "version"),
+            registry=self.registry,
+        )
+        self.shadow_incompatible = Counter(
+            "inference_shadow_incompatible",
+            "Candidate versions not shadowed because their inputs differ from production's.",
+            ("model",),
             registry=self.registry,
         )
 

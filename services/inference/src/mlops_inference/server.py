@@ -26,6 +26,9 @@ not-ready while the others serve. Health: the services ``""`` and
 model's name is a health service of its own, SERVING while that model is loaded. The health
 service ``inference/live`` (``LIVENESS_SERVICE``) is SERVING from start to shutdown whatever the
 models do: liveness probes check it, so one broken model never gets the process restarted.
+A model served from its ``production`` alias also gets a
+:class:`~mlops_inference.candidate.ShadowController` (unless ``INFERENCE_SHADOW=false``), which
+shadows its ``staging`` version; those share one Redis client.
 """
 
 from __future__ import annotations
@@ -45,9 +48,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.trace import TracerProvider
 from prometheus_client import start_http_server
+from redis import Redis
 
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
+from mlops_inference.candidate import ShadowController, shadowed_ref
 from mlops_inference.catalog import ModelConfig
 from mlops_inference.dataplane import DataPlane
 from mlops_inference.manager import ModelManager
@@ -113,6 +118,19 @@ class InferenceServer:
             for config in configs
         }
         self.watchers = [ModelWatcher(settings, manager) for manager in self.managers.values()]
+        self._redis: Redis | None = None
+        #: Shadow evaluation of each model served from its production alias, by served name.
+        self.shadows: dict[str, ShadowController] = {}
+        refs = {config.name: shadowed_ref(config) for config in configs} if settings.shadow else {}
+        for name, ref in refs.items():
+            if ref is not None:
+                if self._redis is None:  # short timeouts: a dead Redis only drops shadow records
+                    self._redis = Redis.from_url(
+                        settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
+                    )
+                self.shadows[name] = ShadowController(
+                    ref, dataplane.endpoints[name], settings, metrics, self._redis, cache_dir
+                )
         self._health_lock = asyncio.Lock()
         self._stopping = False
         self._metrics_http: Any = None
@@ -204,6 +222,8 @@ class InferenceServer:
             self._initial = asyncio.get_running_loop().create_task(self._refresh_all())
         for watcher in self.watchers:
             watcher.start()
+        for shadow in self.shadows.values():
+            shadow.start()
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking requests, let in-flight ones finish (up to ``grace`` s), shut down."""
@@ -212,6 +232,10 @@ class InferenceServer:
         for watcher in self.watchers:
             await watcher.stop()
         await self._grpc.stop(self.settings.grace_period_s if grace is None else grace)
+        for shadow in self.shadows.values():
+            await shadow.stop()
+        if self._redis is not None:
+            self._redis.close()
         await self.dataplane.stop()
         if self._metrics_http is not None:
             # shutdown() waits for the serving thread's next poll (0.5 s): do not wait for it.

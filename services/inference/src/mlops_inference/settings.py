@@ -4,8 +4,9 @@ The names every deployment relies on are fixed in ARCHITECTURE.md: ``INFERENCE_M
 models served, see :mod:`mlops_inference.catalog`), or for one model ``INFERENCE_MODEL_URI`` and
 ``INFERENCE_MODEL_NAME``, ``INFERENCE_PORT``, ``INFERENCE_METRICS_PORT``,
 ``INFERENCE_MAX_BATCH_SIZE`` and ``INFERENCE_BATCHING`` (``on``/``off``). The others tune the
-batcher, onnxruntime and the model watcher. ``REDIS_URL``, ``MLFLOW_TRACKING_URI`` and
-``LOG_LEVEL`` come from :class:`~mlops_common.settings.ServiceSettings`.
+batcher, onnxruntime, the model watcher and shadow evaluation (``INFERENCE_SHADOW*``).
+``REDIS_URL``, ``MLFLOW_TRACKING_URI`` and ``LOG_LEVEL`` come from
+:class:`~mlops_common.settings.ServiceSettings`.
 """
 
 from __future__ import annotations
@@ -105,6 +106,32 @@ class InferenceSettings(ServiceSettings):
     )
     grace_period_s: float = Field(
         default=5.0, ge=0.0, description="How long in-flight requests may finish on shutdown."
+    )
+
+    shadow: bool = Field(
+        default=True,
+        description="Shadow evaluation: a model served from `models:/<name>@production` whose "
+        "`staging` version differs also loads that candidate and runs it on a share of live "
+        "requests after production has answered, writing both answers to `shadow:<name>`.",
+    )
+    shadow_share: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of requests shadowed; the `shadow_share` field of the Redis hash "
+        "`rollout:<name>` overrides it per model (and `shadow: off` there stops shadowing).",
+    )
+    shadow_queue_size: int = Field(
+        default=256,
+        ge=1,
+        description="Requests waiting for the candidate; beyond, shadow work is dropped "
+        "(counted), never the production answer.",
+    )
+    shadow_threads: int = Field(
+        default=1,
+        ge=1,
+        description="onnxruntime intra-op threads of a candidate. Its runs also go at the "
+        "lowest CPU priority, so production keeps the CPUs it needs.",
     )
 
     @field_validator("models")

@@ -1,0 +1,309 @@
+"""Shadow evaluation: a staged candidate answers live requests beside production, off the path.
+
+A :class:`Shadow` holds one served model's candidate (it is the :class:`ModelSlot` that the
+candidate's :class:`~mlops_inference.manager.ModelManager` loads into; when and what to load is
+:mod:`mlops_inference.candidate`'s business). The endpoint hands it each answer *after* it is
+computed (:meth:`Shadow.offer`: a coin toss against the share and a ``put_nowait`` on a bounded
+queue; a full queue drops the shadow work and counts it, never the answer). A background task
+drains the queue up to ``max_batch_size`` rows at a time, runs the candidate in its own worker
+thread (onnxruntime releases the GIL; the thread runs at the lowest CPU priority), compares the
+answers a batch at a time and buffers one :class:`~mlops_common.shadow.ShadowRecord` per
+request. Every ``flush_interval_s`` the buffer goes to ``shadow:<model>`` in one pipeline of
+``XADD ... MAXLEN ~``, written from a thread of its own with the synchronous redis-py client:
+with hiredis it packs commands in C, so the writes cost the event loop (and the GIL) little.
+When Redis fails the records are dropped and counted, logged once (and the recovery once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from redis import Redis
+from redis.exceptions import RedisError
+
+from mlops_common.shadow import SHADOW_STREAM_MAXLEN, ShadowRecord, shadow_stream
+from mlops_inference.batcher import Arrays, layout
+from mlops_inference.endpoint import Ran
+from mlops_inference.metrics import InferenceMetrics
+from mlops_inference.model import OnnxModel
+from mlops_inference.settings import InferenceSettings
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two writes of the buffered records to Redis.
+FLUSH_INTERVAL_S = 0.5
+#: Most records kept while Redis is slow; older ones are dropped (counted as unwritten).
+BUFFER_LIMIT = 10_000
+#: The output tensor read when a version has no model spec (the contract's name).
+DEFAULT_ANSWER_TENSOR = "probabilities"
+#: The ``role`` label of ``inference_shadow_confidence_sum``.
+ROLES = ("production", "candidate")
+
+
+def answer_tensor(model: OnnxModel) -> str:
+    """The output whose argmax is the class: the spec's ``output.tensor``, else the contract's
+    ``probabilities``, else the model's last output."""
+    if model.spec is not None:
+        return model.spec.output.tensor
+    names = model.output_names
+    return DEFAULT_ANSWER_TENSOR if DEFAULT_ANSWER_TENSOR in names else names[-1]
+
+
+def labels_and_confidences(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's class index (argmax) and confidence (max) of a ``[rows, classes]`` output."""
+    flat = scores.reshape(len(scores), -1)
+    labels = flat.argmax(axis=1)
+    return labels, flat[np.arange(len(flat)), labels].astype(np.float64)
+
+
+def _lowest_priority() -> None:
+    """Worker-thread initializer: nice 19 for this thread only (Linux), so shadow runs yield."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    """One request offered for shadowing, with production's whole answer."""
+
+    request_id: str
+    inputs: Arrays
+    outputs: Arrays
+    ran: Ran
+
+    @property
+    def rows(self) -> int:
+        """The request's number of rows."""
+        return len(next(iter(self.inputs.values())))
+
+
+class Shadow:
+    """One served model's candidate slot, shadow queue, and record writer."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: InferenceSettings,
+        metrics: InferenceMetrics,
+        redis: Redis,
+        *,
+        flush_interval_s: float = FLUSH_INTERVAL_S,
+    ) -> None:
+        self.name = name
+        #: Share of requests shadowed (set from the rollout hash by the controller).
+        self.share = settings.shadow_share
+        #: The production output holding the class scores (set from the served model's spec).
+        self.production_tensor = DEFAULT_ANSWER_TENSOR
+        #: Why the candidate's last load failed (``ModelSlot``).
+        self.error: str | None = None
+        self._model: OnnxModel | None = None
+        self._metrics = metrics
+        self._redis = redis
+        self._stream = shadow_stream(name)
+        self._max_rows = settings.max_batch_size
+        self._flush_interval = flush_interval_s
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=settings.shadow_queue_size)
+        self._carry: _Job | None = None
+        self._records: list[ShadowRecord] = []
+        self._redis_ok = True
+        self._failing_version: str | None = None
+        self._executor = ThreadPoolExecutor(1, f"shadow-{name}", initializer=_lowest_priority)
+        self._writer = ThreadPoolExecutor(1, f"shadow-write-{name}")
+        self._tasks: list[asyncio.Task[None]] = []
+        outcome = metrics.shadow_requests
+        self._run, self._dropped = outcome.labels(name, "run"), outcome.labels(name, "dropped")
+        self._failed = outcome.labels(name, "failed")
+        self._unwritten = outcome.labels(name, "unwritten")
+        self._rows = metrics.shadow_rows.labels(name)
+        self._agreed = metrics.shadow_agreed_rows.labels(name)
+        confidence = metrics.shadow_confidence
+        self._confidence = {role: confidence.labels(name, role) for role in ROLES}
+        self._duration = metrics.shadow_batch_duration.labels(name)
+
+    # -- the candidate slot (ModelSlot) -------------------------------------------------------
+    @property
+    def model(self) -> OnnxModel | None:
+        """The loaded candidate, or ``None``."""
+        return self._model
+
+    def swap(self, model: OnnxModel) -> OnnxModel | None:
+        """Hold ``model`` as the candidate; return the previous one."""
+        old, self._model = self._model, model
+        self.error = None
+        if old is not None:
+            self._metrics.shadow_candidate.remove(self.name, old.version)
+        self._metrics.shadow_candidate.labels(self.name, model.version).set(1)
+        log.info("shadow candidate loaded", extra={"model": self.name, "version": model.version})
+        return old
+
+    def fail(self, reason: str) -> None:
+        """Remember why the candidate did not load."""
+        self.error = reason
+
+    def unload(self) -> None:
+        """Drop the candidate (queued work is then discarded)."""
+        old, self._model = self._model, None
+        if old is not None:
+            self._metrics.shadow_candidate.remove(self.name, old.version)
+            extra = {"model": self.name, "version": old.version}
+            log.info("shadow candidate unloaded", extra=extra)
+
+    # -- the response path ------------------------------------------------------------------
+    def offer(self, request_id: str, inputs: Arrays, outputs: Arrays, ran: Ran) -> None:
+        """Queue a computed answer for the candidate (share permitting); never waits."""
+        if self.share < 1.0 and random.random() >= self.share:
+            return
+        try:
+            self._queue.put_nowait(_Job(request_id, inputs, outputs, ran))
+        except asyncio.QueueFull:
+            self._dropped.inc()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start draining the queue and flushing records (on the serving event loop)."""
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [
+                loop.create_task(self._drain(), name=f"shadow:{self.name}"),
+                loop.create_task(self._flush_loop(), name=f"shadow-flush:{self.name}"),
+            ]
+
+    async def stop(self) -> None:
+        """Stop shadowing; write what is buffered (best effort)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.flush()
+        self._executor.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+
+    # -- the shadow path ----------------------------------------------------------------------
+    async def _take(self) -> list[_Job]:
+        """The next jobs of one layout, up to ``max_batch_size`` rows (the first always)."""
+        if self._carry is not None:
+            first, self._carry = self._carry, None
+        else:
+            first = await self._queue.get()
+        jobs, rows, key = [first], first.rows, layout(first.inputs)
+        while rows < self._max_rows and not self._queue.empty():
+            job = self._queue.get_nowait()
+            if rows + job.rows > self._max_rows or layout(job.inputs) != key:
+                self._carry = job
+                break
+            jobs.append(job)
+            rows += job.rows
+        return jobs
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = await self._take()
+            model = self._model
+            if model is None:
+                continue
+            # A candidate promoted meanwhile is production: nothing to compare.
+            jobs = [job for job in jobs if job.ran.version != model.version]
+            if not jobs:
+                continue
+            if len(jobs) == 1:
+                inputs = jobs[0].inputs
+            else:
+                inputs = {k: np.concatenate([j.inputs[k] for j in jobs]) for k in jobs[0].inputs}
+            try:
+                outputs, seconds = await loop.run_in_executor(
+                    self._executor, model.predict_timed, inputs
+                )
+            except Exception as exc:
+                self._failed.inc(len(jobs))
+                if self._failing_version != model.version:
+                    self._failing_version = model.version
+                    log.warning(
+                        "shadow candidate failed",
+                        extra={"model": self.name, "version": model.version, "reason": str(exc)},
+                    )
+                continue
+            self._compare(model, jobs, outputs, seconds)
+            await asyncio.sleep(0)  # let the response path run between shadow batches
+
+    def _compare(self, model: OnnxModel, jobs: list[_Job], outputs: Arrays, seconds: float) -> None:
+        """Count and buffer one record per job from the candidate's ``outputs`` (one batch)."""
+        self._duration.observe(seconds)
+        tensor = self.production_tensor
+        if any(tensor not in job.outputs for job in jobs):
+            self._failed.inc(len(jobs))
+            return
+        scores = [job.outputs[tensor] for job in jobs]
+        production = scores[0] if len(scores) == 1 else np.concatenate(scores)
+        own_labels, own_confidences = labels_and_confidences(production)
+        labels, confidences = labels_and_confidences(outputs[answer_tensor(model)])
+        self._rows.inc(len(labels))
+        self._agreed.inc(int((own_labels == labels).sum()))
+        self._confidence["production"].inc(float(own_confidences.sum()))
+        self._confidence["candidate"].inc(float(confidences.sum()))
+        self._run.inc(len(jobs))
+        columns = (own_labels, own_confidences, labels, confidences)
+        p_labels, p_confidences, c_labels, c_confidences = (c.tolist() for c in columns)
+        candidate_ms, version, end = seconds * 1000.0, model.version, 0
+        for job, part in zip(jobs, scores, strict=True):
+            start, end = end, end + len(part)
+            self._records.append(
+                ShadowRecord(
+                    job.request_id,
+                    job.ran.version,
+                    version,
+                    p_labels[start:end],
+                    p_confidences[start:end],
+                    c_labels[start:end],
+                    c_confidences[start:end],
+                    job.ran.ms,
+                    candidate_ms,
+                )
+            )
+        if len(self._records) > BUFFER_LIMIT:
+            excess = len(self._records) - BUFFER_LIMIT
+            del self._records[:excess]
+            self._unwritten.inc(excess)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_interval)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the buffered records to ``shadow:<model>`` in one pipeline (in a thread)."""
+        if not self._records:
+            return
+        records, self._records = self._records, []
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._writer, self._write, records)
+        except (RedisError, OSError) as exc:
+            self._unwritten.inc(len(records))
+            if self._redis_ok:
+                self._redis_ok = False
+                log.warning(
+                    "shadow records not written; dropping them until Redis answers",
+                    extra={"model": self.name, "reason": str(exc)},
+                )
+            return
+        if not self._redis_ok:
+            self._redis_ok = True
+            log.info("shadow records written again", extra={"model": self.name})
+
+    def _write(self, records: list[ShadowRecord]) -> None:
+        """One pipeline of ``XADD shadow:<model> MAXLEN ~ N`` (blocking)."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for record in records:
+                fields: dict[Any, Any] = record.encode()
+                pipe.xadd(self._stream, fields, maxlen=SHADOW_STREAM_MAXLEN, approximate=True)
+            pipe.execute()
