@@ -16,7 +16,7 @@ from deploy_checks import CHART, ROOT, find_tool, run
 MONITORING = ROOT / "deploy" / "monitoring"
 RULES = MONITORING / "prometheus" / "rules" / "mlops-alerts.yml"
 DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
-METRIC = re.compile(r"\b((?:gateway|inference|drift|retrain)_[a-z_]+)")
+METRIC = re.compile(r"\b((?:gateway|inference|drift|retrain|rollout)_[a-z_]+)")
 
 
 def contract_metrics() -> set[str]:
@@ -81,6 +81,8 @@ def test_alerts_cover_the_issue_and_use_contract_metrics() -> None:
         "GatewayHighLatencyP99",
         "DriftDetected",
         "RetrainingFailed",
+        "ModelRolledBack",
+        "EstimatedAccuracyDrop",
     }
     assert required <= set(alerts)
     assert used_metrics(RULES.read_text()) <= contract_metrics()

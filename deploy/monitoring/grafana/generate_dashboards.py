@@ -109,6 +109,25 @@ LOOP_ROWS: list[tuple[str, list[Panel]]] = [
         ("Since last check", "s",
          [("time() - max(drift_last_check_timestamp_seconds)", "age")], "stat"),
     ]),
+    ("Rollout", [
+        ("Live accuracy on labelled rows", "percentunit",
+         [("max by (model, role) (rollout_live_accuracy)", "{{model}} {{role}}")], "timeseries"),
+        ("Estimated accuracy (CBPE)", "percentunit",
+         [("max by (model) (drift_estimated_accuracy)", "{{model}} live window"),
+          ("max by (model, role) (rollout_estimated_accuracy)", "{{model}} {{role}}")],
+         "timeseries"),
+        ("Shadow: candidate agrees with production", "percentunit",
+         [("max by (model) (rollout_shadow_agreement)", "{{model}}")], "timeseries"),
+        ("Shadowed requests / s by outcome", "reqps",
+         [(rate("inference_shadow_requests_total", "model, outcome"), "{{model}} {{outcome}}")],
+         "timeseries"),
+        ("Probation (0/1)", "short",
+         [("max by (model) (rollout_probation_active)", "{{model}}")], "stat"),
+        ("Rollbacks and decisions", "short",
+         [(f"sum by (model) (increase(rollout_rollbacks_total[{RANGE}]))", "{{model}} rollbacks"),
+          (f"sum by (action) (increase(rollout_decisions_total[{RANGE}]))", "{{action}}")],
+         "stat"),
+    ]),
     ("Jobs", [
         ("Retraining jobs by outcome", "short",
          [(f"sum by (outcome) (increase(retrain_jobs_total[{RANGE}]))", "{{outcome}}")], "stat"),
@@ -123,7 +142,7 @@ LOOP_ROWS: list[tuple[str, list[Panel]]] = [
 DASHBOARDS: dict[str, tuple[str, list[tuple[str, list[Panel]]]]] = {
     "mlops-service": ("MLOps / Service: traffic, latency, errors", SERVICE_ROWS),
     "mlops-inference": ("MLOps / Inference: batching and model", INFERENCE_ROWS),
-    "mlops-loop": ("MLOps / Model loop: drift and retraining jobs", LOOP_ROWS),
+    "mlops-loop": ("MLOps / Model loop: drift, rollout and retraining jobs", LOOP_ROWS),
 }
 
 
