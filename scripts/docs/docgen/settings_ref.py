@@ -94,7 +94,7 @@ def fields_table(cls: type[BaseSettings], *, own_only: bool) -> str:
     shared = set(_shared_class().model_fields) if own_only else set()
     rows = []
     for name, field in cls.model_fields.items():
-        if name in shared:
+        if name in shared or _nested(field) is not None:
             continue
         if not field.description:
             raise DocGenError(
@@ -114,8 +114,16 @@ def fields_table(cls: type[BaseSettings], *, own_only: bool) -> str:
     return table(["Variable", "Type", "Default", "Description"], rows)
 
 
+def _nested(field: FieldInfo) -> type[BaseSettings] | None:
+    """The settings class a field holds (a group of settings with its own prefix), if any."""
+    annotation = field.annotation
+    if inspect.isclass(annotation) and issubclass(annotation, BaseSettings):
+        return annotation
+    return None
+
+
 def service_settings(service: str) -> str:
-    """The settings section of one service's page."""
+    """The settings section of one service's page (a nested settings group gets its own table)."""
     cls = settings_class(service)
     prefix = cls.model_config.get("env_prefix", "")
     intro = (
@@ -123,7 +131,16 @@ def service_settings(service: str) -> str:
         f"(prefix `{prefix}`), plus the [shared settings](../reference/settings.md).\n\n"
     )
     doc = inspect.getdoc(cls)
-    return intro + (f"{doc}\n\n" if doc else "") + fields_table(cls, own_only=True)
+    text = intro + (f"{doc}\n\n" if doc else "") + fields_table(cls, own_only=True)
+    for field in cls.model_fields.values():
+        group = _nested(field)
+        if group is not None:
+            text += (
+                f"\n{field.description} Read by `{group.__module__}.{group.__name__}` "
+                f"(prefix `{group.model_config.get('env_prefix', '')}`):\n\n"
+                + fields_table(group, own_only=True)
+            )
+    return text
 
 
 def shared_settings() -> str:

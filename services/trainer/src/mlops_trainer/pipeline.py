@@ -78,6 +78,8 @@ class PipelineResult:
     data_hash: str
     version: str | None = None
     promoted: bool = False
+    #: Better offline, left as ``staging`` for drift's live-evidence gate (``registry.live_gate``).
+    awaiting_live: bool = False
     production_version: str | None = None
     production_metrics: dict[str, float] = field(default_factory=dict)
     duration_s: float = 0.0
@@ -212,11 +214,14 @@ def _register_and_promote(
     promotion.set_alias(client, ALIAS_STAGING, result.version, name)
     if cfg.registry.promote:
         progress("promote", None, 0.0)
-        if promotion.should_promote(
+        better = promotion.should_promote(
             result.metrics["test_accuracy"],
             result.production_metrics.get("test_accuracy"),
             float(cfg.registry.margin),
-        ):
+        )
+        if better and cfg.registry.get("live_gate", False) and result.production_version:
+            result.awaiting_live = True  # shadowed on live traffic; drift's controller decides
+        elif better:
             promotion.promote(client, result.version, name=name, publish=publish)
             result.promoted = True
     mlflow.set_tags({"registered_version": result.version, "promoted": str(result.promoted)})

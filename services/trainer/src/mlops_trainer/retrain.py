@@ -109,10 +109,14 @@ def explain(result: PipelineResult, *, margin: float, promote: bool, feedback_te
             f"promoted v{result.version}: there was no production model (accuracy {candidate:.4f})"
         )
     production = result.production_metrics.get("test_accuracy", float("nan"))
-    sign = ">=" if result.promoted else "<"
+    sign = ">=" if result.promoted or result.awaiting_live else "<"
     verdict = (
         f"promoted v{result.version} over v{result.production_version}"
         if result.promoted
+        else f"v{result.version} staged for shadow evaluation beside production "
+        f"v{result.production_version} (registry.live_gate: drift's rollout controller promotes "
+        "it once labelled live traffic agrees)"
+        if result.awaiting_live
         else f"kept production v{result.production_version}; v{result.version} stays staging"
     )
     return (

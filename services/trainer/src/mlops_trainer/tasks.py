@@ -99,6 +99,8 @@ def _outcome(result: dict[str, Any]) -> str:
     """The ``retrain_jobs_total`` outcome of a finished job's result."""
     if result.get("skipped"):
         return "refused"
+    if result.get("awaiting_live"):
+        return "staged"
     return "promoted" if result.get("promoted") else "rejected"
 
 

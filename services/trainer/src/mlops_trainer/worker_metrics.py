@@ -24,7 +24,7 @@ from mlops_common.telemetry import start_metrics_server
 
 log = logging.getLogger(__name__)
 
-OUTCOMES: Final = ("promoted", "rejected", "refused", "failed")
+OUTCOMES: Final = ("promoted", "staged", "rejected", "refused", "failed")
 DURATION_BUCKETS: Final = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 
 

@@ -127,6 +127,11 @@ def test_decision_explains_itself() -> None:
     assert "no production model" in first
     off = explain(_result(False), margin=0, promote=False, feedback_test=0)
     assert "promotion is off" in off
+    staged = _result(False)
+    staged.awaiting_live = True
+    waiting = explain(staged, margin=0, promote=True, feedback_test=0)
+    assert waiting.startswith("v2 staged for shadow evaluation beside production v1")
+    assert "0.9000 >= production 0.7000" in waiting
 
 
 def test_the_model_argument_is_a_model_name() -> None:
@@ -142,6 +147,7 @@ def test_a_refused_job_counts_as_refused() -> None:
     assert _outcome({"skipped": True, "refused": "not_trainable"}) == "refused"
     assert _outcome({"promoted": True}) == "promoted"
     assert _outcome({"promoted": False}) == "rejected"
+    assert _outcome({"awaiting_live": True, "promoted": False}) == "staged"
 
 
 def test_digits_is_the_one_recipe() -> None:

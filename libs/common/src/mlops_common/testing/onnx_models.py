@@ -181,7 +181,7 @@ def register_onnx_model(
             model = onnx.load_model(str(source))
         except Exception:  # a deliberately broken file: store the bytes as they are
             mlflow.log_artifact(str(source), artifact_path=ONNX_ARTIFACT_PATH)
-            model_uri = f"runs:/{run.info.run_id}/{ONNX_ARTIFACT_PATH}"
+            model_uri, model_id = f"runs:/{run.info.run_id}/{ONNX_ARTIFACT_PATH}", None
         else:
             info = mlflow.onnx.log_model(
                 model,
@@ -189,7 +189,8 @@ def register_onnx_model(
                 pip_requirements=["onnx", "onnxruntime"],  # skip slow requirement inference
                 save_as_external_data=False,
             )
-            model_uri = info.model_uri
+            # An MLflow server accepts a logged model's ``models:/m-…`` source only with its id.
+            model_uri, model_id = info.model_uri, info.model_id
         if reference_csv is not None:
             _log_reference(Path(reference_csv))
         if spec is not None:
@@ -198,7 +199,9 @@ def register_onnx_model(
         client.get_registered_model(name)
     except mlflow.exceptions.MlflowException:
         client.create_registered_model(name)
-    version = client.create_model_version(name, model_uri, run_id=run.info.run_id)
+    version = client.create_model_version(
+        name, model_uri, run_id=run.info.run_id, model_id=model_id
+    )
     if alias == ALIAS_PRODUCTION:
         promotion.promote(client, version.version, name=name)
     elif alias:
