@@ -96,24 +96,25 @@ async def models(monitors: MonitorsDep) -> dict[str, Any]:
 @router.get("/v1/drift/status", tags=["drift"])
 async def status(monitor: MonitorDep) -> dict[str, Any]:
     """The model's latest verdict: ``model, drift_detected, drifted_share, window_size,
-    checked_at, reasons`` and the per-feature scores.
+    checked_at, reasons``, the per-feature scores, and the window's label-free accuracy estimate
+    ``estimated_accuracy, reference_estimated_accuracy, estimated_accuracy_drop, calibrated``.
 
     404 until the first check has finished.
     """
     if monitor.last is None:
         raise _no_verdict(monitor)
-    return monitor.last.status()
+    return monitor.status()
 
 
 @router.post("/v1/drift/check", tags=["drift"])
 async def check(monitor: MonitorDep) -> dict[str, Any]:
-    """Check the model's window now; answers the verdict and the id of a retrain it queued
-    (or null).
+    """Check the model's window now; answers the verdict, the accuracy estimate and the id of a
+    retrain it queued (or null).
 
     409 when the window is smaller than the minimum, 503 when no reference is loaded.
     """
     outcome = await monitor.check()
-    return {**outcome.verdict.status(), "retrain_job_id": outcome.retrain_job_id}
+    return {**outcome.status(), "retrain_job_id": outcome.retrain_job_id}
 
 
 @router.get("/v1/drift/report", tags=["drift"], response_class=HTMLResponse)

@@ -116,6 +116,7 @@ async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncItera
                 config=settings.detector_config(),
                 min_window_size=settings.min_window_size,
                 trigger=trigger,
+                rule=settings.retrain_rule(),
             )
             for name in settings.monitored_models()
         ]

@@ -6,11 +6,13 @@ monitor and consumer its own children, so they never spell the label.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from mlops_drift.detector import DriftVerdict
+from mlops_drift.estimate import PerformanceEstimate
 
 
 @dataclass(slots=True)
@@ -28,6 +30,8 @@ class ModelMetrics:
     entries: Counter
     bad_entries: Counter
     reference: Gauge
+    estimated_accuracy: Gauge
+    estimated_accuracy_drop: Gauge
     #: The version ``reference`` shows now (its series is removed when another replaces it).
     reference_version: str | None = None
 
@@ -39,11 +43,18 @@ class ModelMetrics:
         self.last_check.set(verdict.checked_at)
         self.check_duration.observe(verdict.duration_s)
 
+    def observe_estimate(self, estimate: PerformanceEstimate | None) -> None:
+        """Record a check's accuracy estimate (NaN: none could be made)."""
+        drop = estimate.drop if estimate is not None else None
+        self.estimated_accuracy.set(estimate.estimated_accuracy if estimate else math.nan)
+        self.estimated_accuracy_drop.set(math.nan if drop is None else drop)
+
     def reset_verdict(self) -> None:
         """Clear the verdict gauges (the model they were about was replaced)."""
         self.drifted_share.set(0)
         self.dataset_drift.set(0)
         self.window_size.set(0)
+        self.observe_estimate(None)
 
     def set_reference(self, version: str) -> None:
         """Point the reference info gauge of this model at ``version`` only."""
@@ -98,6 +109,18 @@ class DriftMetrics:
             model,
             registry=r,
         )
+        self.estimated_accuracy = Gauge(
+            "drift_estimated_accuracy",
+            "Label-free accuracy estimate (CBPE) of the window at the last check (NaN: none).",
+            model,
+            registry=r,
+        )
+        self.estimated_accuracy_drop = Gauge(
+            "drift_estimated_accuracy_drop",
+            "Reference's CBPE minus the window's at the last check (NaN: none).",
+            model,
+            registry=r,
+        )
         self.reference_version = Gauge(
             "drift_reference_info",
             "1 for the model version whose reference is loaded.",
@@ -106,8 +129,9 @@ class DriftMetrics:
         )
 
     def for_model(self, name: str) -> ModelMetrics:
-        """The series of model ``name`` (created at zero, so they show before the first check)."""
-        return ModelMetrics(
+        """The series of model ``name`` (created at zero, so they show before the first check;
+        the estimate's at NaN)."""
+        series = ModelMetrics(
             name=name,
             drifted_share=self.drifted_share.labels(model=name),
             dataset_drift=self.dataset_drift.labels(model=name),
@@ -119,4 +143,8 @@ class DriftMetrics:
             entries=self.entries.labels(model=name),
             bad_entries=self.bad_entries.labels(model=name),
             reference=self.reference_version,
+            estimated_accuracy=self.estimated_accuracy.labels(model=name),
+            estimated_accuracy_drop=self.estimated_accuracy_drop.labels(model=name),
         )
+        series.observe_estimate(None)
+        return series

@@ -1,5 +1,5 @@
 """The drift monitor of one model: checks of its window against its reference, the verdict, the
-retrain.
+accuracy estimate (:mod:`mlops_drift.estimate`), the retrain.
 
 Owned by the event loop. Everything slow runs elsewhere: MLflow calls in a thread, Evidently in
 the check worker (a worker process by default), so ``/v1/drift/status`` and ``/metrics``
@@ -17,6 +17,14 @@ import pandas as pd
 
 from mlops_drift.columns import MonitoredColumns
 from mlops_drift.detector import DriftConfig, DriftVerdict, check_drift
+from mlops_drift.estimate import (
+    NO_ESTIMATE,
+    PerformanceEstimate,
+    RetrainDecision,
+    RetrainRule,
+    decide_retrain,
+    estimate_performance,
+)
 from mlops_drift.metrics import ModelMetrics
 from mlops_drift.reference import Reference, RegistryReferenceSource
 from mlops_drift.report import ReportCache
@@ -46,15 +54,26 @@ class WindowTooSmallError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class CheckOutcome:
-    """A verdict and the retrain it queued, if any."""
+    """A verdict, the accuracy estimate of the same window and the retrain it queued, if any."""
 
     verdict: DriftVerdict
     retrain_job_id: str | None
+    estimate: PerformanceEstimate | None = None
+
+    def status(self) -> dict[str, Any]:
+        """The verdict's public JSON with the estimate's fields."""
+        return {**self.verdict.status(), **public_estimate(self.estimate)}
+
+
+def public_estimate(estimate: PerformanceEstimate | None) -> dict[str, Any]:
+    """The estimate's status fields (nulls when none was made)."""
+    return estimate.public() if estimate is not None else dict(NO_ESTIMATE)
 
 
 class DriftMonitor:
     """Runs checks of one model's window against its production reference and acts on the
-    verdict: on drift, queues a retrain of the model when its spec says it is trainable."""
+    verdict and the accuracy estimate: when ``rule`` says so, queues a retrain of the model if
+    its spec says it is trainable."""
 
     def __init__(
         self,
@@ -66,6 +85,7 @@ class DriftMonitor:
         config: DriftConfig,
         min_window_size: int,
         trigger: RetrainTrigger | None = None,
+        rule: RetrainRule | None = None,
     ) -> None:
         self.name = source.model_name
         self.window = window
@@ -73,10 +93,12 @@ class DriftMonitor:
         self.config = config
         self.min_window_size = min_window_size
         self.trigger = trigger
+        self.rule = rule or RetrainRule()
         self._worker = worker
         self.references = ReferenceTracker(source, metrics)
         self.report = ReportCache(worker, config)
         self.last: DriftVerdict | None = None
+        self.last_estimate: PerformanceEstimate | None = None
         self._check_lock = asyncio.Lock()
         self._rows_at_last_check = 0
 
@@ -85,7 +107,7 @@ class DriftMonitor:
         model (late traffic it answered is dropped by :meth:`ReferenceTracker.accept`)."""
         if await self.references.refresh():
             self.window.clear()
-            self.last = None
+            self.last = self.last_estimate = None
             self.report.forget()
             self.metrics.reset_verdict()
 
@@ -98,8 +120,13 @@ class DriftMonitor:
             "version": reference.version.version if reference is not None else None,
             "columns": reference.columns.names if reference is not None else [],
             "window_size": len(self.window),
-            "last_check": self.last.status() if self.last is not None else None,
+            "last_check": self.status() if self.last is not None else None,
         }
+
+    def status(self) -> dict[str, Any]:
+        """The last verdict's public JSON with its accuracy estimate (call after a check)."""
+        assert self.last is not None
+        return {**self.last.status(), **public_estimate(self.last_estimate)}
 
     def due(self, min_new_rows: int) -> bool:
         """True when a periodic check has enough rows, enough of them new."""
@@ -138,11 +165,14 @@ class DriftMonitor:
             verdict = await self._worker.run(_check, reference.frame, window, self.config, columns)
             verdict = replace(verdict, model=self.name)
             self._rows_at_last_check = rows_seen
-            if verdict.drift_detected and not reference.spec.trainable:
-                verdict = replace(verdict, notes=(*verdict.notes, NOT_TRAINABLE_NOTE))
-            self.last = verdict
+            estimate = _estimate(reference, window)
+            decision = decide_retrain(self.rule, verdict.drift_detected, verdict.reasons, estimate)
+            notes = _notes(verdict, decision, trainable=reference.spec.trainable)
+            verdict = replace(verdict, notes=(*verdict.notes, *notes))
+            self.last, self.last_estimate = verdict, estimate
             self.report.checked(reference.frame, window, columns)
             self.metrics.observe(verdict)
+            self.metrics.observe_estimate(estimate)
             log.info(
                 "drift check",
                 extra={
@@ -152,20 +182,19 @@ class DriftMonitor:
                     "window_size": verdict.window_size,
                     "duration_s": round(verdict.duration_s, 3),
                     "reasons": list(verdict.reasons),
+                    "estimated_accuracy_drop": estimate.drop if estimate else None,
                 },
             )
-            return CheckOutcome(verdict, await self._maybe_retrain(verdict, reference))
+            job_id = await self._maybe_retrain(decision.reason, reference)
+            return CheckOutcome(verdict, job_id, estimate)
 
-    async def _maybe_retrain(self, verdict: DriftVerdict, reference: Reference) -> str | None:
-        if not verdict.drift_detected or self.trigger is None:
+    async def _maybe_retrain(self, why: str | None, reference: Reference) -> str | None:
+        if why is None or self.trigger is None:
             return None
         if not reference.spec.trainable:
             log.info(NOT_TRAINABLE_NOTE, extra={"model": self.name})
             return None
-        reason = (
-            f"drift against {reference.version.name} v{reference.version.version}: "
-            + "; ".join(verdict.reasons)
-        )
+        reason = f"{reference.version.name} v{reference.version.version}: {why}"
         try:
             job_id = await self.trigger.maybe_queue(self.name, reason)
         except Exception:
@@ -174,6 +203,25 @@ class DriftMonitor:
         if job_id is not None:
             self.metrics.retrains.inc()
         return job_id
+
+
+def _notes(verdict: DriftVerdict, decision: RetrainDecision, *, trainable: bool) -> list[str]:
+    """What the verdict's reasons add about the retrain: a model that is not trainable is never
+    retrained whatever the policy says (one note on drift); else the policy's note, if any."""
+    if not trainable:
+        acts = verdict.drift_detected or decision.reason is not None
+        return [NOT_TRAINABLE_NOTE] if acts else []
+    return [decision.note] if decision.note else []
+
+
+def _estimate(reference: Reference, window: pd.DataFrame) -> PerformanceEstimate | None:
+    """CBPE of the window and of the reference rows (None: the window logs no confidence; no
+    baseline when the reference holds none). Cheap (a mean), so it runs on the loop."""
+    column = reference.columns.confidence
+    if column is None or column not in window.columns or window.empty:
+        return None
+    baseline = reference.frame[column] if column in reference.frame.columns else None
+    return estimate_performance(window[column], baseline, reference.calibration)
 
 
 def _check(

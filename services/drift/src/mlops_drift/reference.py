@@ -1,7 +1,10 @@
 """The reference of a model: the production version's reference CSV and spec, loaded together.
 
 Each registered version's run holds ``reference/features.csv`` (the sample drift compares traffic
-with) and ``model-spec.json`` (which columns are monitored, whether it is trainable). Both are
+with), ``model-spec.json`` (which columns are monitored, whether it is trainable) and, when the
+trainer made it, ``calibration.json`` (confidence → P(correct), for the accuracy estimate of
+:mod:`mlops_drift.estimate`; an imported model has none, and a malformed one is logged and
+ignored: the estimate then uses raw confidences). The first two are
 needed: a version missing either, or holding a malformed one, has no usable reference. The one
 exception is a first-wave version of the built-in digits model, registered before specs existed:
 it gets the digits spec (:func:`mlops_common.digits_spec.digits_spec`), as the gateway and the
@@ -12,17 +15,22 @@ Blocking (MLflow client, file I/O): the service calls these functions through a 
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
+from mlops_common.calibration import CALIBRATION_ARTIFACT, ConfidenceCalibration
 from mlops_common.digits_spec import digits_spec
 from mlops_common.model_spec import MODEL_SPEC_ARTIFACT, ModelSpec, ModelSpecError, load_spec
 from mlops_common.registry import ALIAS_PRODUCTION, MODEL_NAME, REFERENCE_ARTIFACT
 from mlops_drift.columns import MonitoredColumns
+
+log = logging.getLogger(__name__)
 
 
 class ReferenceError(RuntimeError):
@@ -42,11 +50,13 @@ class ProductionVersion:
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A loaded reference sample, the spec and the model version they belong to."""
+    """A loaded reference sample, the spec and the model version they belong to, and the
+    version's confidence calibration (None: it has none)."""
 
     version: ProductionVersion
     frame: pd.DataFrame
     spec: ModelSpec
+    calibration: ConfidenceCalibration | None = None
 
     @property
     def columns(self) -> MonitoredColumns:
@@ -120,26 +130,47 @@ class RegistryReferenceSource:
             ReferenceError: the run lacks either artifact, or one is malformed.
         """
         with tempfile.TemporaryDirectory(prefix="drift-reference-") as folder:
-            spec = self._spec(version, folder)
+            names = self._artifacts(version)
+            spec = self._spec(version, names, folder)
             columns = MonitoredColumns.from_spec(spec)
             if not columns.names:
                 raise ReferenceError(
                     f"the spec of version {version.version} of {version.name} monitors no column"
                 )
             frame = read_reference_csv(self._download(version, REFERENCE_ARTIFACT, folder), columns)
-        return Reference(version, frame, spec)
+            calibration = self._calibration(version, names, folder)
+        return Reference(version, frame, spec, calibration)
 
-    def _spec(self, version: ProductionVersion, folder: str) -> ModelSpec:
-        """The version's spec (the digits spec for a first-wave digits version without one)."""
+    def _artifacts(self, version: ProductionVersion) -> set[str]:
+        """The paths at the top of the version's run's artifacts."""
         from mlflow.exceptions import MlflowException
 
         try:
-            names = {artifact.path for artifact in self._client().list_artifacts(version.run_id)}
+            return {artifact.path for artifact in self._client().list_artifacts(version.run_id)}
         except (MlflowException, OSError) as exc:
             raise ReferenceError(
                 f"cannot list the artifacts of version {version.version} of {version.name} "
                 f"(run {version.run_id}): {exc}"
             ) from exc
+
+    def _calibration(
+        self, version: ProductionVersion, names: set[str], folder: str
+    ) -> ConfidenceCalibration | None:
+        """The version's calibration; None when it has none or it cannot be used (logged)."""
+        if CALIBRATION_ARTIFACT not in names:
+            return None
+        try:
+            path = self._download(version, CALIBRATION_ARTIFACT, folder)
+            return ConfidenceCalibration.model_validate_json(path.read_text(encoding="utf-8"))
+        except (ReferenceError, OSError, ValidationError) as exc:
+            log.warning(
+                "calibration ignored: the estimate uses raw confidences",
+                extra={"model": version.name, "model_version": version.version, "error": str(exc)},
+            )
+            return None
+
+    def _spec(self, version: ProductionVersion, names: set[str], folder: str) -> ModelSpec:
+        """The version's spec (the digits spec for a first-wave digits version without one)."""
         if MODEL_SPEC_ARTIFACT not in names:
             if version.name == MODEL_NAME:  # registered before specs existed
                 return digits_spec(version.name)

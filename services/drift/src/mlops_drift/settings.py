@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from mlops_common.registry import MODEL_NAME
 from mlops_common.settings import ServiceSettings, service_config
 from mlops_drift.detector import DriftConfig
+from mlops_drift.estimate import RetrainPolicy, RetrainRule
 
 
 class DriftSettings(ServiceSettings):
@@ -69,6 +70,26 @@ class DriftSettings(ServiceSettings):
         default=3600.0, gt=0, description="At most one retrain is queued per this many seconds."
     )
     retrain_enabled: bool = Field(default=True, description="Queue a retrain on drift.")
+    retrain_policy: RetrainPolicy = Field(
+        default=RetrainPolicy.HARMFUL_DRIFT,
+        description="What queues a retrain: `drift` (the drift verdict), `estimate` (an "
+        "estimated accuracy drop ≥ `DRIFT_ESTIMATE_DROP`) or `harmful_drift` (that drop, or "
+        "drift with a drop ≥ `DRIFT_ESTIMATE_MIN_DROP_WITH_DRIFT`); see mlops_drift.estimate.",
+    )
+    estimate_drop: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Drop of the estimated accuracy (CBPE, reference − window) that queues a "
+        "retrain under the `estimate` and `harmful_drift` policies.",
+    )
+    estimate_min_drop_with_drift: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Under `harmful_drift`: the smallest estimated drop that makes drift "
+        "worth a retrain.",
+    )
 
     # Verdict thresholds (see mlops_drift.detector)
     feature_method: str = Field(default="ks", description="Evidently test per feature.")
@@ -107,6 +128,12 @@ class DriftSettings(ServiceSettings):
                 f"({self.window_size}): no check could ever run"
             )
         return self
+
+    def retrain_rule(self) -> RetrainRule:
+        """The retrain policy and its thresholds as the monitor takes them."""
+        return RetrainRule(
+            self.retrain_policy, self.estimate_drop, self.estimate_min_drop_with_drift
+        )
 
     def detector_config(self) -> DriftConfig:
         """The verdict's thresholds as the detector takes them."""

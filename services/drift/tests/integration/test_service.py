@@ -30,6 +30,10 @@ STATUS_KEYS = {
     "feature_scores",
     "drifted_features",
     "feature_test",
+    "estimated_accuracy",
+    "reference_estimated_accuracy",
+    "estimated_accuracy_drop",
+    "calibrated",
 }
 
 

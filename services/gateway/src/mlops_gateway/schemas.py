@@ -241,6 +241,22 @@ class DriftStatus(BaseModel):
         examples=[["pixel_3_4"]],
     )
     feature_test: FeatureTest | None = None
+    estimated_accuracy: float | None = Field(
+        default=None,
+        description="Label-free accuracy estimate of the window (CBPE: its mean calibrated "
+        "confidence); null when the traffic logs no confidence.",
+    )
+    reference_estimated_accuracy: float | None = Field(
+        default=None, description="The same estimate over the reference rows: the baseline."
+    )
+    estimated_accuracy_drop: float | None = Field(
+        default=None, description="Baseline − window estimate (positive: estimated worse now)."
+    )
+    calibrated: bool | None = Field(
+        default=None,
+        description="Whether the estimate used the version's calibration (false: raw "
+        "confidences, e.g. an imported model).",
+    )
 
 
 class DriftCheckResult(DriftStatus):
