@@ -28,6 +28,9 @@ from mlops_drift.loops import refresh_reference, run_periodic_checks, run_refere
 from mlops_drift.metrics import DriftMetrics
 from mlops_drift.monitor import DriftMonitor
 from mlops_drift.reference import RegistryReferenceSource
+from mlops_drift.rollout.controller import RolloutController, run_rollout
+from mlops_drift.rollout.metrics import RolloutMetrics
+from mlops_drift.rollout.registry import RolloutRegistry
 from mlops_drift.settings import DriftSettings
 from mlops_drift.trigger import RetrainTrigger
 from mlops_drift.window import SlidingWindow
@@ -92,6 +95,21 @@ def _tasks(
     return tasks
 
 
+def _rollout_task(
+    settings: DriftSettings, metrics: DriftMetrics, redis: Redis, announcer: SyncRedis
+) -> asyncio.Task[None]:
+    """The rollout controller of every watched model, in one loop."""
+    registry = RolloutRegistry(settings.tracking_uri, announcer.publish)
+    rollout_metrics = RolloutMetrics(metrics.registry)
+    controllers = [
+        RolloutController(name, redis, registry, settings.rollout, rollout_metrics)
+        for name in settings.monitored_models()
+    ]
+    return asyncio.create_task(
+        run_rollout(controllers, settings.rollout.interval_s), name="drift-rollout"
+    )
+
+
 @asynccontextmanager
 async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncIterator[Monitors]:
     redis = Redis.from_url(settings.redis_url, socket_timeout=30, socket_connect_timeout=5)
@@ -123,6 +141,9 @@ async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncItera
     )
     consumers = [_consumer(redis, monitor, settings) for monitor in monitors]
     tasks = _tasks(monitors, consumers, settings)
+    announcer = SyncRedis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    if settings.rollout.enabled:
+        tasks.append(_rollout_task(settings, metrics, redis, announcer))
     try:
         yield monitors
     finally:
@@ -136,6 +157,7 @@ async def _running(settings: DriftSettings, metrics: DriftMetrics) -> AsyncItera
             log.warning("tasks did not stop in time: %s", sorted(t.get_name() for t in stuck))
         if trigger is not None:
             trigger.close()
+        announcer.close()
         await worker.close(_STOP_TIMEOUT_S)
         await redis.aclose()
 

@@ -11,6 +11,7 @@ from mlops_common.registry import MODEL_NAME
 from mlops_common.settings import ServiceSettings, service_config
 from mlops_drift.detector import DriftConfig
 from mlops_drift.estimate import RetrainPolicy, RetrainRule
+from mlops_drift.rollout.settings import RolloutSettings
 
 
 class DriftSettings(ServiceSettings):
@@ -89,6 +90,12 @@ class DriftSettings(ServiceSettings):
         le=1,
         description="Under `harmful_drift`: the smallest estimated drop that makes drift "
         "worth a retrain.",
+    )
+
+    # Rollout: probation, automatic rollback, the live-evidence gate (env DRIFT_ROLLOUT_*)
+    rollout: RolloutSettings = Field(
+        default_factory=RolloutSettings,
+        description="The rollout controller's settings (mlops_drift.rollout.settings).",
     )
 
     # Verdict thresholds (see mlops_drift.detector)
