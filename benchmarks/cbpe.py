@@ -113,7 +113,7 @@ def news_setup(args: argparse.Namespace, folder: Path) -> tuple[Any, ...]:
 
     if args.news_tracking_uri is None:
         trained = argparse.Namespace(save=None)
-        train_default(trained, folder / "model")
+        train_default(trained, Path(tempfile.mkdtemp(prefix="cbpe-news-model-")))
         args.news_tracking_uri, args.news_pool = trained.tracking_uri, trained.pool_csv
     model, spec, reference_csv = from_registry(
         args.news_tracking_uri, "news-classifier", "production", folder
