@@ -1,4 +1,10 @@
-"""E2E fixtures: the local stack started exactly as ``make up`` starts it, and a real Prometheus."""
+"""E2E fixtures: the local stack started exactly as ``make up`` starts it, and a real Prometheus.
+
+``test_loop`` starts from an empty state folder, as a new user does (``make up`` trains both
+built-in models first). The other end-to-end tests start from a copy of a state folder whose
+registry was bootstrapped once per session (:func:`bootstrapped_state`), the way a second
+``make up`` finds it: the same stack, without training the same models again for each test.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlops_common.testing.servers import free_port, stop_process_group
+from mlops_common.testing.servers import free_port, stop_process_group, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_NAMES = (
@@ -73,8 +79,15 @@ class RunningStack:
 
 
 @contextmanager
-def _local_stack(state_dir: Path, extra_env: dict[str, str]) -> Iterator[RunningStack]:
-    """Run ``scripts/stack.py`` on free ports; stop it with Ctrl-C (SIGINT) afterwards."""
+def _local_stack(
+    state_dir: Path, extra_env: dict[str, str], seed: Path | None = None
+) -> Iterator[RunningStack]:
+    """Run ``scripts/stack.py`` on free ports; stop it with Ctrl-C (SIGINT) afterwards.
+
+    ``seed``: a state folder copied in first (a registry that already holds models).
+    """
+    if seed is not None:
+        shutil.copytree(seed, state_dir, dirs_exist_ok=True)
     state_dir.mkdir(parents=True, exist_ok=True)
     ports = {name: free_port() for name in PORT_NAMES}
     env = {
@@ -183,8 +196,63 @@ def _prometheus(stack: RunningStack, workdir: Path) -> Iterator[Prometheus]:
 
 @pytest.fixture
 def local_stack() -> Callable[[Path, dict[str, str]], AbstractContextManager[RunningStack]]:
-    """``with local_stack(state_dir, env) as stack:`` runs the stack the way ``make up`` does."""
+    """``with local_stack(state_dir, env) as stack:`` runs the stack the way ``make up`` does,
+    from an empty state folder (the first start trains the built-in models)."""
     return _local_stack
+
+
+@pytest.fixture(scope="session")
+def bootstrapped_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state folder whose registry holds the built-in models, trained once per session by
+    ``mlops-train bootstrap`` against the MLflow server the Procfile runs (same store layout:
+    SQLite under ``mlflow/``, artifacts proxied into ``mlflow/artifacts``, so a copy works
+    wherever it lands)."""
+    state = tmp_path_factory.mktemp("bootstrapped") / "state"
+    (state / "mlflow" / "artifacts").mkdir(parents=True)
+    venv_bin = Path(sys.executable).parent
+    port = free_port()
+    env = {**os.environ, "MLOPS_STATE_DIR": str(state), "LOG_LEVEL": "WARNING"}
+    for variable in ("REDIS_URL", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        env.pop(variable, None)
+    command = [str(venv_bin / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", "1", "--backend-store-uri", f"sqlite:///{state}/mlflow/mlflow.db"]
+    command += ["--artifacts-destination", f"{state}/mlflow/artifacts"]
+    server = subprocess.Popen(
+        command,
+        env={**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        stdout=subprocess.DEVNULL,
+        stderr=(state.parent / "mlflow-server.log").open("wb"),
+        start_new_session=True,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, timeout=60)
+        # No Redis runs yet: the promotions are not announced (nothing listens).
+        trained = subprocess.run(
+            [str(venv_bin / "mlops-train"), "bootstrap"],
+            env={**env, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+    finally:
+        stop_process_group(server)
+    return state
+
+
+@pytest.fixture
+def seeded_stack(
+    bootstrapped_state: Path,
+) -> Callable[[Path, dict[str, str]], AbstractContextManager[RunningStack]]:
+    """``with seeded_stack(state_dir, env) as stack:`` — :func:`local_stack` over a copy of
+    :func:`bootstrapped_state` (a later ``make up``: the built-in models are there)."""
+
+    def start(state_dir: Path, extra_env: dict[str, str]) -> AbstractContextManager[RunningStack]:
+        return _local_stack(state_dir, extra_env, seed=bootstrapped_state)
+
+    return start
 
 
 @pytest.fixture

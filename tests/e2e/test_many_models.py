@@ -98,7 +98,7 @@ def _served(client: httpx.Client) -> dict[str, dict[str, Any]]:
 
 
 def test_an_outside_model_is_served_monitored_and_swapped_beside_digits(
-    tmp_path: Path, local_stack: Callable[..., Any]
+    tmp_path: Path, local_stack: Callable[..., Any], seeded_stack: Callable[..., Any]
 ) -> None:
     rng = np.random.default_rng(7)
     reference_rows = rng.normal(0.0, 1.0, size=(400, 4)).astype(np.float32)
@@ -108,8 +108,8 @@ def test_an_outside_model_is_served_monitored_and_swapped_beside_digits(
     pd.DataFrame(reference_rows, columns=COLUMNS).to_csv(reference, index=False)
     state = tmp_path / "state"
 
-    # First start: digits is bootstrapped; then the outside model is imported as production.
-    with local_stack(state, STACK_ENV) as stack:
+    # First start (the built-in models are registered); the outside model comes in as production.
+    with seeded_stack(state, STACK_ENV) as stack:
         stack.wait_for_line(r"first prediction ([\d.]+)s after start", timeout=480)
         _import(stack.url("MLFLOW_PORT"), write_iris_model(tmp_path / "v1.onnx"), reference)
 

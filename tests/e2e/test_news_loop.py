@@ -1,8 +1,8 @@
 """The news loop against the stack started the way ``make up`` starts it, digits served beside.
 
-First start bootstraps both built-in models. Clean news traffic, then a shift (a feed whose
-texts are garbled: 15 % of the letters replaced, as OCR or a broken encoder leaves them) with true
-labels as feedback → drift on ``news-classifier`` → one retraining job of
+The stack starts over a registry that holds both built-in models. Clean news traffic, then a
+shift (a feed whose texts are garbled: 15 % of the letters replaced, as OCR or a broken encoder
+leaves them) with true labels as feedback → drift on ``news-classifier`` → one retraining job of
 that model → a new news version promoted and served; ``digits-classifier`` keeps its version and
 gets no retraining; background load on both models sees no failed request.
 """
@@ -44,7 +44,7 @@ def garbled(text: str, rng: random.Random, rate: float = 0.15) -> str:
 
 
 def test_the_news_loop_closes_beside_digits(
-    tmp_path: Path, local_stack: Callable[..., Any]
+    tmp_path: Path, seeded_stack: Callable[..., Any]
 ) -> None:
     split, manifest = load_text_split("bbc", seed=42, val_fraction=0.1, test_fraction=0.2)
     clean = split.x_test.tolist()
@@ -53,7 +53,7 @@ def test_the_news_loop_closes_beside_digits(
     shifted_labels = [manifest.classes[label] for label in split.y_train[:400]]
     digits = load_digits().data.astype(np.float32)[:200]
 
-    with local_stack(tmp_path / "state", NEWS_ENV) as stack:
+    with seeded_stack(tmp_path / "state", NEWS_ENV) as stack:
         stack.wait_for_line(r"first prediction ([\d.]+)s after start", timeout=600)
         gateway = stack.url("GATEWAY_PORT")
         store = redis.Redis.from_url(stack.redis_url)

@@ -125,11 +125,11 @@ def _decision(client: httpx.Client, action: str, version: str) -> dict[str, Any]
 
 
 def test_a_bad_promotion_rolls_back_and_the_gate_weighs_live_evidence(
-    tmp_path: Path, local_stack: Callable[..., Any]
+    tmp_path: Path, seeded_stack: Callable[..., Any]
 ) -> None:
     digits = load_digits()
     rows, labels = digits.data.astype(np.float32)[:300], digits.target.astype(int)[:300]
-    with local_stack(tmp_path / "state", ENV) as stack:
+    with seeded_stack(tmp_path / "state", ENV) as stack:
         stack.wait_for_line(r"first prediction ([\d.]+)s after start", timeout=480)
         tracking = stack.url("MLFLOW_PORT")
         mlflow = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
