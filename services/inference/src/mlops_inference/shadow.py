@@ -70,7 +70,12 @@ def labels_and_confidences(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lowest_priority() -> None:
-    """Worker-thread initializer: nice 19 for this thread only (Linux), so shadow runs yield."""
+    """Worker-thread initializer: nice 19 for this thread only (Linux), so shadow runs yield.
+
+    Only the candidate's runner gets it: it holds the GIL just for the few µs around
+    ``session.run``. The writer thread runs Python throughout, and a starved thread holding the
+    GIL would stall the event loop, so it keeps the normal priority.
+    """
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
