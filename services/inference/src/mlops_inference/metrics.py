@@ -97,9 +97,11 @@ class InferenceMetrics:
             ("model",),
             registry=self.registry,
         )
-        self.shadow_confidence = Counter(
+        # A gauge that only grows: a counter would be exposed as ``..._sum_total``.
+        self.shadow_confidence = Gauge(
             "inference_shadow_confidence_sum",
-            "Sum of the confidences of shadowed rows, by role (production or candidate).",
+            "Running sum of the confidences of shadowed rows, by role (production or "
+            "candidate); only grows, like a histogram's _sum.",
             ("model", "role"),
             registry=self.registry,
         )

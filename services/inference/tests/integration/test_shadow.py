@@ -165,6 +165,10 @@ async def test_records_hold_both_answers_per_request(
         written = {record.request_id: record for record in await records(store)}
         rows = sample(server, "inference_shadow_rows_total")
         agreed = sample(server, "inference_shadow_agreed_rows_total")
+        confidence = {
+            role: sample(server, "inference_shadow_confidence_sum", role=role)
+            for role in ("production", "candidate")
+        }
 
     assert sorted(written) == sorted(f"req-{i}" for i in range(len(batches)))
     expected_agreed = 0
@@ -182,6 +186,10 @@ async def test_records_hold_both_answers_per_request(
         expected_agreed += int((truth.argmax(axis=1) == CANDIDATE_CLASS).sum())
     assert rows == sum(len(x) for x in batches)
     assert agreed == expected_agreed
+    production = sum(sum(r.production_confidences) for r in written.values())
+    candidate = sum(sum(r.candidate_confidences) for r in written.values())
+    assert confidence["production"] == pytest.approx(production, rel=1e-4)
+    assert confidence["candidate"] == pytest.approx(candidate, rel=1e-4)
 
 
 async def test_no_candidate_without_a_distinct_staging_version(
