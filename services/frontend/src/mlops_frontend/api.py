@@ -236,6 +236,11 @@ class DriftVerdict(Answer):
     #: The features whose test found drift.
     drifted_features: tuple[str, ...] = ()
     feature_test: FeatureTest = Field(default_factory=FeatureTest)
+    #: Label-free accuracy estimate of the window (CBPE) and of the reference, the baseline.
+    estimated_accuracy: float | None = None
+    reference_estimated_accuracy: float | None = None
+    #: Whether the estimate used the version's calibration (False: raw confidences).
+    calibrated: bool | None = None
 
 
 class RetrainResult(Answer):

@@ -4,6 +4,7 @@ drift, the Evidently report and a check on demand."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -63,18 +64,36 @@ def _verdict(verdict: DriftVerdict) -> None:
         st.error("**Drift detected**: live traffic no longer looks like the training data.")
     else:
         st.success("**No drift**: live traffic looks like the training data.")
-    share, window = st.columns(2)
+    share, window, estimate = st.columns(3)
     share.metric(
         "Drifted features",
         f"{verdict.drifted_share:.0%}" if verdict.drifted_share is not None else "—",
     )
     window.metric("Window size", f"{verdict.window_size:,}" if verdict.window_size else "—")
+    _estimate(estimate, verdict)
     when = f"Checked at {ui.timestamp(verdict.checked_at)}"
     if verdict.next_check_at is not None:
         when += f" · next check at {ui.timestamp(verdict.next_check_at)}"
     st.caption(when)
     if verdict.reasons:
         st.markdown("**Why**\n" + "\n".join(f"- {reason}" for reason in verdict.reasons))
+
+
+def _estimate(column: Any, verdict: DriftVerdict) -> None:
+    """The label-free accuracy estimate of the window, with its change from the reference."""
+    value, baseline = verdict.estimated_accuracy, verdict.reference_estimated_accuracy
+    if value is None:
+        column.metric("Estimated accuracy", "—")
+        return
+    delta = f"{value - baseline:+.1%} vs reference" if baseline is not None else None
+    column.metric(
+        "Estimated accuracy",
+        f"{value:.1%}",
+        delta=delta,
+        help="Confidence-based performance estimation (CBPE): the mean of the window's "
+        "confidences mapped through the version's calibration; no labels needed"
+        + ("" if verdict.calibrated else " (this version has no calibration: raw confidence)"),
+    )
 
 
 def _pixel(name: str) -> tuple[int, int] | None:

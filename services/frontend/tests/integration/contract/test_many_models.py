@@ -196,6 +196,9 @@ def test_drift_of_a_features_model_shows_each_named_feature_and_full_times(
     assert "Drift detected" in shown
     assert "Checked at 2026-12-06 22:01:02 UTC · next check at 2026-12-06 22:06:02 UTC" in shown
     assert "2 of 4 features drifted (ks p < 0.001" in shown
+    estimate = next(m for m in app.metric if m.label == "Estimated accuracy")
+    assert estimate.value == "91.0%"
+    assert estimate.proto.delta == "-4.0% vs reference"
     chart = next(c for c in app.get("vega_lite_chart") if "Drift of each feature" in c.proto.spec)
     assert b"petal_width" in chart.proto.SerializeToString()
     app.toggle(key="drift_report").set_value(True).run()
