@@ -18,8 +18,9 @@ from mlops_common import promotion
 from mlops_common.redis_keys import FEEDBACK_HASH, MODEL_EVENTS_CHANNEL, TrafficEntry
 from mlops_common.registry import ALIAS_PRODUCTION, ALIAS_STAGING, MODEL_NAME
 from mlops_common.rollout import RolloutDecision, RolloutState, rollout_key, rollout_log_key
-from mlops_common.shadow import ShadowRecord, shadow_stream
+from mlops_common.shadow import ShadowRecord, encode_batch, shadow_stream
 from mlops_common.testing.onnx_models import register_onnx_model, write_linear_model
+from mlops_drift.rollout import streams
 from mlops_drift.rollout.controller import RolloutController
 from mlops_drift.rollout.metrics import RolloutMetrics
 from mlops_drift.rollout.registry import RolloutRegistry
@@ -184,8 +185,10 @@ def test_a_pinned_version_is_not_rolled_back_and_a_clean_window_passes(
 def _shadow(
     sync: redis.Redis, production: str, candidate: str, n: int, cand_right: int, prod_right: int
 ) -> None:
-    """``n`` one-row shadow records; the candidate right on the first ``cand_right``,
-    production on the first ``prod_right`` (by the feedback written for them)."""
+    """``n`` one-row shadow records, written as stream entries of up to 7 (candidate batches);
+    the candidate right on the first ``cand_right``, production on the first ``prod_right`` (by
+    the feedback written for them)."""
+    batch: list[ShadowRecord] = []
     for i in range(n):
         rid = f"{candidate}-{time.monotonic_ns()}-{i}"
         truth = i % 10
@@ -200,8 +203,33 @@ def _shadow(
             production_ms=0.3,
             candidate_ms=0.4,
         )
-        sync.xadd(shadow_stream(MODEL_NAME), record.encode())  # type: ignore[arg-type]
+        batch.append(record)
         sync.hset(FEEDBACK_HASH, rid, str(truth))
+        if len(batch) == 7 or i == n - 1:
+            sync.xadd(shadow_stream(MODEL_NAME), encode_batch(batch))  # type: ignore[arg-type]
+            batch = []
+
+
+def test_latest_shadow_reads_entries_until_it_has_the_newest_records(
+    redis_url: str, redis_db: redis.Redis
+) -> None:
+    _shadow(redis_db, "1", "2", 100, cand_right=0, prod_right=0)  # 15 entries
+    redis_db.xadd(shadow_stream(MODEL_NAME), {"id": "garbage"})  # the newest entry
+
+    async def read(count: int) -> tuple[list[ShadowRecord], list[int]]:
+        client = Redis.from_url(redis_url)
+        try:
+            skipped: list[int] = []
+            return await streams.latest_shadow(client, MODEL_NAME, count, skipped), skipped
+        finally:
+            await client.aclose()
+
+    some, skipped = asyncio.run(read(40))  # more than one page of entries
+    assert len(some) == 40
+    assert [r.request_id.rsplit("-", 1)[1] for r in some] == [str(i) for i in range(99, 59, -1)]
+    assert skipped == [1]
+    everything, _ = asyncio.run(read(1000))  # the stream runs out first
+    assert len(everything) == 100
 
 
 def test_the_gate_rejects_a_candidate_worse_live_and_promotes_one_better_on_both(

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from mlops_common.redis_keys import FEEDBACK_HASH
 from mlops_common.registry import ALIAS_STAGING, MODEL_NAME
 from mlops_common.rollout import rollout_key, rollout_log_key
-from mlops_common.shadow import ShadowRecord, shadow_stream
+from mlops_common.shadow import ShadowRecord, encode_batch, shadow_stream
 from mlops_frontend.launch import APP_PATH
 
 from .contract.apptest_text import metric, texts
@@ -37,8 +37,8 @@ def staged(platform: Platform) -> Iterator[redis.Redis]:
     run = uuid.uuid4().hex[:8]
     rows = (([1], [1]), ([2, 3], [2, 4]), ([5], [6]))
     with redis.Redis.from_url(platform.redis_url) as store:
-        for index, (prod, cand) in enumerate(rows):
-            record = ShadowRecord(
+        records = [
+            ShadowRecord(
                 request_id=f"{run}-{index}",
                 production_version="2",
                 candidate_version="1",
@@ -49,7 +49,9 @@ def staged(platform: Platform) -> Iterator[redis.Redis]:
                 production_ms=2.0,
                 candidate_ms=3.0,
             )
-            store.xadd(shadow_stream(MODEL_NAME), record.encode())  # type: ignore[arg-type]
+            for index, (prod, cand) in enumerate(rows)
+        ]
+        store.xadd(shadow_stream(MODEL_NAME), encode_batch(records))
         store.hset(FEEDBACK_HASH, mapping={f"{run}-0": "1", f"{run}-1.0": "2", f"{run}-1.1": "4"})
         try:
             yield store

@@ -3,11 +3,12 @@ gateway's asyncio client (the keys and encodings are :mod:`mlops_common.rollout`
 :mod:`mlops_common.shadow`).
 
 Reading takes one pipelined round trip (``HGETALL`` of the settings, ``LRANGE`` of the log,
-``XREVRANGE`` of the newest shadow records) and one ``HMGET feedback`` of the prediction ids of
-the records of the current pair; decoding and the statistics run in a worker thread, so a window
-of thousands of records never holds up the event loop. An entry that cannot be decoded is left
-out and counted. Each write changes the settings and appends its decision to the log (``LPUSH``
-and ``LTRIM``) in one ``MULTI``/``EXEC`` transaction.
+``XREVRANGE`` of the newest shadow entries), more ``XREVRANGE`` pages while those entries (each
+a candidate batch of records) hold fewer than the window's records, and one ``HMGET feedback``
+of the prediction ids of the records of the current pair; decoding and the statistics run in a
+worker thread, so a window of thousands of records never holds up the event loop. An entry
+that cannot be decoded is left out and counted. Each write changes the settings and appends its
+decision to the log (``LPUSH`` and ``LTRIM``) in one ``MULTI``/``EXEC`` transaction.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ from mlops_common.rollout import (
     rollout_key,
     rollout_log_key,
 )
-from mlops_common.shadow import ShadowDecodeError, ShadowRecord, shadow_stream
+from mlops_common.shadow import (
+    ShadowDecodeError,
+    ShadowRecord,
+    decode_batch,
+    next_page,
+    shadow_stream,
+)
 from mlops_gateway.errors import DependencyUnavailableError
 
 #: Shadow records read for the statistics (the newest ones).
@@ -65,21 +72,27 @@ def _decisions(raw: Sequence[bytes]) -> tuple[list[RolloutDecision], int]:
 
 def _records(
     entries: Sequence[tuple[Any, Mapping[bytes | str, bytes | str]]],
-    production: str,
-    candidate: str,
 ) -> tuple[list[ShadowRecord], int]:
-    """The decodable records of this pair (others are no error: an older pair's)."""
+    """The records of ``entries`` (newest first) and how many entries did not decode."""
     records: list[ShadowRecord] = []
     bad = 0
     for _, fields in entries:
         try:
-            record = ShadowRecord.decode(fields)
+            records.extend(reversed(decode_batch(fields)))  # a batch is oldest first
         except ShadowDecodeError:
             bad += 1
-            continue
-        if record.production_version == production and record.candidate_version == candidate:
-            records.append(record)
     return records, bad
+
+
+def _of_pair(
+    records: Sequence[ShadowRecord], production: str, candidate: str
+) -> list[ShadowRecord]:
+    """The records of this pair (others are no error: an older pair's)."""
+    return [
+        r
+        for r in records
+        if r.production_version == production and r.candidate_version == candidate
+    ]
 
 
 def _truths(ids: Sequence[str], values: Sequence[bytes | str | None]) -> tuple[dict[str, int], int]:
@@ -122,7 +135,7 @@ class RolloutStore:
                 pipe.hgetall(rollout_key(model))
                 pipe.lrange(rollout_log_key(model), 0, self.shown - 1)
                 if candidate is not None:
-                    pipe.xrevrange(shadow_stream(model), count=self.window)
+                    pipe.xrevrange(shadow_stream(model), count=next_page(self.window, 0, 0))
                 replies = await pipe.execute()
         except _REDIS_ERRORS as exc:
             raise DependencyUnavailableError("redis", f"cannot read the rollout: {exc}") from exc
@@ -131,14 +144,35 @@ class RolloutStore:
         stats = None
         if candidate is not None:
             prod = production or ""
-            records, skipped["shadow"] = await asyncio.to_thread(
-                _records, replies[2], prod, candidate
-            )
+            records, skipped["shadow"] = await self._shadow(model, replies[2])
+            records = _of_pair(records, prod, candidate)
             truths, skipped["feedback"] = await self._feedback(records)
             stats = await asyncio.to_thread(
                 shadow_stats, records, truths, production=prod, candidate=candidate
             )
         return RolloutSnapshot(RolloutState.from_fields(replies[0]), decisions, stats, skipped)
+
+    async def _shadow(self, model: str, first: Sequence[Any]) -> tuple[list[ShadowRecord], int]:
+        """The newest ``window`` records (any pair) from the first page of entries and as many
+        more pages as they take; how many entries did not decode."""
+        stream, page = shadow_stream(model), next_page(self.window, 0, 0)
+        entries: Sequence[Any] = first or []
+        records: list[ShadowRecord] = []
+        bad = read = 0
+        while True:
+            found, wrong = await asyncio.to_thread(_records, entries)
+            records += found
+            bad += wrong
+            read += len(entries)
+            if len(records) >= self.window or len(entries) < page:
+                return records[: self.window], bad
+            page = next_page(self.window - len(records), read, len(records))
+            last = entries[-1][0]
+            top = "(" + (last.decode() if isinstance(last, bytes) else last)
+            try:
+                entries = await self._redis.xrevrange(stream, max=top, count=page) or []
+            except _REDIS_ERRORS as exc:
+                raise DependencyUnavailableError("redis", f"cannot read shadows: {exc}") from exc
 
     async def _feedback(self, records: Sequence[ShadowRecord]) -> tuple[dict[str, int], int]:
         """The feedback labels of the records' prediction ids, in one ``HMGET``."""

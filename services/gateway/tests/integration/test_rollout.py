@@ -2,13 +2,15 @@
 real ``redis-server`` and a real MLflow store (sqlite) whose model has versions 1, 2
 (``production``) and 3 (``staging``), plus a model with one version and no candidate.
 
-Shadow records are written to ``shadow:<model>`` with ``XADD`` as inference writes them, and
+Shadow records are written to ``shadow:<model>`` with ``XADD`` as inference writes them (an
+entry per candidate batch, :func:`~mlops_common.shadow.encode_batch`), and
 feedback labels to the ``feedback`` hash, so the figures the route answers are checked against
 hand-computed ones.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -19,11 +21,13 @@ from typing import Any
 import httpx
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from mlops_common.redis_keys import FEEDBACK_HASH
 from mlops_common.rollout import Probation, rollout_key, rollout_log_key
-from mlops_common.shadow import ShadowRecord, shadow_stream
+from mlops_common.shadow import ShadowRecord, encode_batch, shadow_stream
 from mlops_common.testing.onnx_models import register_onnx_model
+from mlops_gateway.rollout_store import RolloutStore
 
 from .conftest import ADMIN_KEY, GatewayFactory
 
@@ -66,7 +70,9 @@ def _act(gateway: httpx.Client, body: dict[str, Any], name: str = MODEL) -> http
     return gateway.post(f"/v1/models/{name}/rollout", json=body, headers=ADMIN)
 
 
-def _record(rid: str, prod: list[int], cand: list[int], ms: float, pair: tuple[str, str]) -> Any:
+def _record(
+    rid: str, prod: list[int], cand: list[int], ms: float, pair: tuple[str, str], cand_ms: float
+) -> ShadowRecord:
     return ShadowRecord(
         request_id=rid,
         production_version=pair[0],
@@ -76,8 +82,13 @@ def _record(rid: str, prod: list[int], cand: list[int], ms: float, pair: tuple[s
         candidate_labels=cand,
         candidate_confidences=[0.7] * len(cand),
         production_ms=ms,
-        candidate_ms=2 * ms,
-    ).encode()
+        candidate_ms=cand_ms,
+    )
+
+
+def _entry(*records: ShadowRecord) -> Any:
+    """The fields of one stream entry: a candidate batch of ``records``."""
+    return encode_batch(records)
 
 
 def test_a_model_without_candidate_has_no_stats(gateway: httpx.Client, store: redis.Redis) -> None:
@@ -96,11 +107,13 @@ def test_stats_join_shadow_records_with_feedback(gateway: httpx.Client, store: r
     run = uuid.uuid4().hex[:8]
     a, b, c = (f"{run}-{x}" for x in "abc")
     stream = shadow_stream(MODEL)
-    store.xadd(stream, _record(a, [1], [1], 2.0, ("2", "3")))
-    store.xadd(stream, _record(b, [2, 3], [2, 4], 4.0, ("2", "3")))
-    store.xadd(stream, _record(c, [5], [6], 6.0, ("2", "3")))
-    store.xadd(stream, _record(f"{run}-old", [0], [9], 1.0, ("1", "3")))  # an older pair
-    store.xadd(stream, {"id": "garbage", "ts": "not a time"})
+    pair = ("2", "3")
+    store.xadd(
+        stream, _entry(_record(a, [1], [1], 2.0, pair, 8.0), _record(c, [5], [6], 6.0, pair, 8.0))
+    )
+    store.xadd(stream, _entry(_record(b, [2, 3], [2, 4], 4.0, pair, 10.0)))
+    store.xadd(stream, _entry(_record(f"{run}-old", [0], [9], 1.0, ("1", "3"), 2.0)))  # older pair
+    store.xadd(stream, {"ids": "garbage", "ts": "not a time"})
     store.hset(FEEDBACK_HASH, mapping={a: "1", f"{b}.0": "2", f"{b}.1": "4", c: "x"})
     store.lpush(rollout_log_key(MODEL), "not json")
 
@@ -117,8 +130,33 @@ def test_stats_join_shadow_records_with_feedback(gateway: httpx.Client, store: r
     assert production["mean_confidence"] == pytest.approx(0.9)
     assert candidate["mean_confidence"] == pytest.approx(0.7)
     assert production["p50_ms"] == pytest.approx(4.0)
-    assert candidate["p50_ms"] == pytest.approx(8.0)
+    assert candidate["p50_ms"] == pytest.approx(8.0)  # 8, 8 (one batch), 10
     assert body["skipped"] == {"shadow": 1, "feedback": 1, "decisions": 1}
+
+
+def test_the_store_reads_entries_until_its_window_of_records(
+    store: redis.Redis, redis_url: str
+) -> None:
+    """Entries hold several records: the window counts records, read page after page."""
+    run = uuid.uuid4().hex[:8]
+    stream = shadow_stream(MODEL)
+    for batch in range(10):  # 10 entries of 3 records, request ids 0..29 oldest first
+        ids = range(3 * batch, 3 * batch + 3)
+        store.xadd(
+            stream, _entry(*(_record(f"{run}-{i}", [1], [1], 1.0, ("2", "3"), 2.0) for i in ids))
+        )
+
+    async def read(window: int) -> Any:
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            return await RolloutStore(client, window=window).read(MODEL, "2", "3")
+        finally:
+            await client.aclose()
+
+    snapshot = asyncio.run(read(20))  # more entries than the first page of two
+    assert snapshot.stats is not None
+    assert snapshot.stats.requests == 20
+    assert asyncio.run(read(100)).stats.requests == 30  # the stream runs out first
 
 
 def test_shadow_action_sets_the_fields_and_is_logged(

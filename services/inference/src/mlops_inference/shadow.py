@@ -5,14 +5,19 @@ candidate's :class:`~mlops_inference.manager.ModelManager` loads into; when and 
 :mod:`mlops_inference.candidate`'s business). The endpoint hands it each answer *after* it is
 computed (:meth:`Shadow.offer`: a coin toss against the share and a ``put_nowait`` on a bounded
 queue; a full queue drops the shadow work and counts it, never the answer). A background task
-lets work gather for a few milliseconds, takes up to ``max_batch_size`` rows, runs the
-candidate in its own worker thread (onnxruntime releases the GIL; the thread runs at the lowest
-CPU priority), compares the answers a batch at a time and buffers one
-:class:`~mlops_common.shadow.ShadowRecord` per request. Every ``flush_interval_s`` the buffer
-goes to ``shadow:<model>`` in one pipeline of ``XADD ... MAXLEN ~``, written from a thread of
-its own with the synchronous redis-py client (with hiredis it packs commands in C, so writes
-cost the event loop little). When Redis fails the records are dropped and counted, logged once
-(and the recovery once).
+lets work gather for a few milliseconds, takes up to ``max_batch_size`` rows and runs the
+candidate: on the event loop itself when a full batch of it takes at most ``inline_max_ms``
+(as the endpoint runs production; a thread hop and the worker thread's wake-ups cost more than
+such a run, and slowed production's own runs), else in its own worker thread (onnxruntime
+releases the GIL; the thread runs at the lowest CPU priority). It compares the answers a batch
+at a time and buffers one :class:`~mlops_common.shadow.ShadowRecord` per request, kept by
+batch. Every ``flush_interval_s`` the buffer goes to ``shadow:<model>`` in one pipeline of
+``XADD ... MAXLEN ~`` with *one entry per candidate batch*
+(:func:`~mlops_common.shadow.encode_batch`: an entry per request made the write most of the
+shadow's cost), written from a thread of its own with the synchronous redis-py client (with
+hiredis it packs commands in C, so writes cost the event loop little). When Redis fails the
+records are dropped and counted, logged once (and the recovery once). A request whose id holds
+a comma cannot be named in an entry: it is not shadowed (counted as ``failed``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import logging
 import os
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +37,13 @@ import numpy as np
 from redis import Redis
 from redis.exceptions import RedisError
 
-from mlops_common.shadow import SHADOW_STREAM_MAXLEN, ShadowRecord, shadow_stream
+from mlops_common.shadow import (
+    LIST_SEPARATOR,
+    SHADOW_STREAM_MAXLEN,
+    ShadowRecord,
+    encode_batch,
+    shadow_stream,
+)
 from mlops_inference.batcher import Arrays, layout
 from mlops_inference.endpoint import Ran
 from mlops_inference.metrics import InferenceMetrics
@@ -124,7 +136,10 @@ class Shadow:
         self._gather_s = gather_s
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=settings.shadow_queue_size)
         self._carry: _Job | None = None
-        self._records: list[ShadowRecord] = []
+        #: Buffered records, one list per stream entry (a candidate batch), and their count.
+        self._batches: list[list[ShadowRecord]] = []
+        self._buffered = 0
+        self._inline_s = settings.inline_max_ms / 1000.0
         self._redis_ok = True
         self._failing_version: str | None = None
         self._executor = ThreadPoolExecutor(1, f"shadow-{name}", initializer=_lowest_priority)
@@ -172,6 +187,9 @@ class Shadow:
     def offer(self, request_id: str, inputs: Arrays, outputs: Arrays, ran: Ran) -> None:
         """Queue a computed answer for the candidate (share permitting); never waits."""
         if self.share < 1.0 and random.random() >= self.share:
+            return
+        if LIST_SEPARATOR in request_id:  # a stream entry cannot name it
+            self._failed.inc()
             return
         try:
             self._queue.put_nowait(_Job(request_id, inputs, outputs, ran))
@@ -233,9 +251,12 @@ class Shadow:
             else:
                 inputs = {k: np.concatenate([j.inputs[k] for j in jobs]) for k in jobs[0].inputs}
             try:
-                outputs, seconds = await loop.run_in_executor(
-                    self._executor, model.predict_timed, inputs
-                )
+                if model.batch_seconds <= self._inline_s:  # a full batch takes under the limit
+                    outputs, seconds = model.predict_timed(inputs)
+                else:
+                    outputs, seconds = await loop.run_in_executor(
+                        self._executor, model.predict_timed, inputs
+                    )
             except Exception as exc:
                 self._failed.inc(len(jobs))
                 if self._failing_version != model.version:
@@ -249,7 +270,8 @@ class Shadow:
             await asyncio.sleep(0)  # let the response path run between shadow batches
 
     def _compare(self, model: OnnxModel, jobs: list[_Job], outputs: Arrays, seconds: float) -> None:
-        """Count and buffer one record per job from the candidate's ``outputs`` (one batch)."""
+        """Count and buffer one record per job from the candidate's ``outputs`` (one batch;
+        one stream entry per production version, nearly always one)."""
         self._duration.observe(seconds)
         tensor = self.production_tensor
         if any(tensor not in job.outputs for job in jobs):
@@ -267,9 +289,11 @@ class Shadow:
         columns = (own_labels, own_confidences, labels, confidences)
         p_labels, p_confidences, c_labels, c_confidences = (c.tolist() for c in columns)
         candidate_ms, version, end = seconds * 1000.0, model.version, 0
+        now = time.time()
+        entries: dict[str, list[ShadowRecord]] = {}
         for job, part in zip(jobs, scores, strict=True):
             start, end = end, end + len(part)
-            self._records.append(
+            entries.setdefault(job.ran.version, []).append(
                 ShadowRecord(
                     job.request_id,
                     job.ran.version,
@@ -280,12 +304,16 @@ class Shadow:
                     c_confidences[start:end],
                     job.ran.ms,
                     candidate_ms,
+                    now,
                 )
             )
-        if len(self._records) > BUFFER_LIMIT:
-            excess = len(self._records) - BUFFER_LIMIT
-            del self._records[:excess]
-            self._unwritten.inc(excess)
+        for records in entries.values():
+            self._batches.append(records)
+            self._buffered += len(records)
+        while self._buffered > BUFFER_LIMIT:  # Redis is slow: the oldest batches go
+            dropped = self._batches.pop(0)
+            self._buffered -= len(dropped)
+            self._unwritten.inc(len(dropped))
 
     async def _flush_loop(self) -> None:
         while True:
@@ -294,14 +322,15 @@ class Shadow:
 
     async def flush(self) -> None:
         """Write the buffered records to ``shadow:<model>`` in one pipeline (in a thread)."""
-        if not self._records:
+        if not self._batches:
             return
-        records, self._records = self._records, []
+        batches, count = self._batches, self._buffered
+        self._batches, self._buffered = [], 0
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._writer, self._write, records)
+            await loop.run_in_executor(self._writer, self._write, batches)
         except (RedisError, OSError) as exc:
-            self._unwritten.inc(len(records))
+            self._unwritten.inc(count)
             if self._redis_ok:
                 self._redis_ok = False
                 log.warning(
@@ -313,10 +342,10 @@ class Shadow:
             self._redis_ok = True
             log.info("shadow records written again", extra={"model": self.name})
 
-    def _write(self, records: list[ShadowRecord]) -> None:
-        """One pipeline of ``XADD shadow:<model> MAXLEN ~ N`` (blocking)."""
+    def _write(self, batches: list[list[ShadowRecord]]) -> None:
+        """One pipeline of ``XADD shadow:<model> MAXLEN ~ N``, an entry per batch (blocking)."""
         with self._redis.pipeline(transaction=False) as pipe:
-            for record in records:
-                fields: dict[Any, Any] = record.encode()
+            for records in batches:
+                fields: dict[Any, Any] = encode_batch(records)
                 pipe.xadd(self._stream, fields, maxlen=SHADOW_STREAM_MAXLEN, approximate=True)
             pipe.execute()

@@ -21,7 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
 from mlops_common.registry import MODEL_NAME, PRODUCTION_URI
 from mlops_common.rollout import rollout_key
-from mlops_common.shadow import ShadowRecord, shadow_stream
+from mlops_common.shadow import ShadowRecord, decode_batch, shadow_stream
 from mlops_common.testing.onnx_models import build_model, register_onnx_model
 from mlops_common.testing.pytest_plugin import MlflowStore
 from mlops_common.testing.servers import RedisServer
@@ -138,7 +138,7 @@ async def send(
 
 async def records(store: aioredis.Redis) -> list[ShadowRecord]:
     entries = await store.xrange(shadow_stream(MODEL_NAME)) or []
-    return [ShadowRecord.decode(fields or {}) for _, fields in entries]
+    return [record for _, fields in entries for record in decode_batch(fields or {})]
 
 
 def shadowing(server: InferenceServer) -> bool:
@@ -150,12 +150,15 @@ def features(rows: int) -> np.ndarray:
     return RNG.uniform(0, 16, (rows, 64)).astype(np.float32)
 
 
+@pytest.mark.parametrize("inline_max_ms", [0.5, 0.0], ids=["inline", "worker-thread"])
 async def test_records_hold_both_answers_per_request(
-    registry: dict[str, Any], redis_server: RedisServer, store: aioredis.Redis
+    registry: dict[str, Any], redis_server: RedisServer, store: aioredis.Redis, inline_max_ms: float
 ) -> None:
+    """The candidate runs on the event loop (a fast model) or in its worker thread."""
     register_onnx_model(registry["uri"], registry["constant"], alias="staging")
     batches = [features(1 + i % 4) for i in range(24)]
-    async with InferenceServer.running(shadow_settings(registry, redis_server.url)) as server:
+    settings = shadow_settings(registry, redis_server.url, inline_max_ms=inline_max_ms)
+    async with InferenceServer.running(settings) as server:
         endpoint = server.dataplane.endpoints[MODEL_NAME]
         await until(lambda: endpoint.shadow is not None, "the candidate is shadowed")
         assert sample(server, "inference_shadow_candidate", version="2") == 1.0
@@ -163,6 +166,8 @@ async def test_records_hold_both_answers_per_request(
         await until(lambda: outcome(server, "run") == len(batches), "every request ran")
         await asyncio.sleep(0.8)  # one flush interval
         written = {record.request_id: record for record in await records(store)}
+        entries = await store.xlen(shadow_stream(MODEL_NAME))
+        runs = sample(server, "inference_shadow_batch_duration_seconds_count")
         rows = sample(server, "inference_shadow_rows_total")
         agreed = sample(server, "inference_shadow_agreed_rows_total")
         confidence = {
@@ -171,6 +176,8 @@ async def test_records_hold_both_answers_per_request(
         }
 
     assert sorted(written) == sorted(f"req-{i}" for i in range(len(batches)))
+    assert runs is not None
+    assert entries == runs < len(batches)  # one stream entry per candidate batch
     expected_agreed = 0
     for i, (x, (version, probs)) in enumerate(zip(batches, answers, strict=True)):
         assert version == "1"

@@ -1,7 +1,9 @@
 """What the rollout controller reads and writes in Redis (asyncio client).
 
 Reads: a model's traffic entries after or before a moment (stream ids are milliseconds, so a
-time range is an id range), its latest shadow records, the feedback labels of prediction ids.
+time range is an id range), its latest shadow records (an entry holds a candidate batch of
+them, so entries are read page by page until enough records), the feedback labels of
+prediction ids.
 Writes: the ``rollout:<model>`` fields and the decision log (:mod:`mlops_common.rollout`).
 Entries that do not decode are skipped and counted by the caller's ``skipped`` list.
 """
@@ -18,10 +20,18 @@ from mlops_common.rollout import (
     ROLLOUT_LOG_LENGTH,
     RolloutDecision,
     RolloutState,
+    outcomes_key,
+    parse_outcomes,
     rollout_key,
     rollout_log_key,
 )
-from mlops_common.shadow import ShadowDecodeError, ShadowRecord, shadow_stream
+from mlops_common.shadow import (
+    ShadowDecodeError,
+    ShadowRecord,
+    decode_batch,
+    next_page,
+    shadow_stream,
+)
 
 _HMGET_CHUNK = 2000
 
@@ -48,6 +58,11 @@ async def log_decision(redis: Redis, model: str, decision: RolloutDecision) -> N
         pipe.lpush(key, decision.model_dump_json())
         pipe.ltrim(key, 0, ROLLOUT_LOG_LENGTH - 1)
         await pipe.execute()
+
+
+async def outcomes(redis: Redis, model: str) -> dict[str, tuple[int, int]]:
+    """Requests answered and failed per version, as inference counted them."""
+    return parse_outcomes(await redis.hgetall(outcomes_key(model)))
 
 
 async def decisions(redis: Redis, model: str, count: int = 50) -> list[RolloutDecision]:
@@ -94,15 +109,24 @@ async def traffic_before(
 async def latest_shadow(
     redis: Redis, model: str, count: int, skipped: list[int]
 ) -> list[ShadowRecord]:
-    """The newest ``count`` shadow records of the model, newest first."""
-    records = []
-    rows: Any = await redis.xrevrange(shadow_stream(model), count=count)
-    for _, fields in rows or ():
-        try:
-            records.append(ShadowRecord.decode(fields))
-        except ShadowDecodeError:
-            skipped.append(1)
-    return records
+    """The newest ``count`` shadow records of the model, newest first (entries are read newest
+    first, a page at a time sized by :func:`~mlops_common.shadow.next_page`)."""
+    records: list[ShadowRecord] = []
+    entries, top = 0, "+"
+    while len(records) < count:
+        page = next_page(count - len(records), entries, len(records))
+        rows: Any = await redis.xrevrange(shadow_stream(model), max=top, count=page) or []
+        for _, fields in rows:
+            try:
+                records.extend(reversed(decode_batch(fields)))  # a batch is oldest first
+            except ShadowDecodeError:
+                skipped.append(1)
+        entries += len(rows)
+        if len(rows) < page:
+            break
+        last = rows[-1][0]
+        top = "(" + (last.decode() if isinstance(last, bytes) else last)
+    return records[:count]
 
 
 async def truths(redis: Redis, ids: Sequence[str]) -> dict[str, int]:
