@@ -169,9 +169,9 @@ def _path_report(rounds: list[Round], env: dict[str, Any], path: str) -> list[st
     control = [r[(path, CONTROL)].p50_ms / r[(path, OFF)].p50_ms for r in rounds]
     noise = median(abs(v - 1.0) for v in control)
     caution = (
-        f" Caution: identical cells (A/A) already differ by {noise:.0%} in p50 (median), more "
-        "than the 10 % margin, so on this host the verdict is within the noise; the CPU "
-        "breakdown below is the steadier measure."
+        f" Caution: identical cells (A/A) already differ by {noise:.0%} in p50 (median), "
+        f"{'more than' if noise > 0.10 else 'close to'} the 10 % margin, so on this host the "
+        "verdict is within the noise; the CPU breakdown below is the steadier measure."
         if noise > 0.05
         else ""
     )
@@ -275,15 +275,17 @@ def shadow_costs(
     for batch, (outputs, seconds) in zip(batches, runs, strict=True):
         shadow._compare(model, batch, outputs, seconds)
     compare_s, started = clock() - started, clock()
-    records = list(shadow._records)
-    shadow._write(records)
+    batches = list(shadow._batches)
+    shadow._write(batches)
     write_s = clock() - started
     client.delete("shadow:cost-probe")
     client.close()
     return {
-        "candidate run (worker thread)": run_s / requests * 1e6,
+        "candidate run (on the event loop: inline)": run_s / requests * 1e6,
         "answers compared, records made (event loop)": compare_s / requests * 1e6,
-        "records written: XADD pipeline (writer thread)": write_s / requests * 1e6,
+        "records written: XADD pipeline, one entry per run (writer thread)": write_s
+        / requests
+        * 1e6,
     }
 
 
