@@ -13,6 +13,10 @@
 
 - ``rollout-log:<model>`` (:func:`rollout_log_key`) — a list of :class:`RolloutDecision` as
   JSON, newest first, trimmed to :data:`ROLLOUT_LOG_LENGTH`.
+- ``outcomes:<model>`` (:func:`outcomes_key`) — a hash of counters written by inference
+  (``HINCRBY``): ``<version>:ok`` and ``<version>:error``, the requests each served version
+  answered and failed (a model run that raised; not the client's bad input, not overload)
+  since the key was created (:func:`parse_outcomes`).
 
 Pure encodings, no client: the services read and write them with their own Redis clients.
 """
@@ -29,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 ROLLOUT_KEY_PREFIX: Final = "rollout:"
 ROLLOUT_LOG_PREFIX: Final = "rollout-log:"
 ROLLOUT_LOG_LENGTH: Final = 200
+OUTCOMES_PREFIX: Final = "outcomes:"
 
 FIELD_SHADOW: Final = "shadow"
 FIELD_SHADOW_SHARE: Final = "shadow_share"
@@ -62,9 +67,35 @@ def rollout_log_key(model: str) -> str:
     return ROLLOUT_LOG_PREFIX + model
 
 
+def outcomes_key(model: str) -> str:
+    """The hash counting answered and failed requests per version: ``outcomes:<model>``."""
+    return OUTCOMES_PREFIX + model
+
+
+def outcome_field(version: str, failed: bool) -> str:
+    """The ``outcomes:<model>`` field of ``version``'s answered or failed requests."""
+    return f"{version}:{'error' if failed else 'ok'}"
+
+
+def parse_outcomes(fields: Mapping[bytes | str, bytes | str]) -> dict[str, tuple[int, int]]:
+    """``HGETALL outcomes:<model>`` as version → (answered, failed); malformed fields skipped."""
+    counts: dict[str, list[int]] = {}
+    for key, value in fields.items():
+        name = key.decode() if isinstance(key, bytes) else key
+        version, _, kind = name.rpartition(":")
+        try:
+            number = int(value)
+        except ValueError:
+            continue
+        if version and kind in ("ok", "error"):
+            counts.setdefault(version, [0, 0])[kind == "error"] += number
+    return {version: (ok, error) for version, (ok, error) in counts.items()}
+
+
 class Probation(BaseModel):
     """A production version on probation: it replaced ``previous`` at ``started`` (unix s) and
-    is watched until ``until``."""
+    is watched until ``until``. ``start_outcomes``/``previous_outcomes``: the (answered, failed)
+    counts of each version when probation began (:func:`parse_outcomes`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -72,6 +103,8 @@ class Probation(BaseModel):
     previous: str | None
     started: float
     until: float
+    start_outcomes: tuple[int, int] = (0, 0)
+    previous_outcomes: tuple[int, int] = (0, 0)
 
     def active(self, now: float | None = None) -> bool:
         """True until the window ends."""

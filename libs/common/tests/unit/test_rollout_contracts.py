@@ -202,3 +202,12 @@ def test_gate_waits_for_evidence_when_required_or_without_an_offline_figure() ->
     assert "50/100 shadowed" in waiting.reason
     assert decide(None, 0.95, RULE, None).waiting
     assert decide(0.5, None, RULE).promote  # no production yet
+
+
+def test_outcome_counters_parse_per_version() -> None:
+    from mlops_common.rollout import outcome_field, outcomes_key, parse_outcomes
+
+    assert outcomes_key("news") == "outcomes:news"
+    assert outcome_field("3", failed=True) == "3:error"
+    fields = {b"3:ok": b"10", b"3:error": b"2", b"4:ok": b"5", b"junk": b"1", b"4:error": b"x"}
+    assert parse_outcomes(fields) == {"3": (10, 2), "4": (5, 0)}

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 
-from mlops_common.testing.rollout_models import write_constant_model, write_lookup_model
+from mlops_common.testing.rollout_models import (
+    write_constant_model,
+    write_failing_model,
+    write_lookup_model,
+)
 
 
 def _run(path: Path, rows: np.ndarray) -> np.ndarray:
@@ -31,3 +36,10 @@ def test_the_lookup_model_answers_the_label_of_the_nearest_known_row(tmp_path: P
     out = _run(path, known + rng.normal(0, 0.1, size=known.shape))
     assert (out.argmax(axis=1) == labels).all()
     assert np.allclose(out.max(axis=1), 0.9, atol=1e-6)
+
+
+def test_the_failing_model_warms_up_on_zeros_and_fails_on_digits(tmp_path: Path) -> None:
+    path = write_failing_model(tmp_path / "f.onnx")
+    assert _run(path, np.zeros((3, 64))).shape == (3, 10)
+    with pytest.raises(Exception, match=r"out of bounds|indices"):
+        _run(path, np.full((1, 64), 16.0))

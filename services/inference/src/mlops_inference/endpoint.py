@@ -23,6 +23,7 @@ import numpy as np
 
 from mlops_inference.batcher import Arrays, Batcher
 from mlops_inference.errors import (
+    InferenceError,
     InvalidInputError,
     ModelNotFoundError,
     ModelNotReadyError,
@@ -31,6 +32,7 @@ from mlops_inference.errors import (
 from mlops_inference.messages import InferRequest, InferResponse, InputTensor, shape_text
 from mlops_inference.metrics import InferenceMetrics
 from mlops_inference.model import OnnxModel, TensorSpec
+from mlops_inference.outcomes import OutcomeCounts
 from mlops_inference.settings import InferenceSettings
 
 if TYPE_CHECKING:
@@ -70,6 +72,8 @@ class ModelEndpoint:
         self._ready_gauge.set(0)
         #: Shadow evaluation of a staged candidate, while one is loaded and shadowed.
         self.shadow: Shadow | None = None
+        #: Requests answered and failed per version (drift's probation reads them).
+        self.outcomes = OutcomeCounts()
         self._batcher: Batcher[Ran] | None = None
         if settings.batching:
             self._batcher = Batcher(
@@ -174,14 +178,23 @@ class ModelEndpoint:
         model = self.require(request.model_version)
         inputs, rows = self._validate(model, request.inputs)
         wanted = self._wanted_outputs(model, request.outputs)
-        if self._batcher is not None:
-            outputs, ran = await self._batcher.submit(inputs, rows)
-        elif self._run_inline():
-            outputs, ran = self._predict(model, inputs)
-        else:
-            assert self._workers is not None
-            loop = asyncio.get_running_loop()
-            outputs, ran = await loop.run_in_executor(self._workers, self._predict, model, inputs)
+        try:
+            if self._batcher is not None:
+                outputs, ran = await self._batcher.submit(inputs, rows)
+            elif self._run_inline():
+                outputs, ran = self._predict(model, inputs)
+            else:
+                assert self._workers is not None
+                loop = asyncio.get_running_loop()
+                outputs, ran = await loop.run_in_executor(
+                    self._workers, self._predict, model, inputs
+                )
+        except (InferenceError, asyncio.CancelledError):
+            raise  # refused (overload, shutdown) or abandoned by the caller: not the model's fault
+        except Exception:
+            self.outcomes.add(model.version, failed=True)  # the model run raised
+            raise
+        self.outcomes.add(ran.version, failed=False)
         shadow = self.shadow
         if shadow is not None:  # queues the candidate's run for later; never waits for it
             shadow.offer(request.id, inputs, outputs, ran)

@@ -28,7 +28,9 @@ service ``inference/live`` (``LIVENESS_SERVICE``) is SERVING from start to shutd
 models do: liveness probes check it, so one broken model never gets the process restarted.
 A model served from its ``production`` alias also gets a
 :class:`~mlops_inference.candidate.ShadowController` (unless ``INFERENCE_SHADOW=false``), which
-shadows its ``staging`` version; those share one Redis client.
+shadows its ``staging`` version. Every model's answered and failed requests per version go to
+``outcomes:<model>`` (:class:`~mlops_inference.outcomes.OutcomeWriter`, for drift's probation);
+shadow and outcomes share one Redis client.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from mlops_inference.catalog import ModelConfig
 from mlops_inference.dataplane import DataPlane
 from mlops_inference.manager import ModelManager
 from mlops_inference.metrics import InferenceMetrics
+from mlops_inference.outcomes import OutcomeWriter
 from mlops_inference.servicer import InferenceServicer
 from mlops_inference.settings import InferenceSettings
 from mlops_inference.watcher import ModelWatcher
@@ -118,16 +121,19 @@ class InferenceServer:
             for config in configs
         }
         self.watchers = [ModelWatcher(settings, manager) for manager in self.managers.values()]
-        self._redis: Redis | None = None
+        # Short timeouts: a dead Redis only drops shadow records and delays outcome counts.
+        self._redis = Redis.from_url(
+            settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
+        )
+        #: Answered/failed requests per version of every served model, added to Redis.
+        self.outcomes = OutcomeWriter(
+            self._redis, {name: e.outcomes for name, e in dataplane.endpoints.items()}
+        )
         #: Shadow evaluation of each model served from its production alias, by served name.
         self.shadows: dict[str, ShadowController] = {}
         refs = {config.name: shadowed_ref(config) for config in configs} if settings.shadow else {}
         for name, ref in refs.items():
             if ref is not None:
-                if self._redis is None:  # short timeouts: a dead Redis only drops shadow records
-                    self._redis = Redis.from_url(
-                        settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
-                    )
                 self.shadows[name] = ShadowController(
                     ref, dataplane.endpoints[name], settings, metrics, self._redis, cache_dir
                 )
@@ -224,6 +230,7 @@ class InferenceServer:
             watcher.start()
         for shadow in self.shadows.values():
             shadow.start()
+        self.outcomes.start()
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking requests, let in-flight ones finish (up to ``grace`` s), shut down."""
@@ -234,8 +241,8 @@ class InferenceServer:
         await self._grpc.stop(self.settings.grace_period_s if grace is None else grace)
         for shadow in self.shadows.values():
             await shadow.stop()
-        if self._redis is not None:
-            self._redis.close()
+        await self.outcomes.stop()
+        self._redis.close()
         await self.dataplane.stop()
         if self._metrics_http is not None:
             # shutdown() waits for the serving thread's next poll (0.5 s): do not wait for it.

@@ -21,6 +21,8 @@ def settings_for(model_uri: str, **overrides: Any) -> InferenceSettings:
     values: dict[str, Any] = {
         "model_uri": model_uri, "host": "127.0.0.1", "port": 0, "metrics_port": 0,
         "intra_op_threads": 1, "grace_period_s": 1.0,
+        # No Redis unless a test starts one: outcome counts and shadow records then wait.
+        "redis_url": "redis://127.0.0.1:1/0",
     }  # fmt: skip
     return InferenceSettings(**(values | overrides))
 

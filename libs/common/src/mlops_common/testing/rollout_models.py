@@ -2,6 +2,8 @@
 
 - :func:`write_constant_model` answers one class for every input: the deliberately bad version
   that probation must roll back.
+- :func:`write_failing_model` loads and warms up (on zeros) but fails at run time on any row
+  with a value ≥ 2 (every real digit): the version whose error rate probation must catch.
 - :func:`write_lookup_model` knows a set of rows and answers, for any input, the label given
   for the nearest known row (1-nearest neighbour as ``MatMul`` → ``ArgMax`` → ``Gather``):
   on traffic drawn from those rows its accuracy is whatever share of labels is right, so a
@@ -61,6 +63,17 @@ def write_constant_model(path: Path | str, label: int = 0) -> Path:
         numpy_helper.from_array(logits, "logits"),
     ]
     return _save(nodes, initializers, Path(path))
+
+
+def write_failing_model(path: Path | str) -> Path:
+    """A model whose run raises (Gather out of bounds) for a row holding a value ≥ 2."""
+    table = np.full((2, N_CLASSES), 1.0 / N_CLASSES, dtype=np.float32)
+    nodes = [
+        helper.make_node("ReduceMax", [ONNX_INPUT_NAME], ["peak"], axes=[1], keepdims=0),
+        helper.make_node("Cast", ["peak"], ["index"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["table", "index"], [ONNX_OUTPUT_NAME], axis=0),
+    ]
+    return _save(nodes, [numpy_helper.from_array(table, "table")], Path(path))
 
 
 def write_lookup_model(

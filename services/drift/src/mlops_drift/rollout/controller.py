@@ -6,8 +6,9 @@ Every ``interval_s`` (:func:`run_rollout`) each model's :class:`RolloutControlle
    field ``production``) was moved there by a retrain, a person or the gate: it goes on
    probation for ``probation_s`` against the version it replaced, unless a person pinned it.
 2. **Probation.** The new version's live figures (its traffic since the move: accuracy on
-   labelled rows, estimated accuracy from calibrated confidence, p99 latency) against the
-   replaced version's last ``baseline_rows`` before the move. A regression
+   labelled rows, estimated accuracy from calibrated confidence, p99 latency; its error rate
+   from inference's counts since the move) against the replaced version's last
+   ``baseline_rows`` before the move (its error rate: all its requests until then). A regression
    (:func:`mlops_drift.rollout.probation.regressions`) moves ``production`` back through
    :func:`mlops_common.promotion.undo`, which announces it on ``model-events``; the reason goes
    to the decision log and ``rollout_rollbacks_total`` counts it (an alert rule fires on it).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from redis.asyncio import Redis
 
@@ -109,11 +111,14 @@ class RolloutController:
             await streams.set_fields(self._redis, self.name, fields)
             return state.model_copy(update={"production": production})
         now = time.time()
+        counts = await streams.outcomes(self._redis, self.name)
         probation = Probation(
             version=production,
             previous=state.production,
             started=now,
             until=now + self._settings.probation_s,
+            start_outcomes=counts.get(production, (0, 0)),
+            previous_outcomes=counts.get(state.production, (0, 0)),
         )
         fields[FIELD_PROBATION] = probation.model_dump_json()
         await streams.set_fields(self._redis, self.name, fields)
@@ -167,8 +172,19 @@ class RolloutController:
         old = await self._baseline_entries(probation, skipped) if probation.previous else []
         self._metrics.skipped.labels(model=self.name).inc(len(skipped))
         truths = await streams.truths(self._redis, [e.id for e in new + old])
-        mine = await self._figures(probation.version, new, truths)
-        theirs = await self._figures(probation.previous or "", old, truths)
+        ok, failed = (await streams.outcomes(self._redis, self.name)).get(probation.version, (0, 0))
+        start_ok, start_failed = probation.start_outcomes
+        mine = replace(
+            await self._figures(probation.version, new, truths),
+            requests=max(0, ok - start_ok) + max(0, failed - start_failed),
+            errors=max(0, failed - start_failed),
+        )
+        before_ok, before_failed = probation.previous_outcomes
+        theirs = replace(
+            await self._figures(probation.previous or "", old, truths),
+            requests=before_ok + before_failed,
+            errors=before_failed,
+        )
         for role, figures in (("probation", mine), ("replaced", theirs)):
             if figures.stats.accuracy is not None:
                 self._metrics.accuracy.labels(model=self.name, role=role).set(

@@ -6,7 +6,8 @@ Four signals, each counted only with enough rows behind both versions:
 - estimated accuracy (CBPE: the mean calibrated confidence, :mod:`mlops_common.calibration`),
   at least ``min_rows`` rows each — it needs no labels, so it speaks first;
 - p99 latency (the gateway's inference call, as each traffic entry logs it), ``min_rows`` each;
-- the version's confidence alone says nothing of errors, so no other signal is derived from it.
+- the error rate: the share of requests whose model run failed (inference counts them per
+  version in ``outcomes:<model>``), with ``min_rows`` requests behind the new version.
 
 Pure: the controller gathers the figures (:class:`VersionFigures`) and acts on the verdict.
 """
@@ -27,6 +28,7 @@ class ProbationLimits:
     min_rows: int = 100
     max_estimate_drop: float = 0.05
     max_p99_ratio: float = 3.0
+    max_error_increase: float = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +37,23 @@ class VersionFigures:
 
     stats: VersionStats
     estimated_accuracy: float | None
+    #: Requests inference answered or failed for the version, and those that failed.
+    requests: int = 0
+    errors: int = 0
+
+    @property
+    def error_rate(self) -> float | None:
+        """The share of requests that failed (``None`` without requests)."""
+        return self.errors / self.requests if self.requests else None
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready fields."""
-        return {**self.stats.as_dict(), "estimated_accuracy": self.estimated_accuracy}
+        return {
+            **self.stats.as_dict(),
+            "estimated_accuracy": self.estimated_accuracy,
+            "requests": self.requests,
+            "errors": self.errors,
+        }
 
 
 def regressions(new: VersionFigures, old: VersionFigures, limits: ProbationLimits) -> list[str]:
@@ -77,5 +92,15 @@ def regressions(new: VersionFigures, old: VersionFigures, limits: ProbationLimit
         found.append(
             f"p99 latency {a.p99_ms:.1f} ms vs {b.p99_ms:.1f} ms for v{b.version} "
             f"(ratio > {limits.max_p99_ratio:g})"
+        )
+    mine, theirs = new.error_rate, old.error_rate or 0.0
+    if (
+        mine is not None
+        and new.requests >= limits.min_rows
+        and mine - theirs > limits.max_error_increase
+    ):
+        found.append(
+            f"error rate {mine:.1%} of {new.requests} requests vs {theirs:.1%} for v{b.version} "
+            f"(increase > {limits.max_error_increase:g})"
         )
     return found

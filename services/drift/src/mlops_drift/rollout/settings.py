@@ -42,6 +42,13 @@ class RolloutSettings(ServiceSettings):
     max_p99_ratio: float = Field(
         default=3.0, gt=1, description="p99 latency ratio (new / replaced) that rolls back."
     )
+    max_error_increase: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Rise of the share of failed requests (vs the replaced version) that rolls "
+        "back.",
+    )
     baseline_rows: int = Field(
         default=5000, ge=1, description="Rows of the replaced version read as its baseline."
     )
@@ -68,6 +75,7 @@ class RolloutSettings(ServiceSettings):
             min_rows=self.min_rows,
             max_estimate_drop=self.max_estimate_drop,
             max_p99_ratio=self.max_p99_ratio,
+            max_error_increase=self.max_error_increase,
         )
 
     def gate(self) -> GateRule:

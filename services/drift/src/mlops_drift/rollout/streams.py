@@ -20,6 +20,8 @@ from mlops_common.rollout import (
     ROLLOUT_LOG_LENGTH,
     RolloutDecision,
     RolloutState,
+    outcomes_key,
+    parse_outcomes,
     rollout_key,
     rollout_log_key,
 )
@@ -56,6 +58,11 @@ async def log_decision(redis: Redis, model: str, decision: RolloutDecision) -> N
         pipe.lpush(key, decision.model_dump_json())
         pipe.ltrim(key, 0, ROLLOUT_LOG_LENGTH - 1)
         await pipe.execute()
+
+
+async def outcomes(redis: Redis, model: str) -> dict[str, tuple[int, int]]:
+    """Requests answered and failed per version, as inference counted them."""
+    return parse_outcomes(await redis.hgetall(outcomes_key(model)))
 
 
 async def decisions(redis: Redis, model: str, count: int = 50) -> list[RolloutDecision]:
