@@ -79,8 +79,9 @@ class InferenceSettings(ServiceSettings):
     inline_max_ms: float = Field(
         default=0.5,
         ge=0.0,
-        description="Run the model on the event loop when a full batch takes less than this "
-        "(a thread hop costs more than such a model run); 0 = always in a thread.",
+        description="Run the model (and a shadowed candidate) on the event loop when a full "
+        "batch takes less than this (a thread hop costs more than such a model run); 0 = always "
+        "in a thread.",
     )
     gil_switch_interval_ms: float = Field(
         default=1.0,
