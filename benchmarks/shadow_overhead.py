@@ -275,8 +275,8 @@ def shadow_costs(
     for batch, (outputs, seconds) in zip(batches, runs, strict=True):
         shadow._compare(model, batch, outputs, seconds)
     compare_s, started = clock() - started, clock()
-    batches = list(shadow._batches)
-    shadow._write(batches)
+    batches = list(shadow.records.batches)
+    shadow.records.write(batches)
     write_s = clock() - started
     client.delete("shadow:cost-probe")
     client.close()

@@ -11,13 +11,9 @@ candidate: on the event loop itself when a full batch of it takes at most ``inli
 such a run, and slowed production's own runs), else in its own worker thread (onnxruntime
 releases the GIL; the thread runs at the lowest CPU priority). It compares the answers a batch
 at a time and buffers one :class:`~mlops_common.shadow.ShadowRecord` per request, kept by
-batch. Every ``flush_interval_s`` the buffer goes to ``shadow:<model>`` in one pipeline of
-``XADD ... MAXLEN ~`` with *one entry per candidate batch*
-(:func:`~mlops_common.shadow.encode_batch`: an entry per request made the write most of the
-shadow's cost), written from a thread of its own with the synchronous redis-py client (with
-hiredis it packs commands in C, so writes cost the event loop little). When Redis fails the
-records are dropped and counted, logged once (and the recovery once). A request whose id holds
-a comma cannot be named in an entry: it is not shadowed (counted as ``failed``).
+batch, which :class:`~mlops_inference.shadow_records.ShadowRecordWriter` writes to
+``shadow:<model>`` (one stream entry per candidate batch, off the event loop). A request whose
+id holds a comma cannot be named in an entry: it is not shadowed (counted as ``failed``).
 """
 
 from __future__ import annotations
@@ -31,34 +27,23 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from redis import Redis
-from redis.exceptions import RedisError
 
-from mlops_common.shadow import (
-    LIST_SEPARATOR,
-    SHADOW_STREAM_MAXLEN,
-    ShadowRecord,
-    encode_batch,
-    shadow_stream,
-)
+from mlops_common.shadow import LIST_SEPARATOR, ShadowRecord
 from mlops_inference.batcher import Arrays, layout
 from mlops_inference.endpoint import Ran
 from mlops_inference.metrics import InferenceMetrics
 from mlops_inference.model import OnnxModel
 from mlops_inference.settings import InferenceSettings
+from mlops_inference.shadow_records import FLUSH_INTERVAL_S, ShadowRecordWriter
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two writes of the buffered records to Redis.
-FLUSH_INTERVAL_S = 0.2
 #: How long the shadow loop lets work gather before a candidate run: nobody waits for a shadow
 #: answer, and each run (a thread hop, a session call) costs the same for 1 row or 64.
 GATHER_S = 0.005
-#: Most records kept while Redis is slow; older ones are dropped (counted as unwritten).
-BUFFER_LIMIT = 10_000
 #: The output tensor read when a version has no model spec (the contract's name).
 DEFAULT_ANSWER_TENSOR = "probabilities"
 #: The ``role`` label of ``inference_shadow_confidence_sum``.
@@ -129,26 +114,21 @@ class Shadow:
         self.error: str | None = None
         self._model: OnnxModel | None = None
         self._metrics = metrics
-        self._redis = redis
-        self._stream = shadow_stream(name)
         self._max_rows = settings.max_batch_size
-        self._flush_interval = flush_interval_s
         self._gather_s = gather_s
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=settings.shadow_queue_size)
         self._carry: _Job | None = None
-        #: Buffered records, one list per stream entry (a candidate batch), and their count.
-        self._batches: list[list[ShadowRecord]] = []
-        self._buffered = 0
         self._inline_s = settings.inline_max_ms / 1000.0
-        self._redis_ok = True
         self._failing_version: str | None = None
         self._executor = ThreadPoolExecutor(1, f"shadow-{name}", initializer=_lowest_priority)
-        self._writer = ThreadPoolExecutor(1, f"shadow-write-{name}")
         self._tasks: list[asyncio.Task[None]] = []
         outcome = metrics.shadow_requests
         self._run, self._dropped = outcome.labels(name, "run"), outcome.labels(name, "dropped")
         self._failed = outcome.labels(name, "failed")
-        self._unwritten = outcome.labels(name, "unwritten")
+        #: Where the records go: buffered by candidate batch, written to ``shadow:<model>``.
+        self.records = ShadowRecordWriter(
+            name, redis, outcome.labels(name, "unwritten"), flush_interval_s
+        )
         self._rows = metrics.shadow_rows.labels(name)
         self._agreed = metrics.shadow_agreed_rows.labels(name)
         confidence = metrics.shadow_confidence
@@ -203,7 +183,7 @@ class Shadow:
             loop = asyncio.get_running_loop()
             self._tasks = [
                 loop.create_task(self._drain(), name=f"shadow:{self.name}"),
-                loop.create_task(self._flush_loop(), name=f"shadow-flush:{self.name}"),
+                loop.create_task(self.records.run(), name=f"shadow-flush:{self.name}"),
             ]
 
     async def stop(self) -> None:
@@ -212,9 +192,8 @@ class Shadow:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        await self.flush()
+        await self.records.close()
         self._executor.shutdown(wait=True)
-        self._writer.shutdown(wait=True)
 
     # -- the shadow path ----------------------------------------------------------------------
     async def _take(self) -> list[_Job]:
@@ -308,44 +287,8 @@ class Shadow:
                 )
             )
         for records in entries.values():
-            self._batches.append(records)
-            self._buffered += len(records)
-        while self._buffered > BUFFER_LIMIT:  # Redis is slow: the oldest batches go
-            dropped = self._batches.pop(0)
-            self._buffered -= len(dropped)
-            self._unwritten.inc(len(dropped))
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._flush_interval)
-            await self.flush()
+            self.records.add(records)
 
     async def flush(self) -> None:
-        """Write the buffered records to ``shadow:<model>`` in one pipeline (in a thread)."""
-        if not self._batches:
-            return
-        batches, count = self._batches, self._buffered
-        self._batches, self._buffered = [], 0
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._writer, self._write, batches)
-        except (RedisError, OSError) as exc:
-            self._unwritten.inc(count)
-            if self._redis_ok:
-                self._redis_ok = False
-                log.warning(
-                    "shadow records not written; dropping them until Redis answers",
-                    extra={"model": self.name, "reason": str(exc)},
-                )
-            return
-        if not self._redis_ok:
-            self._redis_ok = True
-            log.info("shadow records written again", extra={"model": self.name})
-
-    def _write(self, batches: list[list[ShadowRecord]]) -> None:
-        """One pipeline of ``XADD shadow:<model> MAXLEN ~ N``, an entry per batch (blocking)."""
-        with self._redis.pipeline(transaction=False) as pipe:
-            for records in batches:
-                fields: dict[Any, Any] = encode_batch(records)
-                pipe.xadd(self._stream, fields, maxlen=SHADOW_STREAM_MAXLEN, approximate=True)
-            pipe.execute()
+        """Write the buffered records now (tests, shutdown)."""
+        await self.records.flush()
