@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import numpy as np
@@ -71,6 +71,7 @@ class BackgroundLoad:
                     response = client.post(self.path, json=self.bodies[i % len(self.bodies)])
                     if response.status_code == 200:
                         self.ok += 1
+                        self.answered(client, i % len(self.bodies), response.json())
                     else:
                         self.failures.append(f"{response.status_code} {response.text[:200]}")
                 except httpx.HTTPError as exc:
@@ -78,7 +79,10 @@ class BackgroundLoad:
                 i += 1
                 self._stop.wait(self.period)
 
-    def __enter__(self) -> BackgroundLoad:
+    def answered(self, client: httpx.Client, index: int, body: dict[str, Any]) -> None:
+        """Called with each 200 answer (``index``: which body was sent); nothing by default."""
+
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

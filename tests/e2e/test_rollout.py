@@ -15,7 +15,6 @@ the restored version.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +31,7 @@ from mlops_common.registry import ALIAS_PRODUCTION, ALIAS_STAGING, MODEL_NAME
 from mlops_common.testing.onnx_models import register_onnx_model
 from mlops_common.testing.rollout_models import write_constant_model, write_lookup_model
 
-from .test_loop import STACK_ENV, poll
+from .test_loop import STACK_ENV, BackgroundLoad, poll
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -48,51 +47,26 @@ ENV = {
 }
 
 
-class LabelledLoad:
-    """Single digits predictions from a thread, each followed by its true label as feedback;
-    counts failures and remembers which version answered when."""
+class LabelledLoad(BackgroundLoad):
+    """Single digits predictions from a thread (:class:`BackgroundLoad`), each followed by its
+    true label as feedback; remembers which version answered when."""
 
     def __init__(self, base_url: str, rows: np.ndarray, labels: np.ndarray) -> None:
-        self.base_url, self.rows, self.labels = base_url, rows, labels
+        super().__init__(base_url, rows, rate_per_s=50.0)
+        self.labels = labels
         self.answers: list[tuple[float, str]] = []
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=10) as client:
-            i = 0
-            while not self._stop.is_set():
-                k = i % len(self.rows)
-                try:
-                    r = client.post("/v1/predict", json={"instances": [self.rows[k].tolist()]})
-                    if r.status_code != 200:
-                        self.failures.append(f"predict {r.status_code} {r.text[:200]}")
-                    else:
-                        body = r.json()
-                        self.answers.append((time.monotonic(), body["model"]["version"]))
-                        pid = body["predictions"][0]["id"]
-                        f = client.post(
-                            "/v1/feedback", json={"id": pid, "label": int(self.labels[k])}
-                        )
-                        if f.status_code != 200:
-                            self.failures.append(f"feedback {f.status_code} {f.text[:200]}")
-                except httpx.HTTPError as exc:
-                    self.failures.append(repr(exc))
-                i += 1
-                self._stop.wait(0.02)
+    def answered(self, client: httpx.Client, index: int, body: dict[str, Any]) -> None:
+        """Note the version, send the true label of the answered row."""
+        self.answers.append((time.monotonic(), body["model"]["version"]))
+        pid = body["predictions"][0]["id"]
+        feedback = client.post("/v1/feedback", json={"id": pid, "label": int(self.labels[index])})
+        if feedback.status_code != 200:
+            self.failures.append(f"feedback {feedback.status_code} {feedback.text[:200]}")
 
     def answered_by(self, version: str, after: float = 0.0) -> int:
         """Answers from ``version`` since ``after`` (monotonic seconds)."""
         return sum(1 for t, v in self.answers if v == version and t >= after)
-
-    def __enter__(self) -> LabelledLoad:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=15)
 
 
 def _production(mlflow: MlflowClient) -> str:
