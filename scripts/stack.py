@@ -13,11 +13,19 @@ list to drift as ``DRIFT_MODELS`` (it watches each one). Set ``INFERENCE_MODELS`
 
 Ports come from the environment (``GATEWAY_PORT``, ``INFERENCE_PORT``, ``DRIFT_PORT``, …; see
 ``DEFAULT_PORTS``); state lives under ``MLOPS_STATE_DIR`` (default ``.state``, git-ignored).
+
+Every process listens on ``127.0.0.1`` only. ``MLOPS_BIND_ADDRESS`` (e.g. ``0.0.0.0``) opens the
+two parts a person uses, the gateway and the frontend, to the network; Redis, MLflow, inference,
+drift and the metrics ports stay on loopback whatever it says. Opened, the frontend is not given
+the admin key: the person types it on the page. The keys are made once, under the state folder:
+``admin-api-key`` (the gateway's admin routes) and ``drift-api-key`` (what the gateway sends to
+drift's ``POST /v1/drift/check``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import secrets
@@ -54,18 +62,53 @@ DEFAULT_PORTS = {
 }
 
 
+LOOPBACK = "127.0.0.1"
+#: The ports a person opens; MLOPS_BIND_ADDRESS applies to these only.
+PUBLIC_PORTS = ("GATEWAY_PORT", "FRONTEND_PORT")
+
+
 class StackError(RuntimeError):
     """The stack cannot start; the message says what to do."""
 
 
+def _secret(state: Path, name: str) -> str:
+    """The key kept in ``state/name`` (made, readable by the owner only, when missing)."""
+    path = state / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _bind_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise StackError(
+            f"MLOPS_BIND_ADDRESS={value!r} is not an IP address (127.0.0.1: this machine only; "
+            "0.0.0.0: every interface)"
+        ) from None
+
+
 @dataclass(frozen=True)
 class StackConfig:
-    """Ports, state folder and keys of one local stack."""
+    """Ports, listening address, state folder and keys of one local stack."""
 
     ports: dict[str, int]
     state_dir: Path
     venv_bin: Path
     admin_key: str
+    drift_key: str = ""
+    bind_address: str = LOOPBACK
+
+    @property
+    def open_to_network(self) -> bool:
+        """True when the gateway and the frontend listen beyond loopback."""
+        return not ipaddress.ip_address(self.bind_address).is_loopback
+
+    def bind_of(self, port_name: str) -> str:
+        """The address the process behind ``port_name`` listens on."""
+        return self.bind_address if port_name in PUBLIC_PORTS else LOOPBACK
 
     @classmethod
     def from_env(cls, environ: dict[str, str]) -> StackConfig:
@@ -77,16 +120,14 @@ class StackConfig:
             except ValueError:
                 raise StackError(f"{name}={environ[name]!r} is not a port number") from None
         state = Path(environ.get("MLOPS_STATE_DIR", ROOT / ".state")).resolve()
-        key_file = state / "admin-api-key"
         state.mkdir(parents=True, exist_ok=True)
-        if not key_file.exists():
-            key_file.write_text(secrets.token_urlsafe(24))
-            key_file.chmod(0o600)
         return cls(
             ports=ports,
             state_dir=state,
             venv_bin=Path(environ.get("VENV_BIN", ROOT / ".venv" / "bin")).resolve(),
-            admin_key=environ.get("GATEWAY_ADMIN_API_KEYS") or key_file.read_text().strip(),
+            admin_key=environ.get("GATEWAY_ADMIN_API_KEYS") or _secret(state, "admin-api-key"),
+            drift_key=_secret(state, "drift-api-key"),
+            bind_address=_bind_address(environ.get("MLOPS_BIND_ADDRESS") or LOOPBACK),
         )
 
     def url(self, port_name: str) -> str:
@@ -111,6 +152,9 @@ class StackConfig:
         if "INFERENCE_MODEL_URI" not in base:
             served["INFERENCE_MODELS"] = base.get("INFERENCE_MODELS") or ",".join(models)
             served["DRIFT_MODELS"] = base.get("DRIFT_MODELS") or served["INFERENCE_MODELS"]
+        # Opened to the network, the page must not act with a key of its own: the person types it.
+        frontend_key = {} if self.open_to_network else {"FRONTEND_ADMIN_API_KEY": self.admin_key}
+        base = {k: v for k, v in base.items() if k != "FRONTEND_ADMIN_API_KEY"}
         return {
             **base,
             **{name: str(port) for name, port in p.items()},
@@ -125,8 +169,15 @@ class StackConfig:
             "GATEWAY_INFERENCE_TARGET": f"127.0.0.1:{p['INFERENCE_PORT']}",
             "GATEWAY_DRIFT_URL": self.url("DRIFT_PORT"),
             "GATEWAY_ADMIN_API_KEYS": self.admin_key,
+            "GATEWAY_DRIFT_API_KEY": self.drift_key,
+            "DRIFT_ADMIN_API_KEYS": self.drift_key,
             "FRONTEND_GATEWAY_URL": self.url("GATEWAY_PORT"),
-            "FRONTEND_ADMIN_API_KEY": self.admin_key,
+            **frontend_key,
+            "GATEWAY_HOST": self.bind_of("GATEWAY_PORT"),
+            "FRONTEND_HOST": self.bind_of("FRONTEND_PORT"),
+            "INFERENCE_HOST": LOOPBACK,
+            "DRIFT_HOST": LOOPBACK,
+            "TRAINER_WORKER_METRICS_HOST": LOOPBACK,
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -145,7 +196,7 @@ def check_prerequisites(config: StackConfig) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                sock.bind(("127.0.0.1", port))
+                sock.bind((config.bind_of(name), port))
             except OSError:
                 taken.append(f"  port {port} ({name}) is already in use: set {name}=<free port>")
     if taken:
@@ -251,6 +302,7 @@ def run(config: StackConfig, timeout: float) -> int:
     """Start the stack, wait until healthy, print the URLs, then supervise until interrupted."""
     started = time.monotonic()
     check_prerequisites(config)
+    print(f"stack: {listening_note(config)}", flush=True)
     for folder in ("redis", "mlflow/artifacts", "logs"):
         (config.state_dir / folder).mkdir(parents=True, exist_ok=True)
     env = config.environment(dict(os.environ), served_models(registered_models(config)))
@@ -301,6 +353,20 @@ def run(config: StackConfig, timeout: float) -> int:
         return 1
     finally:
         _stop(proc)
+
+
+def listening_note(config: StackConfig) -> str:
+    """Where the stack listens, and how to change it (printed at start)."""
+    if not config.open_to_network:
+        return (
+            f"listening on {LOOPBACK} only (this machine); MLOPS_BIND_ADDRESS=0.0.0.0 opens the "
+            "gateway and the frontend to the network"
+        )
+    return (
+        f"the gateway and the frontend listen on {config.bind_address} (MLOPS_BIND_ADDRESS): "
+        "anyone on the network can reach them; the frontend asks for the admin key; redis, "
+        f"mlflow, inference, drift and the metrics stay on {LOOPBACK}"
+    )
 
 
 def model_urls(config: StackConfig, models: str) -> list[str]:

@@ -69,3 +69,22 @@ def test_dockerignore_keeps_the_context_small() -> None:
         "!deploy/docker/healthcheck.py",
     ):
         assert needed in lines
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"),
+    [
+        ("gateway", "GATEWAY_HOST"),
+        ("inference", "INFERENCE_HOST"),
+        ("drift", "DRIFT_HOST"),
+        ("frontend", "FRONTEND_HOST"),
+        ("trainer", "TRAINER_WORKER_METRICS_HOST"),
+    ],
+)
+def test_each_image_opens_the_loopback_default_to_the_pod_network(
+    service: str, variable: str
+) -> None:
+    """The services bind 127.0.0.1 unless told otherwise; in a container nothing outside could
+    reach that, so each runtime image sets its service's host to 0.0.0.0."""
+    runtime = (ROOT / "services" / service / "Dockerfile").read_text().split("AS runtime", 1)[1]
+    assert re.search(rf"^\s+{variable}=0\.0\.0\.0\b", runtime, flags=re.M), variable

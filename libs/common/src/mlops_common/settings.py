@@ -19,13 +19,20 @@ tests build them with explicit values::
 
 from __future__ import annotations
 
+import ipaddress
+import sys
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+S = TypeVar("S", bound=BaseSettings)
+
+#: Where every service listens unless told otherwise: nothing is reachable from the network
+#: until a setting opens it (the container images set their ``*_HOST`` to ``0.0.0.0``).
+LOOPBACK = "127.0.0.1"
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_STATE_DIR = Path(".state")
@@ -40,6 +47,34 @@ def service_config(env_prefix: str) -> SettingsConfigDict:
         validate_default=True,
         case_sensitive=False,
     )
+
+
+def is_loopback(host: str) -> bool:
+    """True when binding ``host`` is reachable from this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per invalid setting, without the values given (a key must never be echoed)."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def read_settings(settings_type: type[S], service: str) -> S:
+    """Read a service's settings from the environment; exit with the invalid ones named (not
+    their values, nor a traceback) when they do not validate."""
+    try:
+        return settings_type()
+    except ValidationError as exc:
+        sys.exit(f"{service}: invalid settings:\n{describe_validation_error(exc)}")
 
 
 def default_tracking_uri(state_dir: Path) -> str:

@@ -84,6 +84,6 @@ def render_metrics(registry: CollectorRegistry) -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def start_metrics_server(port: int, registry: CollectorRegistry, addr: str = "0.0.0.0") -> None:
+def start_metrics_server(port: int, registry: CollectorRegistry, addr: str = "127.0.0.1") -> None:
     """Serve ``registry`` on ``addr:port`` from a daemon thread (for non-HTTP services)."""
     start_http_server(port, addr=addr, registry=registry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from mlops_common.logs import configure_logging
+from mlops_common.settings import read_settings
 from mlops_common.telemetry import setup_tracing
 from mlops_drift.app import create_app
 from mlops_drift.settings import DriftSettings
@@ -12,7 +13,7 @@ from mlops_drift.settings import DriftSettings
 
 def main() -> None:
     """Run the drift service until interrupted."""
-    settings = DriftSettings()
+    settings = read_settings(DriftSettings, "drift")
     configure_logging("drift", settings.log_level)
     provider = setup_tracing("drift")
     try:

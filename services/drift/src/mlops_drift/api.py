@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader
 
+from mlops_common.api_keys import API_KEY_HEADER, KeyCheck, check_key
 from mlops_common.telemetry import render_metrics
 from mlops_drift.catalog import Monitors, UnknownModelError
 from mlops_drift.detector import DriftInputError
@@ -25,7 +27,21 @@ class NoVerdictError(LookupError):
     code = "no_verdict"
 
 
+class MissingKeyError(PermissionError):
+    """A state-changing route called without an admin key."""
+
+    code = "unauthorized"
+
+
+class RefusedKeyError(PermissionError):
+    """A key that is not one of ``DRIFT_ADMIN_API_KEYS`` (or none is configured)."""
+
+    code = "forbidden"
+
+
 _STATUS = {
+    MissingKeyError: 401,
+    RefusedKeyError: 403,
     NoVerdictError: 404,
     UnknownModelError: 404,
     WindowTooSmallError: 409,
@@ -71,6 +87,22 @@ def _metrics(request: Request) -> DriftMetrics:
     return metrics
 
 
+_api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Admin key.")
+
+
+async def require_admin(
+    request: Request, api_key: Annotated[str | None, Security(_api_key_header)]
+) -> None:
+    """State-changing routes need one of ``DRIFT_ADMIN_API_KEYS`` in ``X-API-Key``."""
+    checked = check_key(api_key, request.app.state.settings.admin_api_keys)
+    if checked is KeyCheck.MISSING:
+        raise MissingKeyError("this route needs an admin key in the X-API-Key header")
+    if checked is KeyCheck.NONE_CONFIGURED:
+        raise RefusedKeyError("no admin key is configured here (DRIFT_ADMIN_API_KEYS)")
+    if checked is not KeyCheck.OK:
+        raise RefusedKeyError("the X-API-Key is not an admin key of the drift service")
+
+
 MonitorsDep = Annotated[Monitors, Depends(_monitors)]
 MonitorDep = Annotated[DriftMonitor, Depends(_monitor)]
 MetricsDep = Annotated[DriftMetrics, Depends(_metrics)]
@@ -106,12 +138,13 @@ async def status(monitor: MonitorDep) -> dict[str, Any]:
     return monitor.status()
 
 
-@router.post("/v1/drift/check", tags=["drift"])
+@router.post("/v1/drift/check", tags=["drift"], dependencies=[Depends(require_admin)])
 async def check(monitor: MonitorDep) -> dict[str, Any]:
     """Check the model's window now; answers the verdict, the accuracy estimate and the id of a
     retrain it queued (or null).
 
-    409 when the window is smaller than the minimum, 503 when no reference is loaded.
+    401 without an admin key (``X-API-Key``), 403 with a wrong one, 409 when the window is
+    smaller than the minimum, 503 when no reference is loaded.
     """
     outcome = await monitor.check()
     return {**outcome.status(), "retrain_job_id": outcome.retrain_job_id}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
+from mlops_common.api_keys import split_keys
 from mlops_common.registry import MODEL_NAME
-from mlops_common.settings import ServiceSettings, service_config
+from mlops_common.settings import LOOPBACK, ServiceSettings, service_config
 from mlops_drift.detector import DriftConfig
 from mlops_drift.estimate import RetrainPolicy, RetrainRule
 from mlops_drift.rollout.settings import RolloutSettings
@@ -19,7 +21,11 @@ class DriftSettings(ServiceSettings):
 
     model_config = service_config("DRIFT_")
 
-    host: str = Field(default="0.0.0.0", description="Address the HTTP server binds.")
+    host: str = Field(
+        default=LOOPBACK,
+        description="Address the HTTP server binds: loopback unless opened (the image sets "
+        "0.0.0.0).",
+    )
     port: int = Field(default=8090, ge=0, le=65535, description="HTTP port (API and /metrics).")
     model_name: str = Field(
         default=MODEL_NAME,
@@ -31,6 +37,13 @@ class DriftSettings(ServiceSettings):
         "`traffic:<name>` stream against its production version's reference and spec); the "
         "first is the API's default. `name=uri` entries (an `INFERENCE_MODELS` list) count by "
         "their name. Unset: `DRIFT_MODEL_NAME` alone.",
+    )
+
+    admin_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Keys accepted in X-API-Key by `POST /v1/drift/check` (comma-separated; "
+        "the gateway sends its GATEWAY_DRIFT_API_KEY). None configured: every check on "
+        "request is refused (403); the periodic checks run regardless.",
     )
 
     # The window of traffic
@@ -115,6 +128,11 @@ class DriftSettings(ServiceSettings):
     min_confidence_shift: float = Field(
         default=0.02, ge=0, le=1, description="Smallest change of mean confidence that counts."
     )
+
+    @field_validator("admin_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        return split_keys(value)
 
     @field_validator("models")
     @classmethod

@@ -31,6 +31,10 @@ from mlops_drift.settings import DriftSettings
 
 STREAM = traffic_stream(MODEL_NAME)
 
+#: The admin key the drift services of these tests accept (POST /v1/drift/check).
+ADMIN_KEY = "test-drift-admin-key-0123456789"
+ADMIN = {"X-API-Key": ADMIN_KEY}
+
 
 @pytest.fixture
 def redis_db(redis_url: str) -> Iterator[redis.Redis]:
@@ -103,6 +107,7 @@ def settings_for(redis_url: str, store: Any, port: int, **overrides: Any) -> Dri
         "window_size": 400,
         "min_window_size": 200,
         "retrain_cooldown_s": 600,
+        "admin_api_keys": [ADMIN_KEY],
         **overrides,
     }
     return DriftSettings(**values)
@@ -158,5 +163,6 @@ def helpers() -> Any:
         reference_is = staticmethod(reference_is)
         queued_tasks = staticmethod(queued_tasks)
         serve = staticmethod(serve)
+        ADMIN = ADMIN
 
     return Helpers

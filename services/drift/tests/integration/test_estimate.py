@@ -65,7 +65,7 @@ async def test_an_estimated_drop_queues_a_retrain_naming_both_accuracies(  # typ
     settings = helpers.settings_for(redis_url, mlflow_store, unused_port, retrain_policy=policy)
     async with (
         helpers.serve(create_app(settings), unused_port) as url,
-        httpx.AsyncClient(base_url=url, timeout=120) as http,
+        httpx.AsyncClient(base_url=url, timeout=120, headers=helpers.ADMIN) as http,
     ):
         x, _ = inverted(digits.pool_x, digits.pool_y, 250, np.random.default_rng(0))
         body = await check_window(http, helpers, redis_db, digits.entries(x))
@@ -114,7 +114,7 @@ async def test_drift_the_model_is_confident_through_does_not_retrain_under_estim
     rows = confident[np.random.default_rng(0).choice(len(confident), 250)]
     async with (
         helpers.serve(create_app(settings), unused_port) as url,
-        httpx.AsyncClient(base_url=url, timeout=120) as http,
+        httpx.AsyncClient(base_url=url, timeout=120, headers=helpers.ADMIN) as http,
     ):
         body = await check_window(http, helpers, redis_db, digits.entries(rows))
         assert body["drift_detected"] is True

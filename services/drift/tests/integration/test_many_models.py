@@ -54,7 +54,7 @@ async def test_shift_of_one_model_drifts_that_model_only(  # type: ignore[no-unt
     )
     async with (
         helpers.serve(create_app(settings), unused_port) as url,
-        httpx.AsyncClient(base_url=url, timeout=120) as http,
+        httpx.AsyncClient(base_url=url, timeout=120, headers=helpers.ADMIN) as http,
     ):
         await helpers.wait_for(lambda: helpers.reference_is(http, "1"))
         await helpers.wait_for(lambda: helpers.reference_is(http, "1", name))
@@ -156,7 +156,7 @@ async def test_a_model_whose_spec_fails_does_not_stop_the_other(  # type: ignore
     settings = helpers.settings_for(redis_url, mlflow_store, unused_port, models=models)
     async with (
         helpers.serve(create_app(settings), unused_port) as url,
-        httpx.AsyncClient(base_url=url, timeout=120) as http,
+        httpx.AsyncClient(base_url=url, timeout=120, headers=helpers.ADMIN) as http,
     ):
         await helpers.wait_for(lambda: helpers.reference_is(http, "1"))
         await helpers.wait_for(lambda: helpers.reference_is(http, "1", imported))

@@ -50,13 +50,19 @@ async def test_shifted_traffic_drifts_and_queues_one_retrain(  # type: ignore[no
     app = create_app(helpers.settings_for(redis_url, mlflow_store, unused_port))
     async with (
         helpers.serve(app, unused_port) as url,
-        httpx.AsyncClient(base_url=url, timeout=120) as http,
+        httpx.AsyncClient(base_url=url, timeout=120, headers=helpers.ADMIN) as http,
     ):
         assert (await http.get("/healthz")).json() == {"status": "ok"}
         await helpers.wait_for(lambda: helpers.reference_is(http, "1"))
         missing = await http.get("/v1/drift/status")
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "no_verdict"
+        anonymous = await http.post("/v1/drift/check", headers={"X-API-Key": ""})
+        assert anonymous.status_code == 401
+        assert anonymous.json()["error"]["code"] == "unauthorized"
+        refused = await http.post("/v1/drift/check", headers={"X-API-Key": "wrong"})
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "forbidden"
         early = await http.post("/v1/drift/check")
         assert early.status_code == 409
         assert early.json()["error"]["code"] == "window_too_small"
@@ -134,7 +140,7 @@ async def test_promotion_event_reloads_the_reference_and_resets_the_window(  # t
     app = create_app(settings)
     async with (
         helpers.serve(app, unused_port) as url,
-        httpx.AsyncClient(base_url=url, timeout=60) as http,
+        httpx.AsyncClient(base_url=url, timeout=60, headers=helpers.ADMIN) as http,
     ):
         await helpers.wait_for(lambda: helpers.reference_is(http, "1"))
         x, _ = clean(digits.pool_x, digits.pool_y, 220, np.random.default_rng(1))

@@ -69,7 +69,7 @@ async def test_a_text_model_drifts_on_shifted_texts_beside_a_numeric_model(  # t
     )
     async with (
         helpers.serve(create_app(settings), unused_port) as url,
-        httpx.AsyncClient(base_url=url, timeout=120) as http,
+        httpx.AsyncClient(base_url=url, timeout=120, headers=helpers.ADMIN) as http,
     ):
         await helpers.wait_for(lambda: helpers.reference_is(http, "1", NEWS))
         await helpers.wait_for(lambda: helpers.reference_is(http, "1", flowers_name))

@@ -11,9 +11,9 @@ The Streamlit process reads them when a page runs, so ``python -m mlops_frontend
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from mlops_common.settings import ServiceSettings, service_config
+from mlops_common.settings import LOOPBACK, ServiceSettings, is_loopback, service_config
 
 
 def _base_url(value: object) -> object:
@@ -35,9 +35,20 @@ class FrontendSettings(ServiceSettings):
     )
     admin_api_key: SecretStr = Field(
         default=SecretStr(""),
-        description="X-API-Key for admin actions (promote, retrain); empty asks on the page.",
+        description="X-API-Key for admin actions (promote, retrain); empty asks on the page. "
+        "Refused with a non-loopback FRONTEND_HOST unless FRONTEND_ALLOW_NETWORK_ADMIN_KEY.",
     )
-    host: str = Field(default="0.0.0.0", description="Address the Streamlit server binds.")
+    allow_network_admin_key: bool = Field(
+        default=False,
+        description="Accept a configured FRONTEND_ADMIN_API_KEY while the frontend listens on "
+        "the network: anyone who reaches the page can then promote, roll back and retrain "
+        "(a warning is logged at start).",
+    )
+    host: str = Field(
+        default=LOOPBACK,
+        description="Address the Streamlit server binds: loopback unless opened (the image "
+        "sets 0.0.0.0).",
+    )
     port: int = Field(default=8501, ge=1, le=65535, description="Port of the Streamlit server.")
     connect_timeout_s: float = Field(
         default=2.0, gt=0, description="Time to open a connection to the gateway."
@@ -72,3 +83,20 @@ class FrontendSettings(ServiceSettings):
         if not value:
             raise ValueError("FRONTEND_GATEWAY_URL must not be empty")
         return value
+
+    @property
+    def admin_key_exposed(self) -> bool:
+        """True when a configured admin key would act for anyone who reaches the page."""
+        return bool(self.admin_api_key.get_secret_value()) and not is_loopback(self.host)
+
+    @model_validator(mode="after")
+    def _no_configured_key_on_the_network(self) -> FrontendSettings:
+        if self.admin_key_exposed and not self.allow_network_admin_key:
+            raise ValueError(
+                f"FRONTEND_ADMIN_API_KEY is set and the frontend listens on {self.host}, so "
+                "anyone who reaches the page could promote, roll back and retrain with it. "
+                "Unset FRONTEND_ADMIN_API_KEY (the page then asks for the key), listen on "
+                "FRONTEND_HOST=127.0.0.1, or set FRONTEND_ALLOW_NETWORK_ADMIN_KEY=true to "
+                "accept that"
+            )
+        return self

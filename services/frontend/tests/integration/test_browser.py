@@ -72,7 +72,7 @@ def draw_seven(page: Any) -> None:
     page.mouse.up()
 
 
-def test_every_page_renders_in_chromium(page: Any, frontend_url: str) -> None:
+def test_every_page_renders_in_chromium(page: Any, frontend_url: str, platform: Any) -> None:
     page.goto(frontend_url)  # Predict is the default page, served at /
     settle(page, "Predict a digit")
     assert "MLOps platform" in page.title()
@@ -104,3 +104,5 @@ def test_every_page_renders_in_chromium(page: Any, frontend_url: str) -> None:
             settle(page, text)  # fails with a timeout when the text never shows
         body = page.inner_text("body")
         assert "Traceback" not in body
+        # the page acts with its configured admin key, and never puts it in the page
+        assert platform.admin_key not in page.content()

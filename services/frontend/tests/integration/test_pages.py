@@ -116,6 +116,38 @@ def test_model_page_lists_versions_and_promotes_with_the_admin_key(
     assert "Admin key refused" in texts(app)
 
 
+def test_without_a_configured_key_admin_actions_wait_for_a_typed_one(
+    open_page: Opener, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``make up`` opened to the network runs: no FRONTEND_ADMIN_API_KEY, so promoting
+    fails until the person types the key; the typed key is then sent and never shown."""
+    monkeypatch.delenv("FRONTEND_ADMIN_API_KEY")
+    app = open_page("model")
+    app.selectbox(key="promote_version").set_value("1")
+    app.button[-1].click().run()
+    assert "Enter the admin API key first." in texts(app)
+    assert metric(app, "Version") == "v2"
+
+    app.text_input(key="promote_key").input("not-the-admin-key")
+    app.button[-1].click().run()
+    assert "Admin key refused" in texts(app)
+    assert metric(app, "Version") == "v2"
+
+    app.text_input(key="promote_key").input(platform.admin_key)
+    app.button[-1].click().run()
+    try:
+        assert f"Version v1 of `{MODEL_NAME}` is now in production (was v2)" in texts(app)
+        assert platform.admin_key not in texts(app)
+    finally:
+        with httpx.Client(base_url=platform.gateway_url) as http:
+            back = http.post(
+                f"/v1/models/{MODEL_NAME}/promote",
+                json={"version": "2"},
+                headers={"X-API-Key": platform.admin_key},
+            )
+            assert back.status_code == 200, back.text
+
+
 def _send_blank_traffic(gateway_url: str, count: int) -> None:
     """Near-blank grids: far from the reference of random grids, so the features drift."""
     instances = [[0.0] * 63 + [float(i % 3)] for i in range(count)]

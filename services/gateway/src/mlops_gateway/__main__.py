@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from mlops_common.gc_tuning import tune_gc_for_serving
 from mlops_common.logs import configure_logging
+from mlops_common.settings import read_settings
 from mlops_common.telemetry import otlp_endpoint_configured, setup_tracing
 from mlops_gateway.app import create_app
 from mlops_gateway.settings import GatewaySettings
@@ -18,7 +19,7 @@ from mlops_gateway.settings import GatewaySettings
 
 def build_app() -> FastAPI:
     """The app as served (one per worker): settings from the environment, traced if exported."""
-    settings = GatewaySettings()
+    settings = read_settings(GatewaySettings, "gateway")
     configure_logging("gateway", settings.log_level)
     provider = setup_tracing("gateway")  # the SDK shuts it down (and flushes) at exit
     # Spans cost CPU on every request: make them only when they are exported somewhere.
@@ -30,7 +31,7 @@ def build_app() -> FastAPI:
 
 def main() -> None:
     """Run the gateway until interrupted."""
-    settings = GatewaySettings()
+    settings = read_settings(GatewaySettings, "gateway")
     configure_logging("gateway", settings.log_level)
     uvicorn.run(
         "mlops_gateway.__main__:build_app",

@@ -2,8 +2,9 @@
 
 Failures become the gateway's errors: unreachable → 503 ``drift_unavailable``, too slow → 504
 ``deadline_exceeded``; the drift service's own answers 404 (no verdict yet), 409 (window too
-small), 422 and 503 (no reference) are relayed with their status, code and message; anything
-else it answers is a 502 ``drift_failed``.
+small), 422 and 503 (no reference) are relayed with their status, code and message; a refused
+key (401/403: ``GATEWAY_DRIFT_API_KEY`` is not one of drift's ``DRIFT_ADMIN_API_KEYS``) is a 502
+``drift_failed`` that says so, as is anything else it answers.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 import httpx
+from pydantic import SecretStr
 
+from mlops_common.api_keys import API_KEY_HEADER
 from mlops_gateway.errors import (
     DeadlineExceededError,
     DependencyFailedError,
@@ -74,8 +77,11 @@ class DriftClient:
         *,
         check_timeout_s: float = 30.0,
         report_timeout_s: float = 50.0,
+        api_key: SecretStr | None = None,
     ) -> None:
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+        key = api_key.get_secret_value() if api_key is not None else ""
+        self._key_headers = {API_KEY_HEADER: key} if key else {}
         self._check_timeout = httpx.Timeout(check_timeout_s, connect=timeout_s)
         self._report_timeout = httpx.Timeout(report_timeout_s, connect=timeout_s)
 
@@ -123,9 +129,19 @@ class DriftClient:
     async def check(self, model: str | None = None) -> dict[str, Any]:
         """Run a check of ``model`` now: the verdict plus ``retrain_job_id``."""
         request = self._http.build_request(
-            "POST", DRIFT_CHECK_PATH, params=_model(model), timeout=self._check_timeout
+            "POST",
+            DRIFT_CHECK_PATH,
+            params=_model(model),
+            headers=self._key_headers,
+            timeout=self._check_timeout,
         )
         response = await self._send(request)
+        if response.status_code in (401, 403):
+            raise DependencyFailedError(
+                "drift",
+                f"the drift service refused the gateway's key ({response.status_code}): set "
+                "GATEWAY_DRIFT_API_KEY to one of drift's DRIFT_ADMIN_API_KEYS",
+            )
         if response.status_code != 200:
             raise relayed_error(response)
         return self._json_object(response)

@@ -94,6 +94,7 @@ async def open_services(
         settings.drift_timeout_s,
         check_timeout_s=settings.drift_check_timeout_s,
         report_timeout_s=settings.drift_report_timeout_s,
+        api_key=settings.drift_api_key,
     )
     registry = ModelRegistry(
         settings.tracking_uri, settings.model_name, redis, settings.registry_timeout_s

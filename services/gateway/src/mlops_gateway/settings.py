@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
+from mlops_common.api_keys import MIN_PRODUCTION_KEY_LENGTH, split_keys, weak_keys
 from mlops_common.registry import MODEL_NAME
-from mlops_common.settings import ServiceSettings, service_config
+from mlops_common.settings import LOOPBACK, ServiceSettings, service_config
 
 DEFAULT_ADMIN_KEY: Final = "dev-admin-key"
-MIN_PRODUCTION_KEY_LENGTH: Final = 16
-_WEAK_KEYS: Final = frozenset({DEFAULT_ADMIN_KEY, "changeme", "change-me", "admin", "secret"})
 
 
 class GatewaySettings(ServiceSettings):
@@ -25,7 +24,11 @@ class GatewaySettings(ServiceSettings):
 
     model_config = service_config("GATEWAY_")
 
-    host: str = Field(default="0.0.0.0", description="Address the HTTP server binds.")
+    host: str = Field(
+        default=LOOPBACK,
+        description="Address the HTTP server binds: loopback unless opened (the images set "
+        "0.0.0.0).",
+    )
     port: int = Field(default=8080, ge=0, le=65535, description="HTTP port (0 = any free port).")
     workers: int = Field(
         default=1,
@@ -83,9 +86,14 @@ class GatewaySettings(ServiceSettings):
         description="Deadline for the drift service to start sending its Evidently report "
         "(it builds it on the first request after a check: seconds).",
     )
-    admin_api_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: [DEFAULT_ADMIN_KEY],
+    admin_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(DEFAULT_ADMIN_KEY)],
         description="Keys accepted in X-API-Key on admin routes (comma-separated in the env).",
+    )
+    drift_api_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key the gateway sends in X-API-Key when it asks drift for a check (one of "
+        "drift's DRIFT_ADMIN_API_KEYS); empty sends none, and drift refuses the check.",
     )
     production: bool = Field(
         default=False, description="Production mode: refuse missing, default or weak admin keys."
@@ -139,9 +147,7 @@ class GatewaySettings(ServiceSettings):
     @field_validator("admin_api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [key.strip() for key in value.split(",") if key.strip()]
-        return value
+        return split_keys(value)
 
     @model_validator(mode="after")
     def _refuse_weak_keys_in_production(self) -> GatewaySettings:
@@ -149,10 +155,10 @@ class GatewaySettings(ServiceSettings):
             return self
         if not self.admin_api_keys:
             raise ValueError("production mode needs GATEWAY_ADMIN_API_KEYS")
-        for key in self.admin_api_keys:
-            if key.lower() in _WEAK_KEYS or len(key) < MIN_PRODUCTION_KEY_LENGTH:
-                raise ValueError(
-                    "production mode refuses default or weak admin keys: use random keys of "
-                    f"at least {MIN_PRODUCTION_KEY_LENGTH} characters in GATEWAY_ADMIN_API_KEYS"
-                )
+        if weak := weak_keys(self.admin_api_keys):
+            raise ValueError(
+                f"production mode refuses default or weak admin keys ({weak} of "
+                f"{len(self.admin_api_keys)}): use random keys of at least "
+                f"{MIN_PRODUCTION_KEY_LENGTH} characters in GATEWAY_ADMIN_API_KEYS"
+            )
         return self

@@ -38,6 +38,9 @@ from mlops_inference.settings import InferenceSettings
 
 T = TypeVar("T")
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
+#: The key the gateways send to drift's ``POST /v1/drift/check``, which :func:`start_drift`'s
+#: drift service accepts.
+DRIFT_KEY = "test-drift-key-0123456789abcdef"
 
 
 class BackgroundLoop:
@@ -177,6 +180,7 @@ def start_drift(
         "start_from": "earliest",
         "read_block_ms": 100,
         "retrain_enabled": False,
+        "admin_api_keys": [DRIFT_KEY],
         **overrides,
     }
     return loop.run(HttpServer(create_drift_app(DriftSettings(**values))).start())
@@ -282,6 +286,7 @@ def gateway_factory(
             "drift_url": drift_service.server.url if drift_service.server else "",
             "mlflow_tracking_uri": registry_uri,
             "admin_api_keys": [ADMIN_KEY],
+            "drift_api_key": DRIFT_KEY,
             "model_name": MODEL_NAME,
             "traffic_flush_interval_s": 0.02,
             **overrides,

@@ -154,6 +154,26 @@ def test_a_drift_service_without_reference_answers_503(
         loop.run(empty.stop())
 
 
+def test_the_drift_service_takes_the_gateways_key_only(
+    drift: HttpServer, gateway_factory: GatewayFactory
+) -> None:
+    """Drift's check needs its own admin key: the gateway relays with GATEWAY_DRIFT_API_KEY;
+    a gateway holding a wrong one answers 502 saying which settings disagree."""
+    with httpx.Client(base_url=drift.url, timeout=30) as direct:
+        assert direct.post("/v1/drift/check").status_code == 401
+        wrong = direct.post("/v1/drift/check", headers={"X-API-Key": "not-the-key"})
+        assert wrong.status_code == 403
+        assert wrong.json()["error"]["code"] == "forbidden"
+        assert "not-the-key" not in wrong.text
+    misconfigured = gateway_factory(drift_url=drift.url, drift_api_key="not-the-key")
+    with httpx.Client(base_url=misconfigured, timeout=30) as http:
+        refused = http.post("/v1/drift/check", headers=ADMIN)
+        assert refused.status_code == 502, refused.text
+        assert refused.json()["error"]["code"] == "drift_failed"
+        assert "GATEWAY_DRIFT_API_KEY" in refused.json()["error"]["message"]
+        assert "not-the-key" not in refused.text
+
+
 def test_drift_down_is_503(gateway_factory: GatewayFactory) -> None:
     url = gateway_factory(drift_url=f"http://127.0.0.1:{free_port()}")
     with httpx.Client(base_url=url, timeout=30) as http:

@@ -15,17 +15,24 @@ def test_reads_the_contract_names_from_the_environment(monkeypatch: pytest.Monke
     monkeypatch.setenv("GATEWAY_INFERENCE_TARGET", "inference:8001")
     monkeypatch.setenv("GATEWAY_DRIFT_URL", "http://drift:8090")
     monkeypatch.setenv("GATEWAY_ADMIN_API_KEYS", f" {STRONG} , other-key ,")
+    monkeypatch.setenv("GATEWAY_DRIFT_API_KEY", "drift-" + STRONG)
     monkeypatch.setenv("REDIS_URL", "redis://redis:6379/1")
     settings = GatewaySettings()
     assert settings.port == 9999
     assert settings.inference_target == "inference:8001"
     assert settings.drift_url == "http://drift:8090"
-    assert settings.admin_api_keys == [STRONG, "other-key"]
+    assert [key.get_secret_value() for key in settings.admin_api_keys] == [STRONG, "other-key"]
+    assert settings.drift_api_key.get_secret_value() == "drift-" + STRONG
     assert settings.redis_url == "redis://redis:6379/1"
+    shown = repr(settings) + str(settings.model_dump())
+    assert STRONG not in shown
+    assert "other-key" not in shown
 
 
 def test_development_mode_accepts_the_default_key() -> None:
-    assert GatewaySettings().admin_api_keys == [DEFAULT_ADMIN_KEY]
+    settings = GatewaySettings()
+    assert [key.get_secret_value() for key in settings.admin_api_keys] == [DEFAULT_ADMIN_KEY]
+    assert settings.host == "127.0.0.1"  # nothing reachable from the network unless opened
 
 
 @pytest.mark.parametrize("keys", ["", DEFAULT_ADMIN_KEY, "short", f"{STRONG},changeme"])
@@ -34,8 +41,9 @@ def test_production_refuses_missing_default_or_weak_keys(
 ) -> None:
     monkeypatch.setenv("GATEWAY_PRODUCTION", "true")
     monkeypatch.setenv("GATEWAY_ADMIN_API_KEYS", keys)
-    with pytest.raises(ValidationError, match="production mode"):
+    with pytest.raises(ValidationError, match="production mode") as caught:
         GatewaySettings()
+    assert STRONG not in str(caught.value)
 
 
 def test_production_accepts_strong_keys() -> None:

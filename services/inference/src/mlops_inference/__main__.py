@@ -9,6 +9,7 @@ import sys
 
 from mlops_common.gc_tuning import tune_gc_for_serving
 from mlops_common.logs import configure_logging
+from mlops_common.settings import read_settings
 from mlops_common.telemetry import otlp_endpoint_configured, setup_tracing
 from mlops_inference.server import InferenceServer
 from mlops_inference.settings import InferenceSettings
@@ -36,7 +37,7 @@ async def serve(settings: InferenceSettings) -> None:
 
 def main() -> None:
     """Entry point."""
-    settings = InferenceSettings()
+    settings = read_settings(InferenceSettings, "inference")
     configure_logging("inference", settings.log_level)
     sys.setswitchinterval(settings.gil_switch_interval_ms / 1000.0)
     asyncio.run(serve(settings))

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from mlops_common.registry import MODEL_NAME, PRODUCTION_URI
-from mlops_common.settings import ServiceSettings, service_config
+from mlops_common.settings import LOOPBACK, ServiceSettings, service_config
 from mlops_inference.catalog import ModelConfig, parse_models
 
 
@@ -47,7 +47,11 @@ class InferenceSettings(ServiceSettings):
         "`models:/<name>@production`) or `name=uri` pairs (uri: a `models:/` URI or a .onnx "
         "path). Unset: the one model of `INFERENCE_MODEL_URI` under `INFERENCE_MODEL_NAME`.",
     )
-    host: str = Field(default="0.0.0.0", description="Interface the gRPC server binds.")
+    host: str = Field(
+        default=LOOPBACK,
+        description="Interface the gRPC and metrics servers bind: loopback unless opened (the "
+        "image sets 0.0.0.0).",
+    )
     port: int = Field(default=8001, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     metrics_port: int = Field(
         default=8002, ge=-1, le=65535, description="Prometheus port; 0 picks a free one, -1 = off."

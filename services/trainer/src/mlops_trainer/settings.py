@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from mlops_common.settings import ServiceSettings, service_config
+from mlops_common.settings import LOOPBACK, ServiceSettings, service_config
 
 
 def default_conf_dir() -> Path:
@@ -47,6 +47,11 @@ class TrainerSettings(ServiceSettings):
     )
     worker_metrics_port: int = Field(
         default=8091, ge=0, le=65535, description="Prometheus port of the retraining worker."
+    )
+    worker_metrics_host: str = Field(
+        default=LOOPBACK,
+        description="Address the worker's metrics server binds: loopback unless opened (the "
+        "image sets 0.0.0.0).",
     )
     retrain_soft_time_limit_s: float = Field(
         default=1800.0, gt=0, description="A job past this gets SoftTimeLimitExceeded (fails)."

@@ -89,7 +89,8 @@ def _logging(**_: Any) -> None:
 
 def _init_process(**_: Any) -> None:
     """In the process that runs jobs: serve the metrics, load the ML stack before a job asks."""
-    worker_metrics().serve(worker_settings().worker_metrics_port)
+    settings = worker_settings()
+    worker_metrics().serve(settings.worker_metrics_port, settings.worker_metrics_host)
     import mlops_trainer.retrain  # noqa: F401  (torch, Lightning, MLflow: seconds to import)
 
 

@@ -20,6 +20,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from mlops_common.settings import LOOPBACK
 from mlops_common.telemetry import start_metrics_server
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,12 @@ class WorkerMetrics:
             raise ValueError(f"unknown outcome {outcome!r}: use one of {OUTCOMES}")
         self.jobs.labels(outcome).inc()
 
-    def serve(self, port: int) -> bool:
-        """Serve ``/metrics`` on ``port`` (0: do not serve); False when the port is taken."""
+    def serve(self, port: int, host: str = LOOPBACK) -> bool:
+        """Serve ``/metrics`` on ``host:port`` (port 0: do not serve); False when it is taken."""
         if port == 0 or self.serving_port is not None:
             return False
         try:
-            start_metrics_server(port, self.registry)
+            start_metrics_server(port, self.registry, addr=host)
         except OSError as exc:
             log.warning("worker metrics not served", extra={"port": port, "error": str(exc)})
             return False

@@ -209,10 +209,13 @@ async def test_shifted_traffic_drift_one_retrain_promoted_and_announced(
             check_interval_s=3600,
             reference_poll_s=1,
             min_window_size=200,
+            admin_api_keys=["test-drift-admin-key-0123456789"],
         )
         async with (
             serve_asgi(create_app(drift), drift.port) as url,
-            httpx.AsyncClient(base_url=url, timeout=60) as http,
+            httpx.AsyncClient(
+                base_url=url, timeout=60, headers={"X-API-Key": "test-drift-admin-key-0123456789"}
+            ) as http,
         ):
             first = await _check_until_window(http, 300)
             assert first["drift_detected"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from mlops_common.api_keys import API_KEY_HEADER, KeyCheck, check_key
 from mlops_gateway.catalog import ModelCatalog
 from mlops_gateway.drift import DriftClient
 from mlops_gateway.errors import ForbiddenError, UnauthorizedError
@@ -20,7 +20,7 @@ from mlops_gateway.rollout import Rollouts
 from mlops_gateway.services import Services
 from mlops_gateway.settings import GatewaySettings
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Admin API key.")
+_api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Admin API key.")
 
 
 async def get_services(request: Request) -> Services:
@@ -85,13 +85,10 @@ async def require_admin(
     services: ServicesDep, api_key: Annotated[str | None, Security(_api_key_header)]
 ) -> None:
     """Admin routes need a configured key in ``X-API-Key`` (compared in constant time)."""
-    if not api_key:
+    checked = check_key(api_key, services.settings.admin_api_keys)
+    if checked is KeyCheck.MISSING:
         raise UnauthorizedError("this route needs an admin key in the X-API-Key header")
-    given = api_key.encode()
-    matched = False
-    for key in services.settings.admin_api_keys:
-        matched |= hmac.compare_digest(given, key.encode())
-    if not matched:
+    if checked is not KeyCheck.OK:
         raise ForbiddenError("the X-API-Key is not an admin key")
 
 
