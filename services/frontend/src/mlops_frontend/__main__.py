@@ -18,7 +18,7 @@ def main() -> None:
     except ValidationError as exc:
         sys.exit(f"invalid frontend settings: {exc}")
     command = streamlit_command(settings)
-    os.execv(command[0], command)
+    os.execv(command[0], command)  # nosec B606: argv from streamlit_command(): this Python -m streamlit run, no shell
 
 
 if __name__ == "__main__":
