@@ -19,7 +19,7 @@ PACKAGES := libs/common $(wildcard services/*)
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools lock proto lint format test test-fast up bench docs clean
+.PHONY: help setup tools lock proto lint format test test-fast audit up bench docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -71,6 +71,11 @@ test: $(STAMP) tools lint ## Lint, then every test (unit, integration, e2e, slow
 
 test-fast: $(STAMP) ## Unit tests only
 	$(BIN)/python -m pytest -m "unit and not slow" $(PYTEST_ARGS)
+
+# Outside the lock like `make tools`: bandit and pip-audit go into .venv when missing, constrained
+# by requirements/constraints.txt. Fails on a bandit finding or a known vulnerability in a pin.
+audit: $(STAMP) ## Security checks: bandit over the runtime code, pip-audit over the locks
+	bash scripts/tools/audit.sh
 
 up: $(STAMP) ## Run the whole platform locally (Ctrl-C stops it)
 	$(BIN)/python scripts/stack.py

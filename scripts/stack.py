@@ -32,7 +32,7 @@ import secrets
 import shutil
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404: starts only the venv's honcho and mlops-train from argv lists, no shell
 import sys
 import time
 import urllib.error
@@ -205,7 +205,7 @@ def check_prerequisites(config: StackConfig) -> None:
 
 def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2) as response:  # nosec B310: url is http://127.0.0.1:<port> from config.url()
             return 200 <= response.status < 300
     except (OSError, urllib.error.URLError):
         return False
@@ -267,7 +267,7 @@ def has_production_model(config: StackConfig, name: str = DEFAULT_MODEL) -> bool
         + f"/api/2.0/mlflow/registered-models/alias?name={name}&alias={PRODUCTION}"
     )
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=5) as response:  # nosec B310: url is http://127.0.0.1:<port> from config.url()
             return bool(json.load(response).get("model_version"))
     except (OSError, urllib.error.URLError, ValueError):
         return False
@@ -280,7 +280,7 @@ def bootstrap_model(config: StackConfig, env: dict[str, str], missing: list[str]
         flush=True,
     )
     cmd = [str(config.venv_bin / "mlops-train"), "bootstrap"]
-    result = subprocess.run(cmd, env=env, cwd=ROOT, check=False)
+    result = subprocess.run(cmd, env=env, cwd=ROOT, check=False)  # nosec B603: fixed argv (the venv's mlops-train bootstrap), no shell
     if result.returncode != 0:
         raise StackError(f"bootstrap training failed (exit {result.returncode}): {' '.join(cmd)}")
 
@@ -293,7 +293,7 @@ def first_prediction(config: StackConfig) -> dict[str, object]:
         data=body,
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=10) as response:  # nosec B310: http://127.0.0.1:<port> from config.url()
         answer: dict[str, object] = json.load(response)
         return answer
 
@@ -307,7 +307,7 @@ def run(config: StackConfig, timeout: float) -> int:
         (config.state_dir / folder).mkdir(parents=True, exist_ok=True)
     env = config.environment(dict(os.environ), served_models(registered_models(config)))
     honcho = [str(config.venv_bin / "honcho"), "start", "-f", str(ROOT / "Procfile")]
-    proc = subprocess.Popen(honcho, cwd=ROOT, env=env, start_new_session=True)
+    proc = subprocess.Popen(honcho, cwd=ROOT, env=env, start_new_session=True)  # nosec B603: fixed argv (the venv's honcho, our Procfile), no shell
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt

@@ -113,7 +113,7 @@ def decide(
        figure either), else decide on the offline figures.
     """
     if candidate is not None and not should_promote(candidate, production, rule.margin):
-        assert production is not None
+        assert production is not None  # nosec B101: should_promote() is False only with a production figure; narrows the type for mypy
         return Decision(
             False,
             f"offline: candidate {candidate:.4f} < production {production:.4f}"
@@ -128,9 +128,9 @@ def decide(
         f" + margin {rule.margin:g}"
     )
     if _enough(live, rule):
-        assert live is not None
-        assert live.candidate_accuracy is not None
-        assert live.production_accuracy is not None
+        assert live is not None  # nosec B101: _enough() checked it; narrows the type for mypy
+        assert live.candidate_accuracy is not None  # nosec B101: _enough() checked it; narrows the type for mypy
+        assert live.production_accuracy is not None  # nosec B101: _enough() checked it; narrows the type for mypy
         better = live.candidate_accuracy >= live.production_accuracy + rule.live_margin
         sign = ">=" if better else "<"
         return Decision(

@@ -125,7 +125,7 @@ class DriftMonitor:
 
     def status(self) -> dict[str, Any]:
         """The last verdict's public JSON with its accuracy estimate (call after a check)."""
-        assert self.last is not None
+        assert self.last is not None  # nosec B101: callers check self.last first; narrows the type for mypy
         return {**self.last.status(), **public_estimate(self.last_estimate)}
 
     def due(self, min_new_rows: int) -> bool:

@@ -29,7 +29,7 @@ def main() -> None:
             extra={"host": settings.host, "port": settings.port},
         )
     command = streamlit_command(settings)
-    os.execv(command[0], command)
+    os.execv(command[0], command)  # nosec B606: argv from streamlit_command(): this Python -m streamlit run, no shell
 
 
 if __name__ == "__main__":

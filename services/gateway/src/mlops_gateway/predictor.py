@@ -68,7 +68,7 @@ class Predictor:
     ) -> NDArray[np.float32]:
         """``instances`` as float32 ``[n, width]``, checked against the model's spec."""
         spec = model.spec
-        assert spec is not None  # the catalog hands out only models with a spec
+        assert spec is not None  # nosec B101: the catalog hands out only models with a spec
         width = spec.input.width
         if spec.input.kind == "text":
             raise InputError(
@@ -111,7 +111,7 @@ class Predictor:
         request_id_unique: bool = False,
     ) -> PredictionResult:
         """Predict encoded images (decoded in a worker thread: decoding is CPU work)."""
-        assert model.spec is not None
+        assert model.spec is not None  # nosec B101: the catalog returns only models with a spec; narrows the type for mypy
         if not model.spec.preprocessing.startswith(DIGITS_PREPROCESSING):
             send = "texts" if model.spec.input.kind == "text" else "instances"
             raise InputError(
@@ -165,7 +165,7 @@ class Predictor:
         A one-instance request whose id is unique (the gateway made it) uses that id as its
         prediction id: feedback may name either, and the id index holds one field for it, not two.
         """
-        assert model.spec is not None
+        assert model.spec is not None  # nosec B101: the catalog returns only models with a spec; narrows the type for mypy
         infer_id = inference_id(request_id, request_id_unique)
         start = time.perf_counter()
         result = await self._inference.predict(
@@ -186,7 +186,7 @@ class Predictor:
         """Predict texts (one string per instance) with a text model; its traffic logs the
         values of the spec's ``output:<tensor>:<i>`` columns and the (cut) text."""
         spec = model.spec
-        assert spec is not None
+        assert spec is not None  # nosec B101: the catalog returns only models with a spec; narrows the type for mypy
         checked = check_texts(
             model.name,
             spec,
@@ -200,7 +200,7 @@ class Predictor:
             model.name, spec, checked, request_id, infer_id=infer_id
         )
         elapsed = time.perf_counter() - start
-        assert result.logged is not None
+        assert result.logged is not None  # nosec B101: predict_texts() always sets logged; narrows the type for mypy
         limit = self.traffic_text_max_chars
         stored = [text[:limit] for text in checked] if self.store_text else None
         return self._answer(model, result, result.logged, request_id, infer_id, elapsed, stored)

@@ -184,7 +184,7 @@ class ModelEndpoint:
             elif self._run_inline():
                 outputs, ran = self._predict(model, inputs)
             else:
-                assert self._workers is not None
+                assert self._workers is not None  # nosec B101: no batcher and not inline means a worker pool; narrows the type for mypy
                 loop = asyncio.get_running_loop()
                 outputs, ran = await loop.run_in_executor(
                     self._workers, self._predict, model, inputs
@@ -220,7 +220,7 @@ class ModelEndpoint:
             if rows is not None and tensor.shape[0] != rows:
                 raise InvalidInputError("all inputs must have the same number of rows")
             rows = tensor.shape[0]
-        assert rows is not None
+        assert rows is not None  # nosec B101: the request has at least one input tensor; narrows the type for mypy
         return arrays, rows
 
     def _check_tensor(self, spec: TensorSpec, tensor: InputTensor) -> np.ndarray:

@@ -166,7 +166,7 @@ class Shadow:
     # -- the response path ------------------------------------------------------------------
     def offer(self, request_id: str, inputs: Arrays, outputs: Arrays, ran: Ran) -> None:
         """Queue a computed answer for the candidate (share permitting); never waits."""
-        if self.share < 1.0 and random.random() >= self.share:
+        if self.share < 1.0 and random.random() >= self.share:  # nosec B311: samples traffic for shadowing, not security-related
             return
         if LIST_SEPARATOR in request_id:  # a stream entry cannot name it
             self._failed.inc()

@@ -49,7 +49,7 @@ def build_vocabulary(texts: Sequence[str], *, max_size: int, min_count: int) -> 
     (ties in first-seen order), as the preprocessing nodes tokenize them."""
     counts: Counter[str] = Counter()
     for row in _rows(_session(None), texts):
-        counts.update(token for token in row.tolist() if token != "#")
+        counts.update(token for token in row.tolist() if token != "#")  # nosec B105: '#' is the tokenizer's padding token, not a credential
     return [word for word, n in counts.most_common(max_size) if n >= min_count]
 
 

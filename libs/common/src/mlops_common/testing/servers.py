@@ -9,7 +9,7 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404: test support only; starts local test servers from fixed argv lists
 import sys
 import tempfile
 import time
@@ -80,7 +80,7 @@ class RedisServer:
         """Start the server and wait until it accepts connections."""
         args = [self.binary, "--port", str(self.port), "--bind", self.host, "--save", ""]
         args += ["--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"]
-        self._proc = subprocess.Popen(
+        self._proc = subprocess.Popen(  # nosec B603: fixed argv (redis-server on PATH, our own port/host), no shell
             args,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -129,7 +129,7 @@ class MlflowServer:
         args += ["--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}"]
         args += ["--artifacts-destination", str(self.root / "artifacts")]
         log = (self.root / "server.log").open("wb")
-        self._proc = subprocess.Popen(
+        self._proc = subprocess.Popen(  # nosec B603: fixed argv (this Python -m mlflow, our own paths), no shell
             args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
         deadline = time.monotonic() + timeout
@@ -139,7 +139,7 @@ class MlflowServer:
                     f"mlflow server exited: {(self.root / 'server.log').read_text()}"
                 )
             try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:  # nosec B310: self.url is http://<host>:<port> built by this class
                     if response.status == 200:
                         return self
             except OSError:

@@ -213,7 +213,7 @@ class RolloutController:
             )
 
     async def _roll_back(self, probation: Probation, reason: str) -> None:
-        assert probation.previous is not None
+        assert probation.previous is not None  # nosec B101: a probation we roll back always has a previous; narrows the type for mypy
         await asyncio.to_thread(self._registry.undo, self.name, probation.previous)
         # Production is back on the version that served well: no probation for it.
         await streams.set_fields(self._redis, self.name, {FIELD_PRODUCTION: probation.previous})

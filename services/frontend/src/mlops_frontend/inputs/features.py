@@ -96,7 +96,7 @@ def _editor(spec: ModelSpec, names: list[str], rows: list[list[float]] | None) -
 def features(model: ServedModel) -> None:
     """Fill the table, predict each row, see the class names, send the true class."""
     spec = model.spec
-    assert spec is not None  # the page only calls this for a features spec
+    assert spec is not None  # nosec B101: the page only calls this for a features spec; narrows the type for mypy
     names = column_names(spec)
     if not names:
         st.warning(f"The spec of `{model.name}` gives no fixed width: {spec.input.shape}.")

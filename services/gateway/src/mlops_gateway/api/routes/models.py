@@ -139,7 +139,7 @@ async def retrain(
     """Queue a job retraining ``name`` (admin); 409 when its spec says it is not trainable (an
     imported model has no training recipe)."""
     model = await catalog.resolve(name)
-    assert model.spec is not None
+    assert model.spec is not None  # nosec B101: catalog.resolve() returns only models with a spec; narrows the type for mypy
     if not model.spec.trainable:
         raise ConflictError(
             f"model {name!r} is not trainable: it was imported (task {model.spec.task!r}) and "

@@ -105,7 +105,7 @@ async def predict_body(
     """Predict what a JSON prediction body holds, for ``model``."""
     body = await request.body()
     request_id, unique = request_identity(request)
-    assert model.spec is not None
+    assert model.spec is not None  # nosec B101: the catalog returns only models with a spec; narrows the type for mypy
     if len(body) and model.spec.input.kind != "text":
         features = fast_instances(body, model.spec.input.width, model.spec.input.range)
         if features is not None and len(features) <= predictor.max_instances:
@@ -121,7 +121,7 @@ async def predict_body(
         return await predictor.predict_instances(
             model, parsed.instances, request_id, request_id_unique=unique
         )
-    assert parsed.images is not None
+    assert parsed.images is not None  # nosec B101: PredictRequest holds exactly one input kind; narrows the type for mypy
     return await predictor.predict_base64(
         model, parsed.images, request_id, request_id_unique=unique
     )
