@@ -94,3 +94,37 @@ def test_monitoring_mounts_point_at_existing_files(config: dict[str, Any]) -> No
                 binds += 1
                 assert (ROOT / source).exists(), source
     assert binds == 5
+
+
+def _published(services: dict[str, Any]) -> dict[str, set[str]]:
+    """Each service's published host addresses (``ADDRESS:HOST:CONTAINER/proto`` entries)."""
+    return {
+        name: {str(port).rsplit(":", 2)[0] for port in service.get("ports", [])}
+        for name, service in services.items()
+        if service.get("ports")
+    }
+
+
+def test_every_port_is_published_on_loopback_by_default(config: dict[str, Any]) -> None:
+    published = _published(config["services"])
+    assert {"gateway", "frontend", "redis", "mlflow", "inference", "drift"} <= set(published)
+    assert all(addresses == {"127.0.0.1"} for addresses in published.values()), published
+
+
+def test_the_publish_address_opens_only_the_parts_with_keys_or_a_login(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLOPS_PUBLISH_ADDRESS", "0.0.0.0")
+    result = run([find_tool("docker-compose"), "-f", str(ROOT / "docker-compose.yaml"), "config"])
+    assert result.returncode == 0, result.stderr
+    published = _published(yaml.safe_load(result.stdout)["services"])
+    opened = {name for name, addresses in published.items() if addresses != {"127.0.0.1"}}
+    assert opened == {"gateway", "frontend", "grafana"}
+
+
+def test_drift_takes_the_gateways_key_and_the_frontend_holds_none(config: dict[str, Any]) -> None:
+    services = config["services"]
+    sent = services["gateway"]["environment"]["GATEWAY_DRIFT_API_KEY"]
+    assert sent
+    assert services["drift"]["environment"]["DRIFT_ADMIN_API_KEYS"] == sent
+    assert "FRONTEND_ADMIN_API_KEY" not in services["frontend"]["environment"]

@@ -257,6 +257,8 @@ def test_monitoring_switches_add_servicemonitors_rule_and_dashboards(rendered: R
             ["gateway.existingSecret=", "gateway.adminApiKeys=local-admin-key"],
             "gateway.existingSecret",
         ),
+        (["drift.existingSecret="], "drift service's API key"),
+        (["drift.existingSecret=", "drift.apiKey=local-drift-key"], "drift.existingSecret"),
         (["mlflow.database.existingSecret="], "MLflow database password"),
         (
             ["mlflow.database.existingSecret=", "mlflow.database.password=mlflow-local"],
@@ -277,6 +279,8 @@ def test_production_accepts_explicit_strong_secrets() -> None:
         [
             "gateway.existingSecret=",
             "gateway.adminApiKeys=k-9f2c1e7a",
+            "drift.existingSecret=",
+            "drift.apiKey=d-3b8e0f15",
             "mlflow.database.existingSecret=",
             "mlflow.database.password=p-71d0c4b2",
         ],

@@ -54,7 +54,7 @@ helm.sh/chart: {{ include "mlops.chart" .root }}
 {{/* Fail the render when a production release would ship a default secret. */}}
 {{- define "mlops.refuseDefaultSecret" -}}
 {{- if and (eq .root.Values.global.environment "production") (not .existingSecret) -}}
-{{- if or (not .value) (has .value (list "local-admin-key" "mlflow-local" "change-me" "changeme" "admin" "password")) -}}
+{{- if or (not .value) (has .value (list "local-admin-key" "local-drift-key" "mlflow-local" "change-me" "changeme" "admin" "password")) -}}
 {{- fail (printf "refusing to render: %s must not be empty or a default value when global.environment=production; set %s (the name of a Secret you created) or a strong value in %s" .what .existingKey .valueKey) -}}
 {{- end -}}
 {{- end -}}
