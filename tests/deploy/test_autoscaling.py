@@ -107,8 +107,9 @@ def test_no_deployment_has_two_autoscalers_or_pins_replicas_under_one(
     assert autoscaler_problems(rendered(name)) == []
 
 
-def test_auto_mode_follows_the_clusters_api_versions() -> None:
-    with_keda = _render([], ["--api-versions", "keda.sh/v1alpha1/ScaledObject"])
+@pytest.mark.parametrize("api", ["keda.sh/v1alpha1/ScaledObject", "keda.sh/v1alpha1"])
+def test_auto_mode_follows_the_clusters_api_versions(api: str) -> None:
+    with_keda = _render([], ["--api-versions", api])
     assert {
         o["kind"] for o in with_keda if o["kind"] in {"ScaledObject", "HorizontalPodAutoscaler"}
     } == {"ScaledObject"}

@@ -193,7 +193,8 @@ autoscaling (CPU says nothing about its queue): its hpa is none.
 {{- fail (printf "autoscaling mode of %s must be none, hpa, keda or auto, not %q" .name $mode) -}}
 {{- end -}}
 {{- if eq $mode "auto" -}}
-{{- $mode = ternary "keda" "hpa" (.root.Capabilities.APIVersions.Has "keda.sh/v1alpha1/ScaledObject") -}}
+{{- $apis := .root.Capabilities.APIVersions -}}
+{{- $mode = ternary "keda" "hpa" (or ($apis.Has "keda.sh/v1alpha1/ScaledObject") ($apis.Has "keda.sh/v1alpha1")) -}}
 {{- end -}}
 {{- if and (eq .name "worker") (eq $mode "hpa") -}}
 {{- $mode = "none" -}}
