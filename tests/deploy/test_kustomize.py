@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from autoscaling_checks import autoscaler_problems, autoscalers, pdb_problems
 from deploy_checks import (
     K8S_VERSION,
     OVERLAYS,
@@ -127,3 +128,37 @@ def test_gke_overlay_uses_artifact_registry_and_workload_identity(built: Build) 
         "iam.gke.io/gcp-service-account" in o["metadata"].get("annotations", {}) for o in accounts
     )
     assert any(o["kind"] == "PrometheusRule" for o in objs)
+
+
+def test_gke_overlay_scales_with_keda_and_pins_no_scaled_replicas(built: Build) -> None:
+    objs = built("gke")
+    assert set(autoscalers(objs)) == {"gateway", "inference", "worker"}
+    assert autoscaler_problems(objs) == []
+    assert pdb_problems(objs) == []
+    assert _worker_redis_address(objs).startswith("redis.mlops.svc")
+    assert any("namespaceSelector" in p for p in ingress_sources(objs, "redis", "redis"))
+
+
+@pytest.mark.parametrize("component", ["hpa", "keda"])
+def test_autoscaling_components_build_on_the_base_alone(tmp_path: Path, component: str) -> None:
+    """Without the network-policies component the Redis rule patch is a no-op, not an error."""
+    k8s = os.path.relpath(OVERLAYS_DIR.parent, tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: mlops\n"
+        f"resources: [{k8s}/base]\ncomponents: [{k8s}/components/{component}]\n"
+    )
+    cmd = [find_tool("kubectl"), "kustomize", "--load-restrictor", "LoadRestrictionsNone"]
+    result = run([*cmd, str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    objs = load_all(result.stdout)
+    assert validate_schema(objs, K8S_VERSION) == []
+    assert autoscaler_problems(objs) == []
+    assert not [o for o in objs if o["kind"] == "NetworkPolicy"]
+
+
+def _worker_redis_address(objs: list[dict[str, Any]]) -> str:
+    scaler = next(
+        o for o in objs if o["kind"] == "ScaledObject" and o["metadata"]["name"] == "worker"
+    )
+    trigger = next(t for t in scaler["spec"]["triggers"] if t["type"] == "redis")
+    return str(trigger["metadata"]["address"])

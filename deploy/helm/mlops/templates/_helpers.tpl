@@ -99,6 +99,7 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- include "mlops.topologySpread" . }}
 {{- end }}
 
 {{- define "mlops.securityContext" -}}
@@ -177,8 +178,40 @@ spec:
 {{- join "," $entries -}}
 {{- end -}}
 
+{{/*
+The autoscaling of one service, "none", "hpa" or "keda": <service>.autoscaling.mode, else the
+global autoscaling.mode; "auto" is keda when the cluster serves KEDA's ScaledObject, else hpa.
+A service without an autoscaling block (drift, frontend) is none; the worker has no CPU
+autoscaling (CPU says nothing about its queue): its hpa is none.
+*/}}
+{{- define "mlops.autoscalingMode" -}}
+{{- $mode := "none" -}}
+{{- with .svc.autoscaling -}}
+{{- $mode = .mode | default $.root.Values.autoscaling.mode | default "none" -}}
+{{- end -}}
+{{- if not (has $mode (list "none" "hpa" "keda" "auto")) -}}
+{{- fail (printf "autoscaling mode of %s must be none, hpa, keda or auto, not %q" .name $mode) -}}
+{{- end -}}
+{{- if eq $mode "auto" -}}
+{{- $apis := .root.Capabilities.APIVersions -}}
+{{- $mode = ternary "keda" "hpa" (or ($apis.Has "keda.sh/v1alpha1/ScaledObject") ($apis.Has "keda.sh/v1alpha1")) -}}
+{{- end -}}
+{{- if and (eq .name "worker") (eq $mode "hpa") -}}
+{{- $mode = "none" -}}
+{{- end -}}
+{{- $mode -}}
+{{- end }}
+
+{{/*
+A PodDisruptionBudget when enabled and the Deployment runs at least two pods (replicas, or
+minReplicas when autoscaled): a budget on a single pod would block every node drain.
+minAvailable wins when set, else maxUnavailable. Unhealthy pods may always be evicted, so a
+broken rollout never blocks a drain.
+*/}}
 {{- define "mlops.pdb" -}}
-{{- if and .svc.pdb .svc.pdb.enabled }}
+{{- $autoscaled := ne (include "mlops.autoscalingMode" .) "none" -}}
+{{- $least := ternary (.svc.autoscaling | default dict).minReplicas .svc.replicas $autoscaled | int -}}
+{{- if and .svc.pdb .svc.pdb.enabled (ge $least 2) }}
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
@@ -186,15 +219,37 @@ metadata:
   labels:
     {{- include "mlops.labels" . | nindent 4 }}
 spec:
+  {{- if not (kindIs "invalid" .svc.pdb.minAvailable) }}
   minAvailable: {{ .svc.pdb.minAvailable }}
+  {{- else }}
+  maxUnavailable: {{ .svc.pdb.maxUnavailable | default 1 }}
+  {{- end }}
+  unhealthyPodEvictionPolicy: AlwaysAllow
   selector:
     matchLabels:
       {{- include "mlops.selectorLabels" . | nindent 6 }}
 {{- end }}
 {{- end }}
 
+{{/* Topology spread over zones and nodes for a service with topologySpread: true. */}}
+{{- define "mlops.topologySpread" -}}
+{{- $spread := .root.Values.topologySpread -}}
+{{- if and .svc.topologySpread $spread.enabled }}
+topologySpreadConstraints:
+  {{- range $spread.topologyKeys }}
+  - maxSkew: {{ $spread.maxSkew }}
+    topologyKey: {{ . }}
+    whenUnsatisfiable: {{ $spread.whenUnsatisfiable }}
+    labelSelector:
+      matchLabels:
+        {{- include "mlops.selectorLabels" $ | nindent 8 }}
+    matchLabelKeys: [pod-template-hash]
+  {{- end }}
+{{- end }}
+{{- end }}
+
 {{- define "mlops.hpa" -}}
-{{- if .svc.autoscaling.enabled }}
+{{- if eq (include "mlops.autoscalingMode" .) "hpa" }}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
@@ -230,4 +285,39 @@ spec:
     scaleDown:
       stabilizationWindowSeconds: 300
 {{- end }}
+{{- end }}
+
+{{/* apiVersion, metadata and scaleTargetRef of a ScaledObject for the service's Deployment. */}}
+{{- define "mlops.scaledObjectHead" }}
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "mlops.labels" . | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ .name }}
+  advanced:
+    horizontalPodAutoscalerConfig:
+      behavior:
+        scaleDown:
+          stabilizationWindowSeconds: 300
+{{- end }}
+
+{{/*
+Redis as KEDA's operator reaches it (YAML: address, database, tls): autoscaling.keda.redisAddress,
+else the chart's Redis by its cluster DNS name, else host:port of redis.externalUrl.
+*/}}
+{{- define "mlops.kedaRedis" -}}
+{{- $url := urlParse (include "mlops.redisUrl" .) -}}
+{{- $address := .Values.autoscaling.keda.redisAddress -}}
+{{- if and (not $address) .Values.redis.enabled -}}
+{{- $address = printf "redis.%s.svc.cluster.local:%v" .Release.Namespace .Values.redis.port -}}
+{{- end -}}
+address: {{ $address | default $url.host | quote }}
+database: {{ trimPrefix "/" $url.path | default "0" | quote }}
+tls: {{ eq $url.scheme "rediss" }}
 {{- end }}
