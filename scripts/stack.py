@@ -1,9 +1,12 @@
 """Run the whole platform locally: ``make up`` (``python scripts/stack.py``).
 
-Checks that Redis is installed and that every port is free, starts every process of the
-``Procfile`` under honcho, trains and registers a first model when the registry has no
-``production`` version, waits until each service is healthy, prints the URLs and the time to the
-first answered prediction, and stops everything on Ctrl-C (or SIGTERM).
+Checks that Redis is installed and picks the ports (``stack_ports``: an internal part whose
+default port is taken moves to a free one), starts every process of the ``Procfile`` under
+supervisord (``stack_supervisor``: a process that crashes is restarted, the others keep running),
+trains and registers a first model when the registry has no ``production`` version, waits until
+each service is healthy, prints the URLs and the time to the first answered prediction, and stops
+everything on Ctrl-C (or SIGTERM, or SIGHUP), whatever became of stdout. Redis keeps its data in
+an append-only file under the state folder.
 
 Inference serves every registered model that has a ``production`` alias, ``digits-classifier``
 first (it is bootstrapped when missing): the launcher reads the aliases from the local registry
@@ -12,7 +15,8 @@ list to drift as ``DRIFT_MODELS`` (it watches each one). Set ``INFERENCE_MODELS`
 ``INFERENCE_MODEL_URI``) yourself to serve something else, ``DRIFT_MODELS`` to watch others.
 
 Ports come from the environment (``GATEWAY_PORT``, ``INFERENCE_PORT``, ``DRIFT_PORT``, …; see
-``DEFAULT_PORTS``); state lives under ``MLOPS_STATE_DIR`` (default ``.state``, git-ignored).
+``stack_ports.DEFAULT_PORTS``); state lives under ``MLOPS_STATE_DIR`` (default ``.state``,
+git-ignored): the registry, Redis's data, every process's log under ``logs/``.
 
 Every process listens on ``127.0.0.1`` only. ``MLOPS_BIND_ADDRESS`` (e.g. ``0.0.0.0``) opens the
 two parts a person uses, the gateway and the frontend, to the network; Redis, MLflow, inference,
@@ -32,15 +36,16 @@ import secrets
 import shutil
 import signal
 import socket
-import subprocess  # nosec B404: starts only the venv's honcho and mlops-train from argv lists, no shell
+import subprocess  # nosec B404: starts only the venv's mlops-train from an argv list, no shell
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from stack_ports import PUBLIC_PORTS, PortError, choose_ports, requested_ports
 from stack_registry import (
     BUILTIN_MODELS,
     DEFAULT_MODEL,
@@ -48,23 +53,10 @@ from stack_registry import (
     production_models,
     served_models,
 )
+from stack_supervisor import Supervisor, say
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PORTS = {
-    "GATEWAY_PORT": 8080,
-    "INFERENCE_PORT": 8001,
-    "INFERENCE_METRICS_PORT": 8002,
-    "DRIFT_PORT": 8090,
-    "FRONTEND_PORT": 8501,
-    "MLFLOW_PORT": 5000,
-    "REDIS_PORT": 6379,
-    "TRAINER_WORKER_METRICS_PORT": 8091,
-}
-
-
 LOOPBACK = "127.0.0.1"
-#: The ports a person opens; MLOPS_BIND_ADDRESS applies to these only.
-PUBLIC_PORTS = ("GATEWAY_PORT", "FRONTEND_PORT")
 
 
 class StackError(RuntimeError):
@@ -100,6 +92,7 @@ class StackConfig:
     admin_key: str
     drift_key: str = ""
     bind_address: str = LOOPBACK
+    explicit_ports: frozenset[str] = frozenset()
 
     @property
     def open_to_network(self) -> bool:
@@ -113,12 +106,10 @@ class StackConfig:
     @classmethod
     def from_env(cls, environ: dict[str, str]) -> StackConfig:
         """Read ports and the state folder from ``environ`` with the documented defaults."""
-        ports = {}
-        for name, default in DEFAULT_PORTS.items():
-            try:
-                ports[name] = int(environ.get(name, default))
-            except ValueError:
-                raise StackError(f"{name}={environ[name]!r} is not a port number") from None
+        try:
+            ports, explicit = requested_ports(environ)
+        except PortError as exc:
+            raise StackError(str(exc)) from None
         state = Path(environ.get("MLOPS_STATE_DIR", ROOT / ".state")).resolve()
         state.mkdir(parents=True, exist_ok=True)
         return cls(
@@ -128,7 +119,17 @@ class StackConfig:
             admin_key=environ.get("GATEWAY_ADMIN_API_KEYS") or _secret(state, "admin-api-key"),
             drift_key=_secret(state, "drift-api-key"),
             bind_address=_bind_address(environ.get("MLOPS_BIND_ADDRESS") or LOOPBACK),
+            explicit_ports=explicit,
         )
+
+    def with_free_ports(self) -> tuple[StackConfig, tuple[str, ...]]:
+        """This config with its ports checked: internal defaults that are taken move to free
+        ports (one line each, to print); a taken public or explicit port is a StackError."""
+        try:
+            choice = choose_ports(self.ports, self.explicit_ports, self.bind_of)
+        except PortError as exc:
+            raise StackError(str(exc)) from None
+        return replace(self, ports=choice.ports), choice.moved
 
     def url(self, port_name: str) -> str:
         """``http://127.0.0.1:<port>`` of a named port."""
@@ -183,24 +184,14 @@ class StackConfig:
 
 
 def check_prerequisites(config: StackConfig) -> None:
-    """Fail clearly when redis-server or honcho is missing or a port is taken."""
+    """Fail clearly when redis-server or supervisord is missing."""
     if shutil.which("redis-server") is None:
         raise StackError(
             "redis-server is not installed. Install it (Debian/Ubuntu: sudo apt-get install "
             "redis-server; macOS: brew install redis) and run make up again."
         )
-    if not (config.venv_bin / "honcho").exists():
-        raise StackError(f"honcho is missing from {config.venv_bin}: run make setup")
-    taken = []
-    for name, port in config.ports.items():
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((config.bind_of(name), port))
-            except OSError:
-                taken.append(f"  port {port} ({name}) is already in use: set {name}=<free port>")
-    if taken:
-        raise StackError("cannot start the stack:\n" + "\n".join(taken))
+    if not (config.venv_bin / "supervisord").exists():
+        raise StackError(f"supervisord is missing from {config.venv_bin}: run make setup")
 
 
 def _http_ok(url: str) -> bool:
@@ -275,14 +266,17 @@ def has_production_model(config: StackConfig, name: str = DEFAULT_MODEL) -> bool
 
 def bootstrap_model(config: StackConfig, env: dict[str, str], missing: list[str]) -> None:
     """Train, register and promote the built-in models without production (first start)."""
-    print(
-        f"stack: no production version of {', '.join(missing)} in the registry; training…",
-        flush=True,
-    )
+    say(f"stack: no production version of {', '.join(missing)} in the registry; training…")
     cmd = [str(config.venv_bin / "mlops-train"), "bootstrap"]
-    result = subprocess.run(cmd, env=env, cwd=ROOT, check=False)  # nosec B603: fixed argv (the venv's mlops-train bootstrap), no shell
+    log = config.state_dir / "logs" / "bootstrap.log"  # followed and printed like the services
+    with log.open("ab") as output:
+        result = subprocess.run(  # nosec B603: fixed argv (the venv's mlops-train bootstrap), no shell
+            cmd, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, check=False
+        )
     if result.returncode != 0:
-        raise StackError(f"bootstrap training failed (exit {result.returncode}): {' '.join(cmd)}")
+        raise StackError(
+            f"bootstrap training failed (exit {result.returncode}): {' '.join(cmd)}; see {log}"
+        )
 
 
 def first_prediction(config: StackConfig) -> dict[str, object]:
@@ -302,18 +296,24 @@ def run(config: StackConfig, timeout: float) -> int:
     """Start the stack, wait until healthy, print the URLs, then supervise until interrupted."""
     started = time.monotonic()
     check_prerequisites(config)
-    print(f"stack: {listening_note(config)}", flush=True)
+    config, moved = config.with_free_ports()
+    for line in (listening_note(config), *moved):
+        say(f"stack: {line}")
     for folder in ("redis", "mlflow/artifacts", "logs"):
         (config.state_dir / folder).mkdir(parents=True, exist_ok=True)
     env = config.environment(dict(os.environ), served_models(registered_models(config)))
-    honcho = [str(config.venv_bin / "honcho"), "start", "-f", str(ROOT / "Procfile")]
-    proc = subprocess.Popen(honcho, cwd=ROOT, env=env, start_new_session=True)  # nosec B603: fixed argv (the venv's honcho, our Procfile), no shell
+    logs = config.state_dir / "logs"
+    supervisor = Supervisor(
+        ROOT / "Procfile", config.state_dir / "run", logs, config.venv_bin, extra_logs=["bootstrap"]
+    )
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # whatever the terminal does
+        signal.signal(sig, stop)
     try:
+        proc = supervisor.start(env)
         checks = health_checks(config)
         for name in ("redis", "mlflow"):
             wait_until(checks[name], name, proc, timeout)
@@ -322,14 +322,14 @@ def run(config: StackConfig, timeout: float) -> int:
             bootstrap_model(config, env, missing)
         for name, check in checks.items():
             wait_until(check, name, proc, timeout)
-            print(f"stack: {name} healthy", flush=True)
+            say(f"stack: {name} healthy")
         answer = first_prediction(config)
         elapsed = time.monotonic() - started
-        print(f"stack: all healthy; first prediction {elapsed:.1f}s after start", flush=True)
-        print(f"stack: model {answer.get('model')}", flush=True)
+        say(f"stack: all healthy; first prediction {elapsed:.1f}s after start")
+        say(f"stack: model {answer.get('model')}")
         served = env.get("INFERENCE_MODELS") or env["INFERENCE_MODEL_URI"]
-        print(f"stack: serving {served.replace(',', ', ')}", flush=True)
-        print(
+        say(f"stack: serving {served.replace(',', ', ')}")
+        say(
             "\n".join(
                 [
                     f"  gateway   {config.url('GATEWAY_PORT')}  (API docs: /docs)",
@@ -339,20 +339,22 @@ def run(config: StackConfig, timeout: float) -> int:
                     f"  inference grpc://127.0.0.1:{config.ports['INFERENCE_PORT']}",
                     *model_urls(config, env.get("INFERENCE_MODELS", "")),
                     f"  admin key {config.state_dir / 'admin-api-key'} (X-API-Key header)",
-                    "Press Ctrl-C to stop.",
+                    f"  logs      {config.state_dir / 'logs'}",
+                    "A process that crashes is restarted; Ctrl-C stops everything.",
                 ]
-            ),
-            flush=True,
+            )
         )
-        return proc.wait()
+        while proc.poll() is None:
+            time.sleep(0.5)
+        return proc.returncode or 0
     except KeyboardInterrupt:
-        print("\nstack: stopping…", flush=True)
+        say("\nstack: stopping…")
         return 0
     except StackError as exc:
-        print(f"stack: {exc}", file=sys.stderr, flush=True)
+        say(f"stack: {exc}")
         return 1
     finally:
-        _stop(proc)
+        supervisor.stop()
 
 
 def listening_note(config: StackConfig) -> str:
@@ -374,16 +376,6 @@ def model_urls(config: StackConfig, models: str) -> list[str]:
     names = [entry.partition("=")[0].strip() for entry in models.split(",") if entry.strip()]
     gateway = config.url("GATEWAY_PORT")
     return [f"  model     {name}  {gateway}/v2/models/{name}/infer" for name in names]
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def main() -> int:
