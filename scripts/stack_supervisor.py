@@ -77,6 +77,18 @@ def exec_line(command: str) -> str:
     return f"{head}exec {command[len(head) :]}"
 
 
+def reap_line(pgid_file: Path) -> str:
+    """Shell that kills what is left of the program's previous process group, then notes its
+    own. supervisord starts each program in a group of its own but, when the program dies of
+    a SIGKILL, leaves its children running (MLflow's uvicorn, Celery's pool process), still
+    holding ports and jobs: the restarted program would find its port taken and exit, again
+    and again."""
+    return (
+        f'old=$(cat {shlex.quote(str(pgid_file))} 2>/dev/null) && kill -9 -"$old" 2>/dev/null; '
+        f"echo $$ > {shlex.quote(str(pgid_file))}; "
+    )
+
+
 def supervisord_config(programs: Mapping[str, str], run_dir: Path, logs: Path) -> str:
     """The supervisord.conf running ``programs`` (in order), its socket and pid under
     ``run_dir``, every log under ``logs``. Commands run through ``sh -c 'exec …'``, so the
@@ -92,7 +104,8 @@ def supervisord_config(programs: Mapping[str, str], run_dir: Path, logs: Path) -
         f"[supervisorctl]\nserverurl=unix://{socket_path}\n",
     ]
     for priority, (name, command) in enumerate(programs.items(), start=1):
-        shell = shlex.quote(exec_line(command)).replace("%", "%%")
+        shell = shlex.quote(reap_line(run_dir / f"{name}.pgid") + exec_line(command))
+        shell = shell.replace("%", "%%")
         settings = {
             "command": f"/bin/sh -c {shell}",
             "priority": str(priority * 10),
@@ -186,6 +199,8 @@ class Supervisor:
         only the launcher, which then stops supervisord in order)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
+        for stale in self.run_dir.glob("*.pgid"):  # groups of an earlier start are not ours
+            stale.unlink()
         for name in self.names:  # one start's lines per file
             log = self.logs / f"{name}.log"
             if log.exists():

@@ -9,16 +9,13 @@ registry was bootstrapped once per session (:func:`bootstrapped_state`), the way
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -27,109 +24,18 @@ import pytest
 from mlops_common.testing.servers import free_port, stop_process_group, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-PORT_NAMES = (
-    "GATEWAY_PORT",
-    "INFERENCE_PORT",
-    "INFERENCE_METRICS_PORT",
-    "DRIFT_PORT",
-    "FRONTEND_PORT",
-    "MLFLOW_PORT",
-    "REDIS_PORT",
-    "TRAINER_WORKER_METRICS_PORT",
-)
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+
+from stack_control import RunningStack, run_stack  # noqa: E402
 
 
-@dataclass
-class RunningStack:
-    """A stack started by ``scripts/stack.py`` and what it printed."""
-
-    ports: dict[str, int]
-    state_dir: Path
-    proc: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-
-    def url(self, name: str) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.ports[name]}"
-
-    @property
-    def redis_url(self) -> str:
-        """The stack's Redis."""
-        return f"redis://127.0.0.1:{self.ports['REDIS_PORT']}/0"
-
-    @property
-    def admin_key(self) -> str:
-        """The admin key ``make up`` generated."""
-        return (self.state_dir / "admin-api-key").read_text().strip()
-
-    def wait_for_line(self, pattern: str, timeout: float) -> re.Match[str]:
-        """Block until the launcher prints a line matching ``pattern``."""
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while time.monotonic() < deadline:
-            for line in self.lines[seen:]:
-                if match := re.search(pattern, line):
-                    return match
-            seen = len(self.lines)
-            if self.proc.poll() is not None:
-                tail = "".join(self.lines[-60:])
-                raise AssertionError(f"stack exited ({self.proc.returncode}):\n{tail}")
-            time.sleep(0.2)
-        raise AssertionError(f"no line matching {pattern!r} after {timeout:.0f}s")
-
-
-@contextmanager
 def _local_stack(
     state_dir: Path, extra_env: dict[str, str], seed: Path | None = None
-) -> Iterator[RunningStack]:
-    """Run ``scripts/stack.py`` on free ports; stop it with Ctrl-C (SIGINT) afterwards.
-
-    ``seed``: a state folder copied in first (a registry that already holds models).
-    """
-    if seed is not None:
-        shutil.copytree(seed, state_dir, dirs_exist_ok=True)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in PORT_NAMES}
-    env = {
-        **os.environ,
-        **{name: str(port) for name, port in ports.items()},
-        "MLOPS_STATE_DIR": str(state_dir),
-        **extra_env,
-    }
-    for variable in ("REDIS_URL", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        env.pop(variable, None)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "stack.py"), "--timeout", "400"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    stack = RunningStack(ports=ports, state_dir=state_dir, proc=proc)
-    log = (state_dir / "stack-test.log").open("w")
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            stack.lines.append(line)
-            log.write(line)
-            log.flush()
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        yield stack
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                stop_process_group(proc)  # type: ignore[arg-type]
-        reader.join(timeout=5)
-        log.close()
+) -> AbstractContextManager[RunningStack]:
+    """Run ``scripts/stack.py`` on free ports (:func:`stack_control.run_stack`); Ctrl-C
+    (SIGINT) stops it afterwards. ``seed``: a state folder copied in first."""
+    return run_stack(state_dir, extra_env, seed=seed)
 
 
 @dataclass

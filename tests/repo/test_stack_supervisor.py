@@ -35,6 +35,10 @@ def _procfile(folder: Path) -> Path:
     return procfile
 
 
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
 def _until(check: Callable[[], object], timeout: float = 20.0) -> object:
     deadline = time.monotonic() + timeout
     while not (value := check()):
@@ -58,6 +62,8 @@ def supervised(tmp_path: Path) -> Iterator[stack_supervisor.Supervisor]:
 def test_a_killed_process_is_restarted_and_the_others_keep_running(
     supervised: stack_supervisor.Supervisor, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    for name in ("alpha", "beta"):  # both started and printed their line
+        _until(lambda name=name: f"{name} up" in _text(supervised.logs / f"{name}.log"))
     alpha = int(_until(lambda: supervised.pid("alpha")))  # type: ignore[call-overload]
     beta = int(_until(lambda: supervised.pid("beta")))  # type: ignore[call-overload]
     os.kill(alpha, signal.SIGKILL)
@@ -104,7 +110,8 @@ def test_the_config_runs_each_line_through_sh_with_exec() -> None:
     config = stack_supervisor.supervisord_config(
         {"web": "serve --rate 50%"}, Path("/run"), Path("/logs")
     )
-    assert "command=/bin/sh -c 'exec serve --rate 50%%'" in config  # % escaped for supervisord
+    assert "exec serve --rate 50%%'" in config  # % escaped for supervisord
+    assert 'kill -9 -"$old"' in config  # what a killed run left behind goes first
     assert "autorestart=true" in config
     assert "stdout_logfile=/logs/web.log" in config
 
@@ -114,3 +121,28 @@ def test_a_malformed_procfile_names_its_line(tmp_path: Path) -> None:
     bad.write_text("web: serve\nno command here\n")
     with pytest.raises(ValueError, match="Procfile:2"):
         stack_supervisor.read_procfile(bad)
+
+
+def test_what_a_killed_program_left_running_is_killed_before_it_starts_again(
+    tmp_path: Path,
+) -> None:
+    """MLflow's server runs uvicorn as a child: SIGKILL the parent and the child keeps the port;
+    the restarted program first kills the group its previous run left behind."""
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        "parent: python3 -c \"import subprocess, time; subprocess.Popen(['sleep', '600']); "
+        "print('parent up', flush=True); time.sleep(600)\"\n"
+    )
+    supervisor = stack_supervisor.Supervisor(
+        procfile, tmp_path / "run", tmp_path / "logs", Path(sys.executable).parent
+    )
+    supervisor.start(dict(os.environ))
+    try:
+        _until(lambda: "parent up" in _text(supervisor.logs / "parent.log"))
+        parent = psutil.Process(int(_until(lambda: supervisor.pid("parent"))))  # type: ignore[call-overload]
+        (child,) = _until(lambda: parent.children())  # type: ignore[misc]
+        parent.kill()
+        _until(lambda: supervisor.pid("parent") not in (0, parent.pid))
+        assert child.wait(timeout=20) is not None or not child.is_running()
+    finally:
+        supervisor.stop()

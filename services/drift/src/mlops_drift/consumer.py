@@ -71,6 +71,9 @@ class TrafficConsumer:
         self._start_id = "$" if start_from == "latest" else "0"
         self._accept = accept
         self._group_unknown = True
+        # "0": this consumer's pending entries first (read before a crash, never acknowledged),
+        # then ">" (new ones) once none is left.
+        self._read_id = "0"
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and the stream) unless it exists."""
@@ -83,14 +86,19 @@ class TrafficConsumer:
                 raise
 
     async def poll_once(self) -> int:
-        """Read one batch (blocking up to ``block_ms``); return how many entries were added."""
-        response: Any = await self._redis.xreadgroup(
-            DRIFT_CONSUMER_GROUP,
-            self.consumer_name,
-            {self.stream: ">"},
-            count=self.count,
-            block=self.block_ms,
-        )
+        """Read one batch (blocking up to ``block_ms``); return how many entries were added.
+
+        A consumer that starts (or whose Redis came back) first reads the entries delivered to
+        it and never acknowledged (a crash between read and ``XACK``), so none is skipped; the
+        window they went into died with the process, so none is counted twice.
+        """
+        response: Any = None
+        if self._read_id == "0":
+            response = await self._read("0", block_ms=None)
+            if not any(messages for _stream, messages in response or []):
+                self._read_id = ">"  # nothing pending: new entries from now on
+        if self._read_id == ">":
+            response = await self._read(">", block_ms=self.block_ms)
         if not response:
             return 0
         ids: list[bytes | str] = []
@@ -117,6 +125,15 @@ class TrafficConsumer:
             await self._redis.xack(self.stream, DRIFT_CONSUMER_GROUP, *ids)
         return added
 
+    async def _read(self, start: str, block_ms: int | None) -> Any:
+        return await self._redis.xreadgroup(
+            DRIFT_CONSUMER_GROUP,
+            self.consumer_name,
+            {self.stream: start},
+            count=self.count,
+            block=block_ms,
+        )
+
     async def run(self) -> None:
         """Consume until cancelled; survive Redis restarts (the group is re-created).
 
@@ -139,6 +156,7 @@ class TrafficConsumer:
 
     async def _failed(self, error: Exception) -> None:
         self._group_unknown = True
+        self._read_id = "0"  # what was read and not acknowledged is read again first
         if not isinstance(error, ResponseError):
             log.warning(
                 "redis unreachable; retrying", extra={"model": self.model, "error": str(error)}

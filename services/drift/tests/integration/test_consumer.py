@@ -61,6 +61,33 @@ async def test_reads_new_entries_and_acknowledges_them(
     assert metrics.entries._value.get() == 40
 
 
+async def test_a_restarted_consumer_reads_what_it_never_acknowledged_once(
+    redis_url: str,
+    redis_db: redis.Redis,
+    digits,
+    helpers,  # type: ignore[no-untyped-def]
+) -> None:
+    """A crash between XREADGROUP and XACK leaves entries pending for the consumer: the next
+    process of the same name reads them first (once), then the new ones."""
+    first = consumer(redis_url, SlidingWindow(100, 3600), model_metrics(), width=lambda: 64)
+    await first.ensure_group()
+    entries = digits.entries(digits.pool_x[:30])
+    helpers.add_traffic(redis_db, entries[:20])
+    # the first process read 20 entries and died before acknowledging them
+    redis_db.xreadgroup(DRIFT_CONSUMER_GROUP, "t", {TRAFFIC_STREAM: ">"}, count=20)
+    assert redis_db.xpending(TRAFFIC_STREAM, DRIFT_CONSUMER_GROUP)["pending"] == 20
+    helpers.add_traffic(redis_db, entries[20:])
+    window = SlidingWindow(100, 3600)
+    restarted = consumer(redis_url, window, model_metrics(), width=lambda: 64)
+    await restarted.ensure_group()
+    for _ in range(4):
+        await restarted.poll_once()
+    assert len(window) == 30
+    table = window.snapshot(DIGITS)
+    assert table["prediction"].tolist() == [e.label for e in entries]  # each once, in order
+    assert redis_db.xpending(TRAFFIC_STREAM, DRIFT_CONSUMER_GROUP)["pending"] == 0
+
+
 async def test_earliest_start_reads_the_backlog_and_accept_filters(
     redis_url: str,
     redis_db: redis.Redis,

@@ -38,6 +38,11 @@ _CHANNEL_OPTIONS = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.max_pings_without_data", 0),
+    # After inference went away (a crash, a restart), try to reconnect at least every second:
+    # gRPC's default backoff grows to 120 s, so answers could stay 503s long after it is back.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
 )
 _SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 

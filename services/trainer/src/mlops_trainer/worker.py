@@ -45,6 +45,10 @@ def celery_config(settings: TrainerSettings) -> dict[str, Any]:
         "task_time_limit": settings.retrain_time_limit_s,
         "worker_concurrency": 1,
         "worker_prefetch_multiplier": 1,
+        # A new pool process imports torch, Lightning and MLflow before it says it is up
+        # (_init_process): seconds, more on a busy machine. Celery's default 4 s kills it as
+        # hung, again and again, and a job redelivered after a crash never runs.
+        "worker_proc_alive_timeout": 120.0,
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "broker_connection_retry_on_startup": True,

@@ -5,8 +5,8 @@ a test under a ``unit/`` folder gets ``unit``, under ``integration/`` gets ``int
 under ``e2e/`` gets ``e2e``.
 
 Redis comes from, in order: ``REDIS_URL`` when set (``TEST_REDIS_URL`` wins over it); a
-testcontainers Redis when a Docker engine answers; a ``redis-server`` binary started on a free
-port; else the test is skipped with the reason.
+``redis-server`` binary started on a free port; a testcontainers Redis when a Docker engine
+answers (and can pull ``redis:7-alpine``); else the test is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -61,21 +61,21 @@ def redis_url() -> Iterator[str]:
     if configured:
         yield configured
         return
-    if _docker_engine_answers():
-        from testcontainers.redis import RedisContainer
-
-        with RedisContainer("redis:7-alpine") as container:
-            host = container.get_container_host_ip()
-            port = container.get_exposed_port(container.port)
-            yield f"redis://{host}:{port}/0"
+    if RedisServer.available():
+        server = RedisServer().start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
         return
-    if not RedisServer.available():
-        pytest.skip("no Redis: set REDIS_URL, start a Docker engine, or install redis-server")
-    server = RedisServer().start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    if not _docker_engine_answers():
+        pytest.skip("no Redis: set REDIS_URL, install redis-server, or start a Docker engine")
+    from testcontainers.redis import RedisContainer
+
+    with RedisContainer("redis:7-alpine") as container:
+        host = container.get_container_host_ip()
+        port = container.get_exposed_port(container.port)
+        yield f"redis://{host}:{port}/0"
 
 
 @pytest.fixture
