@@ -19,7 +19,7 @@ PACKAGES := libs/common $(wildcard services/*)
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools lock proto lint format test test-fast audit up bench docs clean
+.PHONY: help setup tools lock proto lint format test test-fast audit up faults bench docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ audit: $(STAMP) ## Security checks: bandit over the runtime code, pip-audit over
 
 up: $(STAMP) ## Run the whole platform locally (Ctrl-C stops it)
 	$(BIN)/python scripts/stack.py
+
+faults: $(STAMP) ## Fault suite: the local stack under load, one fault at a time (benchmarks/results/faults.md)
+	$(BIN)/python benchmarks/faults.py
 
 bench: $(STAMP) ## Run every benchmark in benchmarks/ (prints tables, saves benchmarks/results/)
 	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -123,7 +123,7 @@ def kill_and_restart(ctx: FaultContext, program: str) -> FaultResult:
     end = time.monotonic()
     result = FaultResult(f"SIGKILL {program}", {})
     _outage(ctx, result, fault_at, end)
-    back = load.first_ok(last.sent if last else running_at)
+    back = load.first_ok(last.sent) if last is not None else None  # no errors: nothing to recover
     if back is not None:
         result.back_after_restart_s = max(0.0, back.done - running_at)
     result.other_restarts = _restarts(exits, stack.exits(), program)
@@ -239,13 +239,14 @@ def corrupt_promotion(ctx: FaultContext) -> FaultResult:
 
 
 def mlflow_down(ctx: FaultContext, down_s: float = 5.0) -> FaultResult:
-    """SIGKILL MLflow and keep it down ``down_s`` (supervisorctl stop), then start it again:
-    serving, traffic and feedback go on; a promotion meanwhile answers 503 with a message."""
+    """SIGKILL MLflow (the server and its uvicorn workers) and keep it down ``down_s``
+    (supervisorctl stop), then start it again: serving, traffic and feedback go on; a promotion
+    meanwhile answers 503 with a message."""
     stack, load = ctx.stack, ctx.load
     load.wait_for_answers(20, time.monotonic() - 5)
     version = load.serving()
     exits = stack.exits()
-    stack.kill("mlflow")
+    stack.kill("mlflow", group=True)
     fault_at = time.monotonic()
     stack.ctl("stop", "mlflow")  # supervisord would start it again at once: keep it down
     time.sleep(1.0)

@@ -96,12 +96,17 @@ class RunningStack:
         answer = self.ctl("pid", program).strip()
         return int(answer) if answer.isdigit() else 0
 
-    def kill(self, program: str, sig: int = signal.SIGKILL) -> int:
-        """Send ``sig`` to a program's process (its pid, not its group); the pid signalled."""
+    def kill(self, program: str, sig: int = signal.SIGKILL, *, group: bool = False) -> int:
+        """Send ``sig`` to a program's process, or with ``group`` to its whole process group
+        (a server and its workers: supervisord starts each program in a group of its own);
+        the pid signalled."""
         pid = self.pid(program)
         if not pid:
             raise RuntimeError(f"{program} is not running")
-        os.kill(pid, sig)
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
         return pid
 
     def wait_restarted(self, program: str, old_pid: int, timeout: float = 60.0) -> float:

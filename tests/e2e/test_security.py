@@ -1,7 +1,9 @@
 """The stack ``make up`` runs is closed to the network and keeps its keys to itself.
 
 1. Every socket any of its processes listens on (Redis, MLflow, inference's gRPC and metrics,
-   the gateway, drift, the worker's metrics, the frontend) is bound to ``127.0.0.1``.
+   the gateway, drift, the worker's metrics, the frontend) is bound to ``127.0.0.1``. Redis's
+   port is left at its default: where a system Redis holds 6379 (as on Debian after
+   ``apt-get install redis-server``), the stack takes another port and says which.
 2. Drift's ``POST /v1/drift/check`` answers 401 without a key, 403 with a wrong one and 200 with
    its key; through the gateway the same with the admin key (the gateway relays with its own).
 3. With every service logging at DEBUG, neither the admin key, nor drift's key, nor the wrong
@@ -11,10 +13,10 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psutil
@@ -22,6 +24,15 @@ import pytest
 from sklearn.datasets import load_digits
 
 from .test_loop import STACK_ENV, poll
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+
+from stack_control import PORT_NAMES, free_port, run_stack  # noqa: E402
+from stack_ports import is_free  # noqa: E402
+
+MOVED = r"stack: port 6379 \(REDIS_PORT\) is taken; Redis uses 127\.0\.0\.1:(\d+)"
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -62,12 +73,23 @@ def _window_holds(drift_url: str, rows: int) -> bool:
 
 
 def test_the_stack_listens_on_loopback_and_never_logs_a_key(
-    seeded_stack: Callable[..., Any], tmp_path: Path
+    bootstrapped_state: Path, tmp_path: Path
 ) -> None:
     state = tmp_path / "state"
-    with seeded_stack(state, ENV) as stack:
+    system_redis = not is_free("127.0.0.1", 6379)
+    ports = {name: free_port() for name in PORT_NAMES if name != "REDIS_PORT"}
+    with run_stack(state, ENV, seed=bootstrapped_state, ports=ports) as stack:
         stack.wait_for_line(r"stack: all healthy", timeout=400)
         assert any("listening on 127.0.0.1 only" in line for line in stack.lines)
+        moved = [re.search(MOVED, line) for line in stack.lines]
+        taken = [m for m in moved if m]
+        if system_redis:  # the default is taken: another port, and the launcher says which
+            assert len(taken) == 1, stack.lines[:20]
+            stack.ports["REDIS_PORT"] = int(taken[0].group(1))
+        else:
+            assert not taken
+            stack.ports["REDIS_PORT"] = 6379
+        print(f"\nsystem Redis on 6379: {system_redis}; the stack's: {stack.ports['REDIS_PORT']}")
 
         sockets = _listening(stack.proc.pid)
         ports = {port for _, port in sockets}

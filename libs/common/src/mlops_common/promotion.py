@@ -176,8 +176,19 @@ def history(client: MlflowClient, name: str = MODEL_NAME) -> list[str]:
     try:
         raw = client.get_registered_model(name).tags.get(HISTORY_TAG, "")
     except MlflowException as exc:
+        if not _missing(exc):
+            raise  # the registry is down or failing: not the caller's mistake
         raise PromotionError(f"no registered model {name}") from exc
     return [v for v in raw.split(",") if v]
+
+
+#: The registry's answers that mean "no such model or version" (anything else, a connection
+#: refused included, is the registry failing).
+_MISSING_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"})
+
+
+def _missing(exc: MlflowException) -> bool:
+    return exc.error_code in _MISSING_CODES
 
 
 def _announce(publish: Publish | None, name: str, version: str) -> bool:
@@ -197,6 +208,8 @@ def _move_production(
     try:
         client.get_model_version(name, version)
     except MlflowException as exc:
+        if not _missing(exc):
+            raise
         raise PromotionError(f"{name} has no version {version}") from exc
     current = alias_version(client, ALIAS_PRODUCTION, name)
     _move(client, ALIAS_PRODUCTION, version, name)

@@ -99,3 +99,22 @@ def test_other_aliases_move_freely_production_only_through_promote(client: Mlflo
     assert promotion.alias_version(client, ALIAS_PRODUCTION) is None
     with pytest.raises(ValueError, match="promote"):
         promotion.set_alias(client, ALIAS_PRODUCTION, "2")
+
+
+def test_a_registry_that_is_down_is_not_a_missing_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused connection is the registry failing (the gateway answers 503), not "no such
+    model" (which it answers 404)."""
+    from mlflow.exceptions import MlflowException
+
+    from mlops_common.testing.servers import free_port
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    uri = f"http://127.0.0.1:{free_port()}"
+    down = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with pytest.raises(MlflowException) as caught:
+        promotion.promote(down, "1")
+    assert not isinstance(caught.value, PromotionError)
+    with pytest.raises(MlflowException) as caught:
+        promotion.history(down)
+    assert not isinstance(caught.value, PromotionError)
