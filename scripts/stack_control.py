@@ -165,7 +165,8 @@ def run_stack(
     log = (state_dir / "stack-test.log").open("w")
 
     def pump() -> None:
-        assert proc.stdout is not None
+        if proc.stdout is None:  # never: stdout=PIPE above
+            return
         for line in proc.stdout:
             stack.lines.append(line)
             log.write(line)

@@ -3,12 +3,15 @@
 One stack, one steady load of predictions and feedback, and one fault after another, each from
 ``benchmarks/_fault_scenarios.py`` (``make faults`` runs them all with the figures):
 
-- inference, drift, Redis killed with SIGKILL: supervisord starts the one process again and no
-  other; errors are reported as 503s with the error shape (never a hang past the deadline);
-  answers come back; Redis loses no acknowledged feedback label and no traffic entry goes
-  missing without being counted; drift's consumer group catches up with nothing pending;
+- inference, the gateway, drift, Redis killed with SIGKILL: supervisord starts the one process
+  again and no other; errors are reported as 503s with the error shape (never a hang past the
+  deadline); answers come back; Redis loses no acknowledged feedback label and no traffic entry
+  goes missing without being counted; drift's consumer group catches up with nothing pending;
 - MLflow down: predictions and feedback unaffected, a promotion answers 503 with a message;
-- a hot swap and a corrupt model promoted under load: not one failed request.
+- a hot swap and a corrupt model promoted under load: not one failed request;
+- Redis out of memory: predictions go on, the traffic it refuses is counted as dropped.
+
+The worker killed mid-job (a retraining trained twice) runs in ``make faults`` only.
 
 The bars here leave room for a loaded CI machine; the issue's own bars are checked on the
 figures of ``benchmarks/faults.py`` (``benchmarks/results/faults.md``).
@@ -69,6 +72,14 @@ def test_the_stack_keeps_running_under_faults(
                 "503 model_not_ready",
             }, inference
 
+            gateway = faults.kill_and_restart(ctx, "gateway")
+            results.append(gateway)
+            assert gateway.back_after_restart_s is not None, gateway
+            assert gateway.back_after_restart_s < 15, gateway
+            gateway.statuses = {  # refused connections have no error shape: nothing answered
+                k: v for k, v in gateway.statuses.items() if not k.endswith("Error")
+            }
+
             drift = faults.kill_drift(ctx)
             results.append(drift)
             assert drift.failed == 0, drift  # predictions never depend on drift
@@ -90,6 +101,11 @@ def test_the_stack_keeps_running_under_faults(
                 results.append(swapped)
                 assert swapped.failed == 0, swapped
                 assert set(swapped.feedback_statuses) == {"200"}, swapped
+
+            full = faults.redis_out_of_memory(ctx, hold_s=2.0)
+            results.append(full)
+            assert set(full.statuses) == {"200"}, full
+            assert full.traffic_dropped, full  # refused by Redis, and counted
 
         for result in results:
             print(f"\n{result}")
