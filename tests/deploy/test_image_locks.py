@@ -48,9 +48,28 @@ def install_set(lock: str) -> dict[str, str]:
     return pins
 
 
-def missing_requirements(pins: dict[str, str], python: str = PYTHONS[0]) -> list[str]:
+def left_out() -> dict[str, set[str]]:
+    """Service → the pins of its lock its image leaves out (deploy/docker/leave-out.txt)."""
+    found: dict[str, set[str]] = {}
+    for line in (ROOT / "deploy/docker/leave-out.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            service, package = line.split()
+            found.setdefault(service, set()).add(canonicalize_name(package))
+    return found
+
+
+def image_set(service: str) -> dict[str, str]:
+    """What the service's image installs: its lock less the pins leave-out.txt names."""
+    leave = left_out().get(service, set())
+    return {name: v for name, v in install_set(service).items() if name not in leave}
+
+
+def missing_requirements(
+    pins: dict[str, str], python: str = PYTHONS[0], optional: frozenset[str] = frozenset()
+) -> list[str]:
     """Requirements of the set's distributions that the set does not contain, on Python `python`
-    (a full version: markers may name python_full_version)."""
+    (a full version: markers may name python_full_version). A package in `optional` may be
+    missing where only an extra asks for it (``pandas[parquet]`` → pyarrow)."""
     env = {**ENV, "python_full_version": python}
     missing: list[str] = []
     todo = [(name, "") for name in pins]
@@ -69,6 +88,8 @@ def missing_requirements(pins: dict[str, str], python: str = PYTHONS[0]) -> list
             if req.marker and not req.marker.evaluate({**env, "extra": extra}):
                 continue
             dep = canonicalize_name(req.name)
+            if dep in optional and extra:
+                continue
             if dep not in pins:
                 missing.append(f"{name}{f'[{extra}]' if extra else ''} needs {req}")
                 continue
@@ -80,6 +101,28 @@ def missing_requirements(pins: dict[str, str], python: str = PYTHONS[0]) -> list
 @pytest.mark.parametrize("lock", [*SERVICES, "dev"])
 def test_the_install_set_is_closed_under_its_requirements(lock: str, python: str) -> None:
     assert missing_requirements(install_set(lock), python) == []
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_image_set_is_closed_but_for_optional_extras(service: str, python: str) -> None:
+    """The image leaves out only what an extra alone asks for (deploy/docker/leave-out.txt)."""
+    leave = frozenset(left_out().get(service, set()))
+    assert missing_requirements(image_set(service), python, leave) == []
+    for message in missing_requirements(image_set(service), python):
+        assert re.match(r"^\S+\[\w[\w-]*\] needs ", message), message  # via an extra
+
+
+def test_left_out_packages_are_pinned_and_never_imported_by_the_service() -> None:
+    leaves = left_out()
+    assert set(leaves) <= set(SERVICES)
+    for service, packages in leaves.items():
+        assert packages <= set(install_set(service)), (service, packages)
+        for package in packages:
+            importing = re.compile(rf"^\s*(import|from)\s+{package.replace('-', '_')}\b", re.M)
+            for folder in (ROOT / "libs/common/src", ROOT / "services" / service / "src"):
+                for source in folder.rglob("*.py"):
+                    assert not importing.search(source.read_text()), (source, package)
 
 
 def test_each_image_set_holds_its_local_packages() -> None:
