@@ -8,9 +8,16 @@ process that imports it; a .pyc for every module of every dependency doubles wha
 validators, databricks-sdk's services). So: drop every __pycache__ of site-packages, compile the
 named first-party packages completely, and import each third-party module their source imports,
 with bytecode writing on, so that exactly what those imports load gets its .pyc. The first-party
-modules are read (ast), never executed: a Streamlit script runs its page on import. A module that
-cannot be imported here (optional, platform-specific, type-checking only) is reported and skipped;
-the image test (make test-images) runs the services for real.
+modules are read (ast), never executed: a Streamlit script runs its page on import. A module the
+code names that is not installed (optional, type-checking only) is passed over; one that is
+installed but fails with an ImportError fails the build (a dependency missing from the set); any
+other failure (a Streamlit component outside a running app) is reported and skipped. The image
+test (make test-images) runs the services for real.
+
+Then the test suites packages ship (numpy's, scipy's, pandas'...: tens of MB) go: every folder
+named ``tests`` that holds no module imported above. A package may name a runtime subpackage
+``tests`` (evidently.legacy.tests is Evidently's test-suite API, imported by ``evidently``): that
+one now holds bytecode, so it stays.
 """
 
 from __future__ import annotations
@@ -62,7 +69,7 @@ def main(argv: list[str]) -> int:
         wanted |= imported_modules(package_dir)
     sys.dont_write_bytecode = False
     warnings.simplefilter("ignore")
-    skipped = []
+    skipped, broken = [], []
     for name in sorted(wanted):
         if name.split(".")[0] in own or name.split(".")[0] in sys.stdlib_module_names:
             continue
@@ -70,11 +77,31 @@ def main(argv: list[str]) -> int:
             continue
         try:
             importlib.import_module(name)
-        except Exception as exc:  # any failure only means "not precompiled"
+        except ImportError as exc:  # installed, yet something it imports is not: a broken set
+            broken.append(f"{name} ({type(exc).__name__}: {exc})")
+        except Exception as exc:  # e.g. needs a running app (Streamlit components): not precompiled
             skipped.append(f"{name} ({type(exc).__name__}: {exc})")
     for line in skipped:
         print(f"precompile: not imported: {line}", file=sys.stderr)
+    if broken:
+        print("precompile: the installed set is broken:", *broken, sep="\n  ", file=sys.stderr)
+        return 1
+    drop_unused_test_suites(site, own)
     return 0
+
+
+def drop_unused_test_suites(site: Path, own: set[str]) -> None:
+    """Delete each ``tests`` folder under `site` that holds no imported module (no bytecode)."""
+    dropped = 0
+    for folder in sorted(site.rglob("tests"), key=lambda p: len(p.parts)):
+        if not folder.is_dir() or folder.relative_to(site).parts[0] in own:
+            continue
+        if any(folder.rglob("__pycache__")):
+            print(f"precompile: kept {folder.relative_to(site)} (imported)", file=sys.stderr)
+            continue
+        dropped += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        shutil.rmtree(folder)
+    print(f"precompile: test suites dropped: {dropped / 1e6:.1f} MB", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@
 # after `pip check` (pip goes), before the runtime stage copies the venv:
 #   slim-venv.sh VENV LOCK
 # - pip, and the setuptools that `python3 -m venv` seeds unless LOCK pins it;
-# - the test suites packages ship (numpy, pandas, scipy, statsmodels...: tens of MB);
 # - type stubs (*.pyi);
 # - onnxruntime's C API library, which its Python binding does not use.
-# Bytecode is precompile.py's job. Not done: `strip` of the shared libraries (~20% of their size):
-# auditwheel's patchelf-edited libraries (numpy.libs' OpenBLAS) no longer load once stripped.
+# Bytecode and the test suites packages ship are precompile.py's job (it knows what is imported).
+# Not done: `strip` of the shared libraries (~20% of their size): auditwheel's patchelf-edited
+# libraries (numpy.libs' OpenBLAS) no longer load once stripped.
 set -eu
 venv=$1
 lock=$2
@@ -17,7 +17,6 @@ if ! grep -q '^setuptools==' "$lock"; then
   rm -rf "$site"/setuptools "$site"/setuptools-*.dist-info "$site"/pkg_resources \
     "$site"/_distutils_hack "$site"/distutils-precedence.pth
 fi
-find "$site" -depth -type d -name tests -not -path "$site/mlops_*" -exec rm -rf {} +
 find "$site" -type f -name '*.pyi' -delete
 # onnxruntime's wheel also ships its C API library (libonnxruntime.so, ~35 MB) for programs that
 # link it; the Python binding holds the runtime itself and never loads it (readelf: not NEEDED).
