@@ -36,6 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 started_engine=""
+# shellcheck disable=SC2329  # run by the EXIT trap
 stop_engine() {
   [ -z "${index_pid:-}" ] || kill "$index_pid" 2>/dev/null || true
   if [ -n "$started_engine" ]; then
