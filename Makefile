@@ -19,7 +19,7 @@ PACKAGES := libs/common $(wildcard services/*)
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools lock proto lint format test test-fast audit up faults bench docs clean
+.PHONY: help setup tools lock proto lint format test test-fast test-images audit up faults bench docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -72,6 +72,12 @@ test: $(STAMP) tools lint ## Lint, then every test (unit, integration, e2e, slow
 
 test-fast: $(STAMP) ## Unit tests only
 	$(BIN)/python -m pytest -m "unit and not slow" $(PYTEST_ARGS)
+
+# Slow (minutes), and needs root where no Docker engine runs: installs docker.io, starts dockerd,
+# makes a Debian 12 base image locally (nothing is pulled), builds every image, runs the compose
+# platform and checks it through the containers (scripts/tools/test-images.sh).
+test-images: $(STAMP) ## Build every image, run the compose platform on a real Docker engine, check it
+	PYTHON=$(BIN)/python bash scripts/tools/test-images.sh
 
 # Outside the lock like `make tools`: bandit and pip-audit go into .venv when missing, constrained
 # by requirements/constraints.txt. Fails on a bandit finding or a known vulnerability in a pin.

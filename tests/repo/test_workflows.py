@@ -121,7 +121,7 @@ def test_path_checks_see_the_scripts_used() -> None:
         "scripts/ci/smoke_test.py",
         "scripts/ci/import_all.py",
         "tests/load/locustfile.py",
-        "services/gateway/Dockerfile",
+        "deploy/docker/Dockerfile",
     } <= found
     used = {t for w in WORKFLOWS for text in _runs(_load(w)) for t in MAKE_TARGET.findall(text)}
     assert {"setup", "lint"} <= used
