@@ -103,6 +103,6 @@ if ! "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1
 fi
 
 rc=0
-MLOPS_TEST_IMAGES=1 "$PYTHON" -m pytest tests/images -v -s --timeout 1800
+MLOPS_TEST_IMAGES=1 "$PYTHON" -m pytest tests/images -v -s --timeout 1800 || rc=$?
 echo "test-images: total $(($(date +%s) - start)) s"
 exit $rc

@@ -151,8 +151,11 @@ def registry_uri(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> 
 
 @pytest.fixture(scope="session")
 def drift_url(loop: Any, redis_url: str, registry_uri: str) -> Iterator[str]:
-    """The real drift service over the private Redis and the registry's reference."""
-    server = start_drift(loop, redis_url, registry_uri)
+    """The real drift service over the private Redis and the registry's reference.
+
+    Its rollout controller is off: it would log probation decisions of the promotions the page
+    tests make, seconds later, into the decision log another page test reads."""
+    server = start_drift(loop, redis_url, registry_uri, rollout={"enabled": False})
     yield server.url
     loop.run(server.stop())
 

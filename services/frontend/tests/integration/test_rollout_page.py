@@ -35,8 +35,10 @@ def staged(platform: Platform) -> Iterator[redis.Redis]:
     registry = MlflowClient(tracking_uri=platform.registry_uri, registry_uri=platform.registry_uri)
     registry.set_registered_model_alias(MODEL_NAME, ALIAS_STAGING, "1")
     run = uuid.uuid4().hex[:8]
+    keys = (rollout_key(MODEL_NAME), rollout_log_key(MODEL_NAME))
     rows = (([1], [1]), ([2, 3], [2, 4]), ([5], [6]))
     with redis.Redis.from_url(platform.redis_url) as store:
+        store.delete(*keys)  # the decisions earlier tests' promotions logged
         records = [
             ShadowRecord(
                 request_id=f"{run}-{index}",
@@ -57,7 +59,6 @@ def staged(platform: Platform) -> Iterator[redis.Redis]:
             yield store
         finally:
             registry.delete_registered_model_alias(MODEL_NAME, ALIAS_STAGING)
-            keys = (rollout_key(MODEL_NAME), rollout_log_key(MODEL_NAME))
             store.delete(*keys, shadow_stream(MODEL_NAME))
 
 
