@@ -34,7 +34,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess  # nosec B404: starts only the venv's mlops-train from an argv list, no shell
 import sys
@@ -53,7 +52,7 @@ from stack_registry import (
     production_models,
     served_models,
 )
-from stack_supervisor import Supervisor, say
+from stack_supervisor import Supervisor, say, stop_on_signals, wait
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -307,11 +306,7 @@ def run(config: StackConfig, timeout: float) -> int:
         ROOT / "Procfile", config.state_dir / "run", logs, config.venv_bin, extra_logs=["bootstrap"]
     )
 
-    def stop(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # whatever the terminal does
-        signal.signal(sig, stop)
+    stop_on_signals()
     try:
         proc = supervisor.start(env)
         checks = health_checks(config)
@@ -344,9 +339,7 @@ def run(config: StackConfig, timeout: float) -> int:
                 ]
             )
         )
-        while proc.poll() is None:
-            time.sleep(0.5)
-        return proc.returncode or 0
+        return wait(proc)
     except KeyboardInterrupt:
         say("\nstack: stopping…")
         return 0

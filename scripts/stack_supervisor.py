@@ -253,6 +253,24 @@ class Supervisor:
         self.follower.stop()
 
 
+def stop_on_signals() -> None:
+    """Turn SIGINT, SIGTERM and SIGHUP (a closed terminal) into KeyboardInterrupt. SIGINT too,
+    since a process started in the background begins with it ignored."""
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
+def wait(proc: subprocess.Popen[bytes]) -> int:
+    """Block until supervisord exits; its exit status (0 for a clean stop)."""
+    while proc.poll() is None:
+        time.sleep(0.5)
+    return proc.returncode or 0
+
+
 def _descendants(pid: int) -> list[psutil.Process]:
     try:
         return list(psutil.Process(pid).children(recursive=True))
@@ -266,16 +284,9 @@ def main() -> int:
     state = Path(os.environ.get("MLOPS_STATE_DIR", ".state")).resolve()
     supervisor = Supervisor(procfile, state / "run", state / "logs", Path(sys.executable).parent)
     proc = supervisor.start(os.environ)
-
-    def stop(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT too: a background
-        signal.signal(sig, stop)  # job starts with it ignored
+    stop_on_signals()
     try:
-        while proc.poll() is None:
-            time.sleep(0.5)
-        return proc.returncode or 0
+        return wait(proc)
     except KeyboardInterrupt:
         say("supervisor: stopping…")
         return 0

@@ -35,6 +35,17 @@ def open_page(monkeypatch: pytest.MonkeyPatch, platform: Platform) -> Opener:
     return _opener
 
 
+def _promote_back(platform: Platform) -> None:
+    """Serve v2 again, as every test expects to find it."""
+    with httpx.Client(base_url=platform.gateway_url) as http:
+        back = http.post(
+            f"/v1/models/{MODEL_NAME}/promote",
+            json={"version": "2"},
+            headers={"X-API-Key": platform.admin_key},
+        )
+        assert back.status_code == 200, back.text
+
+
 def _opener(page: str) -> AppTest:
     app = AppTest.from_file(str(APP_PATH), default_timeout=60).run()
     assert not app.exception, app.exception
@@ -101,13 +112,7 @@ def test_model_page_lists_versions_and_promotes_with_the_admin_key(
         assert f"Version v1 of `{MODEL_NAME}` is now in production (was v2)" in texts(app)
         assert metric(app, "Version") == "v1"
     finally:
-        with httpx.Client(base_url=platform.gateway_url) as http:
-            back = http.post(
-                f"/v1/models/{MODEL_NAME}/promote",
-                json={"version": "2"},
-                headers={"X-API-Key": platform.admin_key},
-            )
-            assert back.status_code == 200, back.text
+        _promote_back(platform)
 
     monkeypatch.setenv("FRONTEND_ADMIN_API_KEY", "wrong-key")
     app = open_page("model")
@@ -139,13 +144,7 @@ def test_without_a_configured_key_admin_actions_wait_for_a_typed_one(
         assert f"Version v1 of `{MODEL_NAME}` is now in production (was v2)" in texts(app)
         assert platform.admin_key not in texts(app)
     finally:
-        with httpx.Client(base_url=platform.gateway_url) as http:
-            back = http.post(
-                f"/v1/models/{MODEL_NAME}/promote",
-                json={"version": "2"},
-                headers={"X-API-Key": platform.admin_key},
-            )
-            assert back.status_code == 200, back.text
+        _promote_back(platform)
 
 
 def _send_blank_traffic(gateway_url: str, count: int) -> None:
