@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess  # nosec B404: starts only this Python on scripts/stack.py and supervisorctl
 import sys
 import threading
@@ -21,6 +20,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mlops_common.testing.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT_NAMES = (
@@ -33,13 +34,6 @@ PORT_NAMES = (
     "REDIS_PORT",
     "TRAINER_WORKER_METRICS_PORT",
 )
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from mlops_common.testing.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = "deploy/docker/Dockerfile"
@@ -126,12 +127,6 @@ def build_redis(base_image: str) -> None:
         timeout=600,
         env={**os.environ, "DOCKER_BUILDKIT": "0"},
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
