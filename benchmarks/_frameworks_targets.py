@@ -78,9 +78,9 @@ def wait_ready(
     deadline = time.monotonic() + timeout
     while not ready():
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited ({proc.returncode}); see {log}")
+            raise RuntimeError(f"{proc.args!r} exited ({proc.returncode}); see {log}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{proc.args} not ready after {timeout:.0f} s; see {log}")
+            raise TimeoutError(f"{proc.args!r} not ready after {timeout:.0f} s; see {log}")
         time.sleep(0.2)
 
 
@@ -118,18 +118,21 @@ def start_retrying(
     procs: list[subprocess.Popen[bytes]],
     attempts: int = 3,
 ) -> subprocess.Popen[bytes]:
-    """Start one of the platform's services; when it dies before it is ready (its code may be
-    mid-edit in this checkout), wait a minute and try again."""
+    """Start one of the platform's services; when it dies or is not ready within a minute (its
+    code may be mid-edit in this checkout), stop it, wait a minute and try again."""
+    from mlops_common.testing.servers import stop_process_group
+
     for attempt in range(attempts):
         proc = start()
         procs.append(proc)
         try:
-            wait_ready(proc, ready, log)
+            wait_ready(proc, ready, log, timeout=60)
             return proc
-        except RuntimeError:
+        except (RuntimeError, TimeoutError):
+            stop_process_group(proc)
             if attempt == attempts - 1:
                 raise
-            print(f"  {proc.args} died before it was ready; retrying in 60 s", flush=True)
+            print(f"  {proc.args!r} not ready (see {log}); retrying in 60 s", flush=True)
             time.sleep(60)
     raise AssertionError("unreachable")
 

@@ -36,50 +36,12 @@ import time
 from pathlib import Path
 
 import _frameworks_targets as t
+from _frameworks_model import expected_class, prepare_model
 from _frameworks_report import RESULTS, Rounds, report
 from _frameworks_venvs import ensure_venv, package_version, python_says
 from _gateway_report import Cell
 
 LOADGEN = Path(__file__).with_name("_loadgen.py")
-
-
-def prepare_model(folder: Path) -> float:
-    """Train the default config into ``folder`` (``model.onnx``, ``model.pt``, ``model.json``)
-    unless the files are there; the seconds it took."""
-    if all((folder / name).is_file() for name in ("model.onnx", "model.pt", "model.json")):
-        return 0.0
-    import torch
-
-    from mlops_trainer.config import compose_config
-    from mlops_trainer.export import check_parity, export_onnx
-    from mlops_trainer.train import train
-
-    started = time.perf_counter()
-    folder.mkdir(parents=True, exist_ok=True)
-    cfg = compose_config(["trainer.enable_progress_bar=false"])
-    trained = train(cfg)
-    export_onnx(trained.network, folder / "model.onnx", opset=int(cfg.export.opset))
-    parity = check_parity(
-        trained.network, folder / "model.onnx", trained.split.x_test,
-        atol=float(cfg.export.parity_atol),
-    )  # fmt: skip
-    if not parity.ok:
-        raise RuntimeError(f"ONNX and PyTorch disagree: {parity.as_dict()}")
-    torch.save(trained.network.state_dict(), folder / "model.pt")
-    sizes = {k: v for k, v in dict(cfg.model).items() if k != "_target_"}
-    (folder / "model.json").write_text(json.dumps(sizes))
-    print(f"trained: test accuracy {trained.metrics.get('test_accuracy', float('nan')):.4f}")
-    return time.perf_counter() - started
-
-
-def expected_class(model: Path) -> int:
-    """The ONNX model's class for the row the load generators send."""
-    import numpy as np
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    (probabilities,) = session.run(None, {"features": np.asarray([t.INSTANCE], dtype=np.float32)})
-    return int(probabilities.argmax())
 
 
 def start_targets(
@@ -90,54 +52,18 @@ def start_targets(
 
     bodies = t.request_bodies(root)
     model = model_dir / "model.onnx"
-    common = t.platform_env(args.redis.url, root)
-    targets: dict[str, t.Target] = {}
+    targets = start_ours(args, root, model, bodies["instances"], procs)
 
-    port = free_port()
-    log = root / "inference.log"
-    inference = t.start_retrying(
-        lambda: t.spawn(
-            [t.our_python(), "-m", "mlops_inference"],
-            {**common, "INFERENCE_MODEL_URI": str(model), "INFERENCE_HOST": t.LOCAL,
-             "INFERENCE_PORT": str(port), "INFERENCE_METRICS_PORT": "-1"}, log,
-        ), t.port_open(port), log, procs,
-    )  # fmt: skip
-    groups = {"inference": inference.pid}
-    targets["grpc"] = t.Target("grpc", "grpc", f"{t.LOCAL}:{port}", groups=groups)
-
-    gw_port, log = free_port(), root / "gateway.log"
-    gateway = t.start_retrying(
-        lambda: t.spawn(
-            [t.our_python(), "-m", "mlops_gateway"],
-            {**common, "GATEWAY_HOST": t.LOCAL, "GATEWAY_PORT": str(gw_port),
-             "GATEWAY_INFERENCE_TARGET": f"{t.LOCAL}:{port}", "GATEWAY_TRAFFIC_LOGGING": "true"},
-            log,
-        ), t.http_ok(f"http://{t.LOCAL}:{gw_port}/readyz"), log, procs,
-    )  # fmt: skip
-    groups = {"gateway": gateway.pid, "inference": inference.pid, "redis": args.redis.pid}
-    targets["rest"] = t.Target(
-        "rest", "http", f"http://{t.LOCAL}:{gw_port}", body=bodies["instances"], groups=groups
-    )
-
-    ports = {name: free_port() for name in ("http", "grpc", "metrics")}
-    folder = t.mlserver_folder(root, model, ports)
-    log = root / "mlserver.log"
-    proc = t.spawn(
-        [str(args.pythons["mlserver"].with_name("mlserver")), "start", str(folder)],
-        {"PYTHONPATH": str(t.FRAMEWORKS)}, log, cwd=folder,
-    )  # fmt: skip
-    procs.append(proc)
-    url = f"http://{t.LOCAL}:{ports['http']}"
-    t.wait_ready(proc, t.http_ok(f"{url}/v2/models/{t.MLSERVER_MODEL}/ready"), log)
-    path = f"/v2/models/{t.MLSERVER_MODEL}/infer"
-    groups = {"mlserver": proc.pid}
-    targets["mlserver"] = t.Target("mlserver", "http", url, path, bodies["v2"], groups)
+    if "mlserver" in args.pythons:
+        targets["mlserver"] = start_mlserver(args, root, model, bodies["v2"], procs)
 
     for name, app, extra in (
         ("fastapi-torch", "fastapi_torch_app", t.python_path(t.ROOT / "libs/common/src",
                                                               t.ROOT / "services/trainer/src")),
         ("fastapi-onnx", "fastapi_onnx_app", ""),
     ):  # fmt: skip
+        if name not in args.pythons:
+            continue
         app_port, log = free_port(), root / f"{name}.log"
         env = {"MODEL_DIR": str(model_dir), **({"PYTHONPATH": extra} if extra else {})}
         proc = t.spawn(
@@ -150,6 +76,70 @@ def start_targets(
         body = bodies["instances"]
         targets[name] = t.Target(name, "http", url, "/predict", body, {name: proc.pid})
     return {name: targets[name] for name in args.targets}
+
+
+def start_ours(
+    args: argparse.Namespace,
+    root: Path,
+    model: Path,
+    body: Path,
+    procs: list[subprocess.Popen[bytes]],
+) -> dict[str, t.Target]:
+    """Start the inference service (for ``grpc`` and ``rest``) and the gateway (for ``rest``)."""
+    from mlops_common.testing.servers import free_port
+
+    if not {"grpc", "rest"} & set(args.targets):
+        return {}
+    common = t.platform_env(args.redis.url, root)
+    port, log = free_port(), root / "inference.log"
+    inference = t.start_retrying(
+        lambda: t.spawn(
+            [t.our_python(), "-m", "mlops_inference"],
+            {**common, "INFERENCE_MODEL_URI": str(model), "INFERENCE_HOST": t.LOCAL,
+             "INFERENCE_PORT": str(port), "INFERENCE_METRICS_PORT": "-1"}, log,
+        ), t.port_open(port), log, procs,
+    )  # fmt: skip
+    groups = {"inference": inference.pid}
+    targets = {"grpc": t.Target("grpc", "grpc", f"{t.LOCAL}:{port}", groups=groups)}
+    if "rest" not in args.targets:
+        return targets
+    gw_port, log = free_port(), root / "gateway.log"
+    gateway = t.start_retrying(
+        lambda: t.spawn(
+            [t.our_python(), "-m", "mlops_gateway"],
+            {**common, "GATEWAY_HOST": t.LOCAL, "GATEWAY_PORT": str(gw_port),
+             "GATEWAY_INFERENCE_TARGET": f"{t.LOCAL}:{port}", "GATEWAY_TRAFFIC_LOGGING": "true"},
+            log,
+        ), t.http_ok(f"http://{t.LOCAL}:{gw_port}/readyz"), log, procs,
+    )  # fmt: skip
+    groups = {"gateway": gateway.pid, "inference": inference.pid, "redis": args.redis.pid}
+    url = f"http://{t.LOCAL}:{gw_port}"
+    targets["rest"] = t.Target("rest", "http", url, body=body, groups=groups)
+    return targets
+
+
+def start_mlserver(
+    args: argparse.Namespace,
+    root: Path,
+    model: Path,
+    body: Path,
+    procs: list[subprocess.Popen[bytes]],
+) -> t.Target:
+    """Start MLServer on the model (its settings written into ``root``); its target."""
+    from mlops_common.testing.servers import free_port
+
+    ports = {name: free_port() for name in ("http", "grpc", "metrics")}
+    folder = t.mlserver_folder(root, model, ports)
+    log = root / "mlserver.log"
+    proc = t.spawn(
+        [str(args.pythons["mlserver"].with_name("mlserver")), "start", str(folder)],
+        {"PYTHONPATH": str(t.FRAMEWORKS)}, log, cwd=folder,
+    )  # fmt: skip
+    procs.append(proc)
+    url = f"http://{t.LOCAL}:{ports['http']}"
+    t.wait_ready(proc, t.http_ok(f"{url}/v2/models/{t.MLSERVER_MODEL}/ready"), log)
+    path = f"/v2/models/{t.MLSERVER_MODEL}/infer"
+    return t.Target("mlserver", "http", url, path, body, {"mlserver": proc.pid})
 
 
 def measure(target: t.Target, concurrency: int, args: argparse.Namespace) -> Cell:
@@ -230,6 +220,23 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def versions(pythons: dict[str, Path]) -> dict[str, str]:
+    """The frameworks' versions in their venvs (those made), and onnxruntime's in each."""
+    found = {}
+    for label, venv, distribution in (
+        ("MLServer", "mlserver", "mlserver"), ("FastAPI", "fastapi-onnx", "fastapi"),
+        ("uvicorn", "fastapi-onnx", "uvicorn"), ("torch", "fastapi-torch", "torch"),
+    ):  # fmt: skip
+        if venv in pythons:
+            found[label] = package_version(pythons[venv], distribution)
+    runtimes = {"ours": Path(sys.executable)} | {
+        name: pythons[name] for name in ("mlserver", "fastapi-onnx") if name in pythons
+    }
+    label = f"onnxruntime ({' / '.join(runtimes)})"
+    found[label] = " / ".join(package_version(p, "onnxruntime") for p in runtimes.values())
+    return found
+
+
 def main() -> None:
     """Model, venvs, servers, rounds, report."""
     args = parse_args()
@@ -242,19 +249,12 @@ def main() -> None:
     cache = args.venv_cache or root / "venvs"
     args.pythons, args.venv_s = {}, {}
     for name in ("mlserver", "fastapi-torch", "fastapi-onnx"):
-        args.pythons[name], args.venv_s[name] = ensure_venv(cache, name)
-    args.versions = {
-        "MLServer": package_version(args.pythons["mlserver"], "mlserver"),
-        "FastAPI": package_version(args.pythons["fastapi-onnx"], "fastapi"),
-        "uvicorn": package_version(args.pythons["fastapi-onnx"], "uvicorn"),
-        "torch": package_version(args.pythons["fastapi-torch"], "torch"),
-        "onnxruntime (ours / MLServer / fastapi-onnx)": " / ".join(
-            package_version(p, "onnxruntime")
-            for p in (Path(sys.executable), args.pythons["mlserver"], args.pythons["fastapi-onnx"])
-        ),
-    }
-    code = "import torch; print(torch.get_num_threads(), torch.get_num_interop_threads())"
-    args.torch_threads = python_says(args.pythons["fastapi-torch"], code)
+        if name in args.targets:
+            args.pythons[name], args.venv_s[name] = ensure_venv(cache, name)
+    args.versions, args.torch_threads = versions(args.pythons), "?"
+    if "fastapi-torch" in args.pythons:
+        code = "import torch; print(torch.get_num_threads(), torch.get_num_interop_threads())"
+        args.torch_threads = python_says(args.pythons["fastapi-torch"], code).replace(" ", ", ")
     expected = expected_class(model_dir / "model.onnx")
     args.redis = RedisServer().start()
     procs: list[subprocess.Popen[bytes]] = []
@@ -272,6 +272,8 @@ def main() -> None:
         for proc in reversed(procs):
             stop_process_group(proc)
         args.redis.stop()
+        if args.venv_cache is None:  # the logs stay on failure, not a GB of venvs
+            shutil.rmtree(cache, ignore_errors=True)
     args.host = (
         f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, "
         f"Python {platform.python_version()}"
