@@ -10,6 +10,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
 
 from mlops_gateway import __version__
+from mlops_gateway.api.fast_predict import FastPredict
 from mlops_gateway.api.routes import (
     drift,
     feedback,
@@ -68,6 +69,8 @@ def create_app(
         if settings.rate_limit_per_s > 0
         else None
     )
+    # Added first, so it runs innermost: inside the limits and the request context.
+    app.add_middleware(FastPredict, fastapi_app=app)
     app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes, limiter=limiter)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     if provider is not None:

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from mlops_common.model_spec import ModelSpec
 from mlops_common.proto import grpc_service_pb2 as pb
 from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
+from mlops_common.segments import Segments, encode_segments
 from mlops_gateway.errors import (
     DeadlineExceededError,
     DependencyUnavailableError,
@@ -127,9 +128,11 @@ class InferenceClient:
         request: Any,
         what: str,
         metadata: tuple[tuple[str, str], ...] = (),
+        timeout_s: float | None = None,
     ) -> T:
+        timeout = self.timeout_s if timeout_s is None else timeout_s
         try:
-            return await method(request, timeout=self.timeout_s, metadata=metadata)
+            return await method(request, timeout=timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:  # retries, if any, are over
             raise map_rpc_error(exc, what) from exc
 
@@ -141,11 +144,15 @@ class InferenceClient:
         request_id: str,
         *,
         infer_id: str = "",
+        segments: Segments = (),
+        timeout_s: float | None = None,
     ) -> Prediction:
         """Class probabilities of ``inputs`` (float32, ``[n, ...]``) from the model ``name``.
 
         ``infer_id``: the OIP request id (default ``request_id``); ``request_id`` travels as
-        the ``x-request-id`` metadata.
+        the ``x-request-id`` metadata. ``segments``: the merged requests whose rows ``inputs``
+        holds (:mod:`mlops_common.segments`); ``timeout_s``: this call's deadline (default the
+        client's).
 
         The input and output tensors are the ones ``spec`` names; the answer must hold one
         probability per class of the spec for each instance.
@@ -162,7 +169,10 @@ class InferenceClient:
             outputs=[pb.ModelInferRequest.InferRequestedOutputTensor(name=spec.output.tensor)],
             raw_input_contents=[inputs.tobytes()],
         )
-        response = await self.model_infer(request, request_id)
+        if segments:
+            for key, value in encode_segments(segments).items():
+                request.parameters[key].string_param = value
+        response = await self.model_infer(request, request_id, timeout_s)
         return Prediction(
             model_name=response.model_name or name,
             model_version=response.model_version,
@@ -195,11 +205,11 @@ class InferenceClient:
         )
 
     async def model_infer(
-        self, request: pb.ModelInferRequest, request_id: str = ""
+        self, request: pb.ModelInferRequest, request_id: str = "", timeout_s: float | None = None
     ) -> pb.ModelInferResponse:
         """Send any ``ModelInfer`` request (the OIP REST pass-through uses this)."""
         metadata = (("x-request-id", request_id),) if request_id else ()
-        return await self._call(self._stub.ModelInfer, request, "ModelInfer", metadata)
+        return await self._call(self._stub.ModelInfer, request, "ModelInfer", metadata, timeout_s)
 
     async def server_live(self) -> bool:
         """ServerLive."""

@@ -24,6 +24,7 @@ from mlops_common.shadow import prediction_ids
 from mlops_common.vectors import validate_vectors
 from mlops_gateway.answers import PredictionResult, new_ids
 from mlops_gateway.catalog import ModelCatalog, ServedModel
+from mlops_gateway.coalesce import Coalescer
 from mlops_gateway.inference import InferenceClient, Prediction
 from mlops_gateway.metrics import GatewayMetrics
 from mlops_gateway.texts import check_texts
@@ -51,6 +52,7 @@ class Predictor:
         max_text_chars: int = 20_000,
         store_text: bool = True,
         traffic_text_max_chars: int = 20_000,
+        coalescer: Coalescer | None = None,
     ) -> None:
         self._inference = inference
         self.catalog = catalog
@@ -62,6 +64,7 @@ class Predictor:
         self.max_text_chars = max_text_chars
         self.store_text = store_text
         self.traffic_text_max_chars = traffic_text_max_chars
+        self._coalescer = coalescer
 
     def check_instances(
         self, model: ServedModel, instances: Sequence[Sequence[float]] | NDArray[np.float32]
@@ -168,9 +171,14 @@ class Predictor:
         assert model.spec is not None  # nosec B101: the catalog returns only models with a spec; narrows the type for mypy
         infer_id = inference_id(request_id, request_id_unique)
         start = time.perf_counter()
-        result = await self._inference.predict(
-            model.name, model.spec, features, request_id, infer_id=infer_id
-        )
+        if self._coalescer is not None:
+            result = await self._coalescer.predict(
+                model.name, model.spec, features, request_id, infer_id
+            )
+        else:
+            result = await self._inference.predict(
+                model.name, model.spec, features, request_id, infer_id=infer_id
+            )
         elapsed = time.perf_counter() - start
         n = len(features)
         return self._answer(model, result, features.reshape(n, -1), request_id, infer_id, elapsed)

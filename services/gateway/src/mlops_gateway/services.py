@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from mlops_common.jobs import celery_sender
 from mlops_gateway.catalog import ModelCatalog
+from mlops_gateway.coalesce import Coalescer
 from mlops_gateway.drift import DriftClient
 from mlops_gateway.feedback import FeedbackStore
 from mlops_gateway.inference import InferenceClient
@@ -117,6 +118,15 @@ async def open_services(
             max_text_chars=settings.max_text_chars,
             store_text=settings.store_text,
             traffic_text_max_chars=settings.traffic_text_max_chars,
+            coalescer=(
+                Coalescer(
+                    inference,
+                    max_inflight=settings.coalesce_max_inflight,
+                    max_rows=settings.coalesce_max_rows,
+                )
+                if settings.coalesce_max_inflight > 0
+                else None
+            ),
         ),
         feedback=FeedbackStore(redis, traffic, settings.prediction_ttl_s, catalog.classes_of),
         jobs=JobQueue(celery),

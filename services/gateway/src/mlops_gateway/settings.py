@@ -62,6 +62,16 @@ class GatewaySettings(ServiceSettings):
         le=4,
         description="Retries of a call answered UNAVAILABLE (gRPC: 4 at most).",
     )
+    coalesce_max_inflight: int = Field(
+        default=2,
+        ge=0,
+        description="Calls per model in flight to inference before further predictions wait "
+        "and go out merged into one call when a slot frees (never waiting without concurrency); "
+        "0 = every prediction its own call.",
+    )
+    coalesce_max_rows: int = Field(
+        default=64, ge=1, description="Most rows of one merged call (inference's batch size)."
+    )
     inference_backoff_s: float = Field(
         default=0.02,
         ge=0.005,

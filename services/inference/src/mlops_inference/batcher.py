@@ -6,7 +6,8 @@ tensor layout) and runs them as one batch in a worker thread, or on the loop its
 ``inline()`` says the model is so fast that a thread hop would cost more. Batches form by
 themselves while the model is busy; the optional ``max_wait`` lets a batch that *is* forming
 (more than one request) wait a little for more, but a lone request on an idle server is
-dispatched at once.
+dispatched at once: when nothing runs or waits and ``inline()`` says its rows are fast enough,
+it runs right in the caller's task, without a trip through the queue.
 
 A failed batch is re-run request by request, so an error reaches only the requests that cause
 it. A caller that gives up (its task is cancelled) is dropped before its batch runs.
@@ -62,7 +63,7 @@ class Batcher(Generic[M]):
         max_batch_size: int,
         max_wait_s: float = 0.0,
         max_queue_size: int = 1024,
-        inline: Callable[[], bool] = lambda: False,
+        inline: Callable[[int], bool] = lambda rows: False,
     ) -> None:
         self._runner = runner
         self._inline = inline
@@ -76,6 +77,7 @@ class Batcher(Generic[M]):
         self._running: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._closed = False
+        self._busy = 0  # batches running
 
     @property
     def depth(self) -> int:
@@ -137,7 +139,7 @@ class Batcher(Generic[M]):
 
     async def _collect(self) -> list[_Pending[M]]:
         first = await self._next()
-        if self._queue.empty() and not self._inline():
+        if self._queue.empty() and not self._inline(first.rows):
             await asyncio.sleep(0)  # one loop pass: lets requests already received queue up
         batch = [first]
         rows = self._fill(batch, first.rows)
@@ -165,7 +167,7 @@ class Batcher(Generic[M]):
             except BaseException:
                 self._slot.release()
                 raise
-            if len(batch) == 1 and self._inline():
+            if len(batch) == 1 and self._inline(batch[0].rows):
                 await self._run(batch)  # a lone request on a fast model: no extra task hop
                 continue
             task = asyncio.get_running_loop().create_task(self._run(batch))
@@ -173,15 +175,17 @@ class Batcher(Generic[M]):
             task.add_done_callback(self._running.discard)
 
     async def _run(self, batch: list[_Pending[M]]) -> None:
+        self._busy += 1
         try:
             live = [p for p in batch if not p.future.done()]  # cancelled callers are dropped
             if live:
                 await self._run_live(live)
         finally:
+            self._busy -= 1
             self._slot.release()
 
-    async def _execute(self, inputs: Arrays) -> BatchResult[M]:
-        if self._inline():  # cheaper than a thread hop for a model this fast
+    async def _execute(self, inputs: Arrays, rows: int) -> BatchResult[M]:
+        if self._inline(rows):  # cheaper than a thread hop for a batch this fast
             return self._runner(inputs)
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, self._runner, inputs
@@ -195,7 +199,7 @@ class Batcher(Generic[M]):
             names = live[0].inputs
             inputs = {name: np.concatenate([p.inputs[name] for p in live]) for name in names}
         try:
-            outputs, meta = await self._execute(inputs)
+            outputs, meta = await self._execute(inputs, rows)
             _check_rows(outputs, rows)
         except Exception as exc:
             if len(live) == 1:
@@ -217,7 +221,7 @@ class Batcher(Generic[M]):
         if pending.future.done():
             return
         try:
-            outputs, meta = await self._execute(pending.inputs)
+            outputs, meta = await self._execute(pending.inputs, pending.rows)
             _check_rows(outputs, pending.rows)
         except Exception as exc:
             _resolve_error(pending, exc)

@@ -12,6 +12,7 @@ import numpy as np
 
 from mlops_common.datatypes import DATATYPES, Datatype
 from mlops_common.proto import grpc_service_pb2 as pb
+from mlops_common.segments import SEGMENT_IDS, SEGMENT_ROWS
 from mlops_inference.errors import InvalidInputError
 from mlops_inference.messages import InferRequest, InferResponse, InputTensor
 from mlops_inference.strings import (
@@ -20,6 +21,9 @@ from mlops_inference.strings import (
     strings_from_raw,
     strings_to_raw,
 )
+
+#: Request parameters naming the merged requests of a call (see :mod:`mlops_common.segments`).
+SEGMENT_KEYS = (SEGMENT_IDS, SEGMENT_ROWS)
 
 
 def _datatype(name: str, datatype: str) -> Datatype:
@@ -77,12 +81,16 @@ def decode_request(request: pb.ModelInferRequest) -> InferRequest:
         else:
             data = _from_contents(tensor)
         inputs.append(InputTensor(tensor.name, tensor.datatype, tuple(tensor.shape), data))
+    parameters = request.parameters
     return InferRequest(
         model_name=request.model_name,
         model_version=request.model_version,
         id=request.id,
         inputs=inputs,
         outputs=[output.name for output in request.outputs],
+        segments={key: parameters[key].string_param for key in SEGMENT_KEYS if key in parameters}
+        if parameters
+        else {},
     )
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from mlops_common.segments import Segments, SegmentsError, decode_segments
 from mlops_inference.batcher import Arrays, Batcher
 from mlops_inference.errors import (
     InferenceError,
@@ -152,11 +153,11 @@ class ModelEndpoint:
         return model
 
     # -- inference ----------------------------------------------------------------------
-    def _run_inline(self) -> bool:
-        """True when the served model is fast enough to run on the event loop itself."""
+    def _run_inline(self, rows: int) -> bool:
+        """True when the served model runs ``rows`` rows fast enough for the event loop itself."""
         model = self._model
         limit = self.settings.inline_max_ms / 1000.0
-        return model is not None and model.batch_seconds <= limit
+        return model is not None and model.estimate_seconds(rows) <= limit
 
     def _predict(self, model: OnnxModel, inputs: Arrays) -> tuple[Arrays, Ran]:
         """Run ``model`` on one batch (blocking), observing its size and ``session.run`` time."""
@@ -178,10 +179,11 @@ class ModelEndpoint:
         model = self.require(request.model_version)
         inputs, rows = self._validate(model, request.inputs)
         wanted = self._wanted_outputs(model, request.outputs)
+        segments = _segments(request, rows)
         try:
             if self._batcher is not None:
                 outputs, ran = await self._batcher.submit(inputs, rows)
-            elif self._run_inline():
+            elif self._run_inline(rows):
                 outputs, ran = self._predict(model, inputs)
             else:
                 assert self._workers is not None  # nosec B101: no batcher and not inline means a worker pool; narrows the type for mypy
@@ -192,12 +194,21 @@ class ModelEndpoint:
         except (InferenceError, asyncio.CancelledError):
             raise  # refused (overload, shutdown) or abandoned by the caller: not the model's fault
         except Exception:
-            self.outcomes.add(model.version, failed=True)  # the model run raised
+            self.outcomes.add(model.version, failed=True, count=len(segments))  # the run raised
             raise
-        self.outcomes.add(ran.version, failed=False)
+        self.outcomes.add(ran.version, failed=False, count=len(segments))
         shadow = self.shadow
         if shadow is not None:  # queues the candidate's run for later; never waits for it
-            shadow.offer(request.id, inputs, outputs, ran)
+            if len(segments) == 1:
+                shadow.offer(request.id, inputs, outputs, ran)
+            else:  # a merged call: each request it holds is shadowed as itself
+                start = 0
+                for segment_id, n in segments:
+                    end = start + n
+                    own_in = {name: array[start:end] for name, array in inputs.items()}
+                    own_out = {name: array[start:end] for name, array in outputs.items()}
+                    shadow.offer(segment_id, own_in, own_out, ran)
+                    start = end
         return InferResponse(
             model_name=self.name,
             model_version=ran.version,
@@ -260,6 +271,16 @@ class ModelEndpoint:
                 f"unknown output(s) {unknown}; the model's outputs are {sorted(known)}"
             )
         return [known[n] for n in names]
+
+
+def _segments(request: InferRequest, rows: int) -> Segments:
+    """The requests a call holds: those its segment parameters name, else itself."""
+    if not request.segments:
+        return ((request.id, rows),)
+    try:
+        return decode_segments(request.segments, rows)
+    except SegmentsError as exc:
+        raise InvalidInputError(f"bad segment parameters: {exc}") from None
 
 
 def _count_message(spec: TensorSpec, tensor: InputTensor, count: int) -> str:

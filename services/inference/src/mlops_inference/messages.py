@@ -29,6 +29,8 @@ class InferRequest:
     model_version: str = ""
     id: str = ""
     outputs: Sequence[str] = ()
+    #: The segment parameters of a merged call, as sent (see :mod:`mlops_common.segments`).
+    segments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -89,6 +89,8 @@ class OnnxModel:
         self.spec: ModelSpec | None = None
         #: Seconds one batch of the warm-up's largest size takes (set by :meth:`warm_up`).
         self.batch_seconds = float("inf")
+        #: Seconds one row takes alone, and each further row of a batch (set by :meth:`warm_up`).
+        self.row_seconds = (float("inf"), float("inf"))
 
     def predict(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the graph on ``inputs`` (blocking; releases the GIL while onnxruntime works)."""
@@ -107,17 +109,29 @@ class OnnxModel:
     def warm_up(self, rows: int = 8) -> None:
         """Run zero-filled batches of 1 and ``rows`` rows so the first request pays nothing.
 
-        Also times the ``rows``-row batch (best of three) into :attr:`batch_seconds`.
+        Also times the ``rows``-row batch (best of three) into :attr:`batch_seconds`, and one
+        row (best of two) for :meth:`estimate_seconds`.
         """
-        for n in (1, rows, rows, rows):
+        single = float("inf")
+        for n in (1, 1, rows, rows, rows):
             feed = {spec.name: _warm_up_input(spec, n) for spec in self.inputs}
             started = time.perf_counter()
             try:
                 self.predict(feed)
             except Exception as exc:
                 raise ModelLoadError(f"warm-up of {self.source} failed: {exc}") from exc
+            seconds = time.perf_counter() - started
             if n == rows:
-                self.batch_seconds = min(self.batch_seconds, time.perf_counter() - started)
+                self.batch_seconds = min(self.batch_seconds, seconds)
+            if n == 1:
+                single = min(single, seconds)
+        further = (self.batch_seconds - single) / (rows - 1) if rows > 1 else single
+        self.row_seconds = (single, max(further, 0.0))
+
+    def estimate_seconds(self, rows: int) -> float:
+        """How long a batch of ``rows`` rows should take (from the warm-up's timings)."""
+        single, further = self.row_seconds
+        return single + (rows - 1) * further
 
 
 def session_options(intra_op_threads: int) -> ort.SessionOptions:

@@ -33,10 +33,10 @@ class OutcomeCounts:
     def __init__(self) -> None:
         self._counts: Counts = {}
 
-    def add(self, version: str, failed: bool) -> None:
-        """Count one request of ``version``."""
+    def add(self, version: str, failed: bool, count: int = 1) -> None:
+        """Count ``count`` requests of ``version`` (a merged call holds several)."""
         key = (version, failed)
-        self._counts[key] = self._counts.get(key, 0) + 1
+        self._counts[key] = self._counts.get(key, 0) + count
 
     def take(self) -> Counts:
         """The counts so far; counting starts again from zero."""

@@ -29,6 +29,14 @@ def _raw(
     return pb.ModelInferRequest(inputs=[tensor], raw_input_contents=[data], **values)  # type: ignore[arg-type]
 
 
+def _segmented(values: dict[str, str]) -> pb.ModelInferRequest:
+    """A two-row request whose segment parameters are ``values`` (see mlops_common.segments)."""
+    request = _raw()
+    for key, value in values.items():
+        request.parameters[key].string_param = value
+    return request
+
+
 BAD_REQUESTS = {
     "unknown model": (_raw(model_name="mnist"), NOT_FOUND, "unknown model 'mnist'"),
     "unknown version": (_raw(model_version="999"), NOT_FOUND, "version '999' is not served"),
@@ -69,6 +77,21 @@ BAD_REQUESTS = {
         ),
         INVALID,
         "holds 100 values",
+    ),
+    "segments without rows": (
+        _segmented({"segment_ids": "a,b"}),
+        INVALID,
+        "send both 'segment_ids' and 'segment_rows'",
+    ),
+    "segments not covering the rows": (
+        _segmented({"segment_ids": "a,b", "segment_rows": "1,2"}),
+        INVALID,
+        "the segments hold 3 rows; the request has 2",
+    ),
+    "segment rows not numbers": (
+        _segmented({"segment_ids": "a", "segment_rows": "two"}),
+        INVALID,
+        "integers",
     ),
     "unknown output": (
         _raw(outputs=[pb.ModelInferRequest.InferRequestedOutputTensor(name="logits")]),

@@ -41,3 +41,21 @@ async def test_model_run_failures_are_counted_per_version_and_bad_input_is_not(
     assert parse_outcomes(store.hgetall(key)) == {version: (3, 2)}
     store.delete(key)
     store.close()
+
+
+async def test_a_merged_call_counts_each_request_it_holds(tmp_path: Path, redis_url: str) -> None:
+    store = redis.Redis.from_url(redis_url)
+    key = outcomes_key("digits-classifier")
+    store.delete(key)
+    model = write_failing_model(tmp_path / "failing.onnx")
+    settings = settings_for(str(model), redis_url=redis_url)
+    merged = infer_request(np.zeros((4, 64), dtype=np.float32))
+    merged.parameters["segment_ids"].string_param = "a,b,c"
+    merged.parameters["segment_rows"].string_param = "1,2,1"
+    async with InferenceServer.running(settings) as server:
+        version = server.dataplane.endpoints["digits-classifier"].require().version
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            await pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(merged)
+    assert parse_outcomes(store.hgetall(key)) == {version: (3, 0)}
+    store.delete(key)
+    store.close()

@@ -199,6 +199,36 @@ async def test_records_hold_both_answers_per_request(
     assert confidence["candidate"] == pytest.approx(candidate, rel=1e-4)
 
 
+async def test_a_merged_call_is_shadowed_as_the_requests_it_holds(
+    registry: dict[str, Any], redis_server: RedisServer, store: aioredis.Redis
+) -> None:
+    """The gateway merges concurrent requests into one call naming each (its id, its rows):
+    each gets its own record, so its prediction ids join feedback as if sent alone."""
+    register_onnx_model(registry["uri"], registry["constant"], alias="staging")
+    sizes = {"m-0": 1, "m-1": 3, "m-2": 2}
+    x = features(sum(sizes.values()))
+    merged = infer_request(x, id="m-0")
+    merged.parameters["segment_ids"].string_param = ",".join(sizes)
+    merged.parameters["segment_rows"].string_param = ",".join(map(str, sizes.values()))
+    async with InferenceServer.running(shadow_settings(registry, redis_server.url)) as server:
+        endpoint = server.dataplane.endpoints[MODEL_NAME]
+        await until(lambda: endpoint.shadow is not None, "the candidate is shadowed")
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            response = await pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(merged)
+        await until(lambda: outcome(server, "run") == len(sizes), "each request ran")
+        await asyncio.sleep(0.8)  # one flush interval
+        written = {record.request_id: record for record in await records(store)}
+    truth = registry["expected"].predict({"features": x})["probabilities"]
+    np.testing.assert_allclose(probabilities(response), truth, rtol=1e-5, atol=1e-6)
+    assert sorted(written) == sorted(sizes)
+    start = 0
+    for request_id, n in sizes.items():
+        own = truth[start : start + n]
+        assert list(written[request_id].production_labels) == own.argmax(axis=1).tolist()
+        assert list(written[request_id].candidate_labels) == [CANDIDATE_CLASS] * n
+        start += n
+
+
 async def test_no_candidate_without_a_distinct_staging_version(
     registry: dict[str, Any], redis_server: RedisServer, store: aioredis.Redis
 ) -> None:

@@ -55,7 +55,7 @@ async def until(condition: Callable[[], bool]) -> None:
 @pytest.mark.parametrize("inline", [False, True])
 async def test_each_caller_gets_exactly_its_rows_with_mixed_sizes(inline: bool) -> None:
     runner = Recorder(delay=0.002)
-    batcher = Batcher(runner, max_batch_size=32, max_wait_s=0.001, inline=lambda: inline)
+    batcher = Batcher(runner, max_batch_size=32, max_wait_s=0.001, inline=lambda rows: inline)
     batcher.start()
     sizes = [1, 3, 7, 2, 16, 5, 1, 9] * 8
     requests = [rows(i, n) for i, n in enumerate(sizes)]
@@ -73,7 +73,7 @@ async def test_each_caller_gets_exactly_its_rows_with_mixed_sizes(inline: bool) 
 @pytest.mark.parametrize("inline", [False, True])
 async def test_a_failure_reaches_only_the_requests_that_caused_it(inline: bool) -> None:
     runner = Recorder(delay=0.002)
-    batcher = Batcher(runner, max_batch_size=64, inline=lambda: inline)
+    batcher = Batcher(runner, max_batch_size=64, inline=lambda rows: inline)
     batcher.start()
     requests = [rows(i, 2) for i in range(30)]
     for bad in (4, 17):
