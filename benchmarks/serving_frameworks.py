@@ -256,6 +256,7 @@ def main() -> None:
         code = "import torch; print(torch.get_num_threads(), torch.get_num_interop_threads())"
         args.torch_threads = python_says(args.pythons["fastapi-torch"], code).replace(" ", ", ")
     expected = expected_class(model_dir / "model.onnx")
+    args.code = code_state()  # what the services are started from
     args.redis = RedisServer().start()
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -278,7 +279,6 @@ def main() -> None:
         f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, "
         f"Python {platform.python_version()}"
     )
-    args.code = code_state()
     args.total_s = time.perf_counter() - started
     report(rounds, args)
     shutil.rmtree(root, ignore_errors=True)
