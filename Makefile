@@ -91,7 +91,7 @@ faults: $(STAMP) ## Fault suite: the local stack under load, one fault at a time
 	$(BIN)/python benchmarks/faults.py
 
 # serving_frameworks.py is left out of `bench`: it trains a model and installs three venvs
-# (MLServer, FastAPI + torch, FastAPI + onnxruntime), ~8 minutes cold; `make bench-frameworks`.
+# (MLServer, FastAPI + torch, FastAPI + onnxruntime): ~7 minutes; `make bench-frameworks`.
 bench: $(STAMP) ## Run every benchmark in benchmarks/ but serving_frameworks.py (saves benchmarks/results/)
 	@for script in benchmarks/[!_]*.py; do \
 		[ "$$script" = benchmarks/serving_frameworks.py ] && continue; \

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 REQUIREMENTS: dict[str, list[str]] = {
-    "mlserver": ["mlserver", "onnxruntime", "uvloop<0.22"],  # uvloop 0.22 crashes its worker
+    # uvloop ≥ 0.22 kills MLServer 1.7.1's worker (its asyncio.get_event_loop() raises there)
+    "mlserver": ["mlserver", "onnxruntime", "uvloop<0.22"],
     "fastapi-torch": ["fastapi", "uvicorn[standard]", "numpy", "pillow", "torch==2.13.0"],
     "fastapi-onnx": ["fastapi", "uvicorn[standard]", "numpy", "onnxruntime"],
 }
