@@ -23,7 +23,7 @@ from _loadgen import INSTANCE
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = Path(__file__).with_name("frameworks")
-TARGETS = ("rest", "grpc", "mlserver", "fastapi-torch", "fastapi-onnx")
+TARGETS = ("rest", "grpc", "mlserver", "fastapi-torch", "fastapi-onnx", "rest-before")
 MLSERVER_MODEL = "digits"
 LOCAL = "127.0.0.1"
 
@@ -170,7 +170,7 @@ def request_bodies(root: Path) -> dict[str, Path]:
 
 def probabilities_of(target: Target, answer: dict[str, Any]) -> list[float]:
     """The first instance's probabilities in an HTTP answer of ``target``."""
-    if target.name == "rest":
+    if target.name.startswith("rest"):
         return list(answer["predictions"][0]["probabilities"])
     if target.name == "mlserver":
         return list(answer["outputs"][0]["data"])

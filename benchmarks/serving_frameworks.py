@@ -19,7 +19,11 @@ order that rotates from round to round, with closed-loop load generators in thei
 process tree from ``/proc``. Writes ``benchmarks/results/serving_frameworks.md``.
 
     .venv/bin/python benchmarks/serving_frameworks.py [--duration 3] [--warmup 0.5] [--rounds 3]
-        [--concurrency 1,8,32,64] [--model-dir DIR] [--venv-cache DIR] [--baseline-cpu-us 1160]
+        [--concurrency 1,8,32,64] [--model-dir DIR] [--venv-cache DIR] [--before REF]
+        [--baseline-cpu-us 1160]
+
+With ``--before REF`` the REST path of commit REF runs beside the current one (``rest-before``,
+see ``_frameworks_ours.py``), and the CPU target is checked against it within each round.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from pathlib import Path
 
 import _frameworks_targets as t
 from _frameworks_model import expected_class, prepare_model
+from _frameworks_ours import checkout_before, start_ours
 from _frameworks_report import RESULTS, Rounds, report
 from _frameworks_venvs import ensure_venv, package_version, python_says
 from _gateway_report import Cell
@@ -53,6 +58,11 @@ def start_targets(
     bodies = t.request_bodies(root)
     model = model_dir / "model.onnx"
     targets = start_ours(args, root, model, bodies["instances"], procs)
+    if args.before:
+        before = checkout_before(args.before, root)
+        targets |= start_ours(
+            args, root, model, bodies["instances"], procs, label="rest-before", pythonpath=before
+        )
 
     if "mlserver" in args.pythons:
         targets["mlserver"] = start_mlserver(args, root, model, bodies["v2"], procs)
@@ -76,46 +86,6 @@ def start_targets(
         body = bodies["instances"]
         targets[name] = t.Target(name, "http", url, "/predict", body, {name: proc.pid})
     return {name: targets[name] for name in args.targets}
-
-
-def start_ours(
-    args: argparse.Namespace,
-    root: Path,
-    model: Path,
-    body: Path,
-    procs: list[subprocess.Popen[bytes]],
-) -> dict[str, t.Target]:
-    """Start the inference service (for ``grpc`` and ``rest``) and the gateway (for ``rest``)."""
-    from mlops_common.testing.servers import free_port
-
-    if not {"grpc", "rest"} & set(args.targets):
-        return {}
-    common = t.platform_env(args.redis.url, root)
-    port, log = free_port(), root / "inference.log"
-    inference = t.start_retrying(
-        lambda: t.spawn(
-            [t.our_python(), "-m", "mlops_inference"],
-            {**common, "INFERENCE_MODEL_URI": str(model), "INFERENCE_HOST": t.LOCAL,
-             "INFERENCE_PORT": str(port), "INFERENCE_METRICS_PORT": "-1"}, log,
-        ), t.port_open(port), log, procs,
-    )  # fmt: skip
-    groups = {"inference": inference.pid}
-    targets = {"grpc": t.Target("grpc", "grpc", f"{t.LOCAL}:{port}", groups=groups)}
-    if "rest" not in args.targets:
-        return targets
-    gw_port, log = free_port(), root / "gateway.log"
-    gateway = t.start_retrying(
-        lambda: t.spawn(
-            [t.our_python(), "-m", "mlops_gateway"],
-            {**common, "GATEWAY_HOST": t.LOCAL, "GATEWAY_PORT": str(gw_port),
-             "GATEWAY_INFERENCE_TARGET": f"{t.LOCAL}:{port}", "GATEWAY_TRAFFIC_LOGGING": "true"},
-            log,
-        ), t.http_ok(f"http://{t.LOCAL}:{gw_port}/readyz"), log, procs,
-    )  # fmt: skip
-    groups = {"gateway": gateway.pid, "inference": inference.pid, "redis": args.redis.pid}
-    url = f"http://{t.LOCAL}:{gw_port}"
-    targets["rest"] = t.Target("rest", "http", url, body=body, groups=groups)
-    return targets
 
 
 def start_mlserver(
@@ -206,17 +176,26 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians")
     parser.add_argument("--concurrency", default="1,8,32,64", help="comma-separated")
     parser.add_argument("--clients", type=int, default=2, help="load processes at c > 8")
-    parser.add_argument("--targets", default=",".join(t.TARGETS), help="comma-separated subset")
+    everyday = ",".join(name for name in t.TARGETS if name != "rest-before")
+    parser.add_argument("--targets", default=everyday, help="comma-separated subset")
     parser.add_argument("--model-dir", type=Path, help="reuse (or keep) the trained model here")
     parser.add_argument("--venv-cache", type=Path, help="keep and reuse the frameworks' venvs")
     parser.add_argument("--output", type=Path, default=RESULTS, help="the Markdown report")
     parser.add_argument(
         "--baseline-cpu-us", type=float, default=1160.0,
-        help="REST-path CPU µs per request before the work (the target is ≤ half of it)",
+        help="REST-path CPU µs per request before the work (the target is ≤ half of it), "
+        "when no --before is measured",
+    )  # fmt: skip
+    parser.add_argument(
+        "--before", metavar="REF",
+        help="also measure the REST path as commit REF had it (target rest-before)",
     )  # fmt: skip
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
-    args.targets = [name for name in t.TARGETS if name in args.targets.split(",")]
+    names = args.targets.split(",") + (["rest-before"] if args.before else [])
+    args.targets = [name for name in t.TARGETS if name in names]
+    if "rest-before" in args.targets and not args.before:
+        parser.error("the target rest-before needs --before REF")
     return args
 
 

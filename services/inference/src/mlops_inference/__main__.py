@@ -7,6 +7,8 @@ import logging
 import signal
 import sys
 
+import uvloop
+
 from mlops_common.gc_tuning import tune_gc_for_serving
 from mlops_common.logs import configure_logging
 from mlops_common.settings import read_settings
@@ -40,7 +42,7 @@ def main() -> None:
     settings = read_settings(InferenceSettings, "inference")
     configure_logging("inference", settings.log_level)
     sys.setswitchinterval(settings.gil_switch_interval_ms / 1000.0)
-    asyncio.run(serve(settings))
+    uvloop.run(serve(settings))  # grpc.aio on uvloop: less CPU and latency per call
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ tensor layout) and runs them as one batch in a worker thread, or on the loop its
 ``inline()`` says the model is so fast that a thread hop would cost more. Batches form by
 themselves while the model is busy; the optional ``max_wait`` lets a batch that *is* forming
 (more than one request) wait a little for more, but a lone request on an idle server is
-dispatched at once: when nothing runs or waits and ``inline()`` says its rows are fast enough,
-it runs right in the caller's task, without a trip through the queue.
+dispatched at once. A request that arrives after a quiet spell (``quiet_s`` since the one
+before), finds nothing running or waiting, and whose rows ``inline()`` says are fast enough, runs
+right in its caller's task: no queue, no task switch (requests arriving back to back still
+queue, so they batch).
 
 A failed batch is re-run request by request, so an error reaches only the requests that cause
 it. A caller that gives up (its task is cancelled) is dropped before its batch runs.
@@ -64,6 +66,7 @@ class Batcher(Generic[M]):
         max_wait_s: float = 0.0,
         max_queue_size: int = 1024,
         inline: Callable[[int], bool] = lambda rows: False,
+        quiet_s: float = 0.0005,
     ) -> None:
         self._runner = runner
         self._inline = inline
@@ -78,6 +81,8 @@ class Batcher(Generic[M]):
         self._loop_task: asyncio.Task[None] | None = None
         self._closed = False
         self._busy = 0  # batches running
+        self._quiet_s = quiet_s
+        self._last_submit = float("-inf")
 
     @property
     def depth(self) -> int:
@@ -93,7 +98,23 @@ class Batcher(Generic[M]):
         """Queue ``inputs`` (``rows`` rows each) and wait for exactly their outputs."""
         if self._closed:
             raise ShuttingDownError("the server is shutting down")
-        pending: _Pending[M] = _Pending(inputs, rows, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        now, last = loop.time(), self._last_submit
+        self._last_submit = now
+        if (
+            now - last >= self._quiet_s
+            and not self._busy
+            and self._carry is None
+            and self._queue.empty()
+            and self._inline(rows)
+        ):
+            try:
+                outputs, meta = self._runner(inputs)  # alone and fast: straight through
+            finally:
+                self._last_submit = loop.time()  # requests that came meanwhile are not alone
+            _check_rows(outputs, rows)
+            return outputs, meta
+        pending: _Pending[M] = _Pending(inputs, rows, loop.create_future())
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:

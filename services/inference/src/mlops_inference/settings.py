@@ -83,9 +83,9 @@ class InferenceSettings(ServiceSettings):
     inline_max_ms: float = Field(
         default=0.5,
         ge=0.0,
-        description="Run the model (and a shadowed candidate) on the event loop when a full "
-        "batch takes less than this (a thread hop costs more than such a model run); 0 = always "
-        "in a thread.",
+        description="Run a batch on the event loop when the model should take less than this "
+        "for its rows (timed at warm-up; a thread hop costs more than such a run), and a "
+        "shadowed candidate when a full batch of it does; 0 = always in a thread.",
     )
     gil_switch_interval_ms: float = Field(
         default=1.0,

@@ -180,3 +180,25 @@ async def test_no_batch_exceeds_max_rows_under_heavy_concurrency() -> None:
     await batcher.stop()
     assert max(runner.batches) <= 8
     assert sum(runner.batches) == sum(sizes)
+
+
+async def test_a_lone_fast_request_runs_in_its_callers_task_and_a_burst_still_batches() -> None:
+    tasks: list[asyncio.Task[object] | None] = []
+
+    def runner(inputs: Arrays) -> tuple[Arrays, str]:
+        tasks.append(asyncio.current_task())
+        return {"y": inputs["x"] * 2}, "v1"
+
+    batcher = Batcher(runner, max_batch_size=64, inline=lambda rows: True, quiet_s=0.001)
+    batcher.start()
+    caller = asyncio.create_task(batcher.submit(rows(0, 1), 1))
+    await caller
+    assert tasks == [caller]  # straight through: no queue, no batcher task
+    await asyncio.sleep(0.002)
+    burst = [asyncio.create_task(batcher.submit(rows(i, 1), 1)) for i in range(6)]
+    results = await asyncio.gather(*burst)
+    await batcher.stop()
+    assert [r[0]["y"][0, 0] for r in results] == [rows(i, 1)["x"][0, 0] * 2 for i in range(6)]
+    assert tasks[1] is burst[0]  # the first of the burst was alone when it came
+    assert len(tasks) < 1 + len(burst)  # the rest came back to back and were batched
+    assert burst[1] not in tasks
