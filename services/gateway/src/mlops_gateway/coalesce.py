@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,8 +57,10 @@ class Lane:
         *,
         max_inflight: int,
         max_rows: int,
+        observe: Callable[[int], None] = lambda requests: None,
     ) -> None:
         self._client = client
+        self._observe = observe
         self.name = name
         self.spec = spec
         self._max_inflight = max_inflight
@@ -77,6 +80,7 @@ class Lane:
         """The prediction of ``features`` (``[n, width]``), alone or merged with others."""
         if not self._waiting and self._inflight < self._max_inflight:
             self._inflight += 1
+            self._observe(1)
             try:
                 return await self._client.predict(
                     self.name, self.spec, features, request_id, infer_id=infer_id
@@ -121,6 +125,7 @@ class Lane:
             if not batch:
                 return
             self._inflight += 1
+            self._observe(len(batch))
             task = asyncio.get_running_loop().create_task(
                 self._send(batch), context=batch[0].context
             )
@@ -191,10 +196,19 @@ def _fail(batch: list[_Waiting], exc: BaseException) -> None:
 class Coalescer:
     """A :class:`Lane` per model name, made on first use."""
 
-    def __init__(self, client: InferenceClient, *, max_inflight: int, max_rows: int) -> None:
+    def __init__(
+        self,
+        client: InferenceClient,
+        *,
+        max_inflight: int,
+        max_rows: int,
+        observe: Callable[[int], None] = lambda requests: None,
+    ) -> None:
+        """``observe(n)`` is told the number of predictions of each call (a metric)."""
         self._client = client
         self._max_inflight = max_inflight
         self._max_rows = max_rows
+        self._observe = observe
         self._lanes: dict[str, Lane] = {}
 
     def lane(self, name: str, spec: ModelSpec) -> Lane:
@@ -211,6 +225,7 @@ class Coalescer:
                 spec,
                 max_inflight=self._max_inflight,
                 max_rows=self._max_rows,
+                observe=self._observe,
             )
             self._lanes[name] = lane
         return lane

@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any, Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlops_common.telemetry import latency_histogram
@@ -36,7 +36,14 @@ class GatewayMetrics:
         )
         self.inference_duration = latency_histogram(
             "gateway_inference_duration_seconds",
-            "Latency of ModelInfer calls to the inference service.",
+            "Latency of predictions' ModelInfer calls to the inference service (a merged "
+            "prediction's includes its wait for the call).",
+            registry=self.registry,
+        )
+        self.call_requests = Histogram(
+            "gateway_inference_call_requests",
+            "Predictions each ModelInfer call to inference carried (more than 1: merged).",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
             registry=self.registry,
         )
         self.traffic_buffer_depth = Gauge(

@@ -123,6 +123,7 @@ async def open_services(
                     inference,
                     max_inflight=settings.coalesce_max_inflight,
                     max_rows=settings.coalesce_max_rows,
+                    observe=metrics.call_requests.observe,
                 )
                 if settings.coalesce_max_inflight > 0
                 else None

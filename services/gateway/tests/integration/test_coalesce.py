@@ -98,7 +98,8 @@ async def test_waiting_predictions_go_merged_and_each_gets_its_own_rows(
     served: tuple[Recording, InferenceClient],
 ) -> None:
     servicer, client = served
-    coalescer = Coalescer(client, max_inflight=1, max_rows=64)
+    observed: list[int] = []
+    coalescer = Coalescer(client, max_inflight=1, max_rows=64, observe=observed.append)
     first = asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(0, 1), "r0", "id-0"))
     await until_calls(servicer, 1)  # the slot is taken: the rest wait
     sizes = [1, 3, 2, 1, 4, 2, 1, 3, 2]
@@ -113,6 +114,7 @@ async def test_waiting_predictions_go_merged_and_each_gets_its_own_rows(
     servicer.gate.set()
     results = await asyncio.gather(first, *waiting)
     assert len(servicer.calls) == 2
+    assert observed == [1, len(sizes)]  # predictions per call, for the metric
     merged_rows, params = servicer.calls[1]
     assert merged_rows == sum(sizes)
     assert params[SEGMENT_IDS] == ",".join(f"id-{i + 1}" for i in range(len(sizes)))

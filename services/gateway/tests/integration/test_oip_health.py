@@ -106,6 +106,7 @@ def test_metrics_count_requests_by_route_template(client: httpx.Client) -> None:
         >= 1
     )
     assert metric_value(text, "gateway_inference_duration_seconds_count") >= 1
+    assert metric_value(text, "gateway_inference_call_requests_count") >= 1
     assert "gateway_request_duration_seconds_bucket" in text
     for name in (
         "gateway_traffic_buffer_depth",
