@@ -3,7 +3,8 @@
 A request only appends one record (its ids, features, labels…) to a bounded in-memory deque:
 no encoding, no I/O, O(1). A background task flushes the buffer every ``flush_interval_s``; each
 batch goes out as one non-transactional pipeline of the gateway's asyncio Redis client: per
-served model in the batch, :data:`APPEND_ENTRIES`, a redis-py ``Script`` that runs an
+served model in the batch, :data:`~mlops_gateway.traffic_scripts.APPEND_ENTRIES`, a redis-py
+``Script`` that gets the batch's values packed in one argument and runs an
 ``XADD traffic:<model>`` per instance with the fields
 :meth:`TrafficEntry.encode <mlops_common.redis_keys.TrafficEntry.encode>` gives and one
 ``XTRIM traffic:<model> MAXLEN ~ n``; then the prediction-id index that lets feedback check an id
@@ -34,22 +35,9 @@ from redis.exceptions import RedisError, ResponseError
 
 from mlops_common.prediction_index import bucket_of, expires_at, index_key, index_value
 from mlops_common.redis_keys import TrafficEntry, traffic_stream
+from mlops_gateway.traffic_scripts import APPEND_ENTRIES, INDEX_ENTRIES, pack_pairs, pack_values
 
 log = logging.getLogger(__name__)
-
-#: ``KEYS[1]`` the stream; ``ARGV``: the MAXLEN to trim to, the number ``k`` of fields per
-#: entry, their ``k`` names, then ``k`` values per entry. It knows nothing of the entry layout:
-#: names and values come from ``TrafficEntry.encode``. Returns the number of entries added.
-APPEND_ENTRIES = """
-local k = tonumber(ARGV[2])
-local fields = {}
-for base = 3 + k, #ARGV, k do
-  for i = 1, k do fields[2 * i - 1] = ARGV[2 + i]; fields[2 * i] = ARGV[base + i - 1] end
-  redis.call('XADD', KEYS[1], '*', unpack(fields))
-end
-redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
-return (#ARGV - 2 - k) / k
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +123,7 @@ class TrafficLogger:
     ) -> None:
         self._redis = redis
         self._append = redis.register_script(APPEND_ENTRIES)
+        self._index = redis.register_script(INDEX_ENTRIES)
         self._stream_maxlen = stream_maxlen
         self._prediction_ttl_s = prediction_ttl_s
         self.capacity = capacity
@@ -253,7 +242,7 @@ class TrafficLogger:
         for record in records:
             by_model.setdefault(record.model, []).append(record)
         replies = await self._send(by_model)
-        # [one script per model, HSET, EXPIREAT]; an error reply comes back as its
+        # [one script per model, the index script]; an error reply comes back as its
         # ResponseError. A script refused at its first XADD (OOM, READONLY, WRONGTYPE…) wrote
         # none of its model's entries.
         errors = [r for r in replies if isinstance(r, ResponseError)]
@@ -278,13 +267,12 @@ class TrafficLogger:
                 encoded = [entry.encode() for record in records for entry in record.entries()]
                 names = list(encoded[0])
                 args: list[bytes | str | int] = [self._stream_maxlen, len(names), *names]
-                for fields in encoded:
-                    args.extend(fields.values())
+                args.append(pack_values(encoded))
                 for record in records:
                     index.update(record.index_fields())
                 await self._append(keys=[traffic_stream(model)], args=args, client=pipe)
-            pipe.hset(key, mapping=index)  # type: ignore[arg-type]
-            pipe.expireat(key, expires_at(bucket, self._prediction_ttl_s))
+            expiry = expires_at(bucket, self._prediction_ttl_s)
+            await self._index(keys=[key], args=[expiry, pack_pairs(index)], client=pipe)
             replies: list[object] = await pipe.execute(raise_on_error=False)
         return replies
 

@@ -91,7 +91,7 @@ def test_a_large_flush_is_split_into_batches(redis_server: RedisServer) -> None:
 
     async def scenario() -> None:
         redis = Redis.from_url(redis_server.url)
-        logger = TrafficLogger(redis, batch_size=500)
+        logger = TrafficLogger(redis, batch_size=500, prediction_ttl_s=600)
         try:
             for record in records:
                 logger.offer(record)
@@ -99,6 +99,12 @@ def test_a_large_flush_is_split_into_batches(redis_server: RedisServer) -> None:
             assert logger.logged == 1_200
             assert logger.depth == 0
             assert await redis.xlen(STREAM) == 1_200
+            # the index holds every id and alias (HSETs of 500 values at a time in its script)
+            sync = SyncRedis.from_url(redis_server.url)
+            for i in (0, 249, 250, 499, 500, 1_199):
+                assert indexed_prediction(sync, f"r{i}-0", 600) is not None
+                assert indexed_prediction(sync, f"r{i}", 600) is not None
+            sync.close()
         finally:
             await redis.aclose()
 
