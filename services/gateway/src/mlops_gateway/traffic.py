@@ -3,9 +3,10 @@
 A request only appends one record (its ids, features, labels…) to a bounded in-memory deque:
 no encoding, no I/O, O(1). A background task flushes the buffer every ``flush_interval_s``; each
 batch goes out as one non-transactional pipeline of the gateway's asyncio Redis client: per
-served model in the batch, :data:`~mlops_gateway.traffic_scripts.APPEND_ENTRIES`, a redis-py
-``Script`` that gets the batch's values packed in one argument and runs an
-``XADD traffic:<model>`` per instance with the fields
+served model in the batch, :data:`~mlops_gateway.traffic_scripts.APPEND_COLUMNS`, a redis-py
+``Script`` that gets the batch's values one string per field
+(:func:`~mlops_gateway.traffic_records.encode_columns`) and runs an ``XADD traffic:<model>`` per
+instance with the fields
 :meth:`TrafficEntry.encode <mlops_common.redis_keys.TrafficEntry.encode>` gives and one
 ``XTRIM traffic:<model> MAXLEN ~ n``; then the prediction-id index that lets feedback check an id
 and find the model that answered (:mod:`mlops_common.prediction_index`).
@@ -25,85 +26,19 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
-import numpy as np
-from numpy.typing import NDArray
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from mlops_common.prediction_index import bucket_of, expires_at, index_key, index_value
-from mlops_common.redis_keys import TrafficEntry, traffic_stream
-from mlops_gateway.traffic_scripts import APPEND_ENTRIES, INDEX_ENTRIES, pack_pairs, pack_values
+from mlops_common.prediction_index import bucket_of, expires_at, index_key
+from mlops_common.redis_keys import traffic_stream
+from mlops_gateway.traffic_records import TrafficRecord, encode_columns, layout
+from mlops_gateway.traffic_scripts import APPEND_COLUMNS, INDEX_ENTRIES, index_args
+
+__all__ = ["TrafficLogger", "TrafficRecord"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class TrafficRecord:
-    """One prediction request as it waits in memory: ``n`` instances, not yet encoded."""
-
-    model: str
-    request_id: str
-    model_version: str
-    ids: Sequence[str]
-    features: NDArray[np.float32]
-    labels: Sequence[int]
-    confidences: Sequence[float]
-    latency_ms: float
-    timestamp: float
-    #: A text model's texts, one per instance (already cut to the stored length); None when
-    #: the model takes numbers or texts are not stored.
-    texts: Sequence[str] | None = None
-
-    def entries(self) -> list[TrafficEntry]:
-        """The stream entries of this request, one per instance."""
-        labels = np.asarray(self.labels).tolist()
-        confidences = np.asarray(self.confidences, dtype=np.float64).tolist()
-        return [
-            TrafficEntry(
-                id=self.ids[i],
-                request_id=self.request_id,
-                model_version=self.model_version,
-                features=self.features[i],
-                label=labels[i],
-                confidence=confidences[i],
-                latency_ms=self.latency_ms,
-                timestamp=self.timestamp,
-                text=self.texts[i] if self.texts is not None else None,
-            )
-            for i in range(len(self.ids))
-        ]
-
-    def head(self, n: int) -> TrafficRecord:
-        """The record of its first ``n`` instances only."""
-        return TrafficRecord(
-            self.model,
-            self.request_id,
-            self.model_version,
-            self.ids[:n],
-            self.features[:n],
-            self.labels[:n],
-            self.confidences[:n],
-            self.latency_ms,
-            self.timestamp,
-            self.texts[:n] if self.texts is not None else None,
-        )
-
-    def names(self, identifier: str) -> bool:
-        """True when ``identifier`` is one of its prediction ids (or its one-instance request)."""
-        if len(self.ids) == 1 and identifier == self.request_id:
-            return True
-        return identifier in self.ids
-
-    def index_fields(self) -> dict[str, str]:
-        """Its fields of the prediction-id index: each id names its model and itself; a
-        one-instance request's own id, when it differs, names its prediction."""
-        fields = dict.fromkeys(self.ids, index_value(self.model))
-        if len(self.ids) == 1 and self.request_id != self.ids[0]:
-            fields[self.request_id] = index_value(self.model, self.ids[0])
-        return fields
 
 
 class TrafficLogger:
@@ -122,7 +57,7 @@ class TrafficLogger:
         on_dropped: Callable[[int], None] = lambda n: None,
     ) -> None:
         self._redis = redis
-        self._append = redis.register_script(APPEND_ENTRIES)
+        self._append = redis.register_script(APPEND_COLUMNS)
         self._index = redis.register_script(INDEX_ENTRIES)
         self._stream_maxlen = stream_maxlen
         self._prediction_ttl_s = prediction_ttl_s
@@ -238,17 +173,17 @@ class TrafficLogger:
         count = sum(len(record.ids) for record in records)
         if not count:
             return True
-        by_model: dict[str, list[TrafficRecord]] = {}
+        groups: dict[tuple[str, bool, int], list[TrafficRecord]] = {}
         for record in records:
-            by_model.setdefault(record.model, []).append(record)
-        replies = await self._send(by_model)
-        # [one script per model, the index script]; an error reply comes back as its
-        # ResponseError. A script refused at its first XADD (OOM, READONLY, WRONGTYPE…) wrote
-        # none of its model's entries.
+            groups.setdefault(layout(record), []).append(record)
+        replies = await self._send(groups)
+        # [one script per group (a model's records of one layout), the index script]; an error
+        # reply comes back as its ResponseError. A script refused at its first XADD (OOM,
+        # READONLY, WRONGTYPE…) wrote none of its group's entries.
         errors = [r for r in replies if isinstance(r, ResponseError)]
         refused = sum(
             sum(len(record.ids) for record in group)
-            for group, reply in zip(by_model.values(), replies, strict=False)
+            for group, reply in zip(groups.values(), replies, strict=False)
             if isinstance(reply, ResponseError)
         )
         self.logged += count - refused
@@ -257,22 +192,21 @@ class TrafficLogger:
             self._drop(refused, f"Redis refused them: {errors[0]}")
         return not errors
 
-    async def _send(self, by_model: dict[str, list[TrafficRecord]]) -> list[object]:
+    async def _send(self, groups: dict[tuple[str, bool, int], list[TrafficRecord]]) -> list[object]:
         """Write one batch as one pipeline; its replies (errors as ``ResponseError`` values)."""
         index: dict[str, str] = {}
         bucket = bucket_of(time.time())
         key = index_key(bucket)
         async with self._redis.pipeline(transaction=False) as pipe:
-            for model, records in by_model.items():
-                encoded = [entry.encode() for record in records for entry in record.entries()]
-                names = list(encoded[0])
-                args: list[bytes | str | int] = [self._stream_maxlen, len(names), *names]
-                args.append(pack_values(encoded))
+            for (model, _, _), records in groups.items():
+                n, columns = encode_columns(records)
+                args: list[bytes | str | int] = [self._stream_maxlen, n, len(columns) // 3]
+                args += columns
                 for record in records:
                     index.update(record.index_fields())
                 await self._append(keys=[traffic_stream(model)], args=args, client=pipe)
             expiry = expires_at(bucket, self._prediction_ttl_s)
-            await self._index(keys=[key], args=[expiry, pack_pairs(index)], client=pipe)
+            await self._index(keys=[key], args=[expiry, *index_args(index)], client=pipe)
             replies: list[object] = await pipe.execute(raise_on_error=False)
         return replies
 

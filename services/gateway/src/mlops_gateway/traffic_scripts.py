@@ -2,54 +2,92 @@
 
 redis-py packs every argument of a command in Python: sent as arguments, a batch's ~9 values per
 entry (and 2 per prediction-id index field) cost the gateway more than encoding them did. So each
-script takes a batch's values as one string of length-prefixed values (:func:`pack_values`,
-:func:`pack_pairs`: a 4-byte big-endian length, then the bytes), which Lua reads back with
-``struct.unpack``. The scripts know nothing of the entry layout: names and values come from
-``TrafficEntry.encode``.
+script takes a batch's values a few strings at a time: one per field of the traffic entries
+(:data:`APPEND_COLUMNS`), one for the index's fields and values (:data:`INDEX_ENTRIES`), which
+Lua splits back (``string.find``, ``struct.unpack``). The scripts know nothing of the entry
+layout: names and values come from the encoder (:mod:`mlops_gateway.traffic_records`).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from itertools import chain
 
-#: ``KEYS[1]`` the stream; ``ARGV``: the MAXLEN to trim to, the number ``k`` of fields per
-#: entry, their ``k`` names, then one string holding every entry's ``k`` values, each a 4-byte
-#: big-endian length and its bytes (:func:`pack_values`). One argument for the whole batch, not
-#: ``k`` per entry: redis-py packs every argument in Python, which cost more than the entries'
-#: encoding. It knows nothing of the entry layout: names and values come from
-#: ``TrafficEntry.encode``. Returns the number of entries added.
-APPEND_ENTRIES = """
-local k = tonumber(ARGV[2])
-local values = ARGV[3 + k]
-local fields = {}
-for i = 1, k do fields[2 * i - 1] = ARGV[2 + i] end
-local pos, added, size = 1, 0, #values
-while pos <= size do
-  for i = 1, k do
-    local n
-    n, pos = struct.unpack('>I4', values, pos)
-    fields[2 * i] = string.sub(values, pos, pos + n - 1)
-    pos = pos + n
+#: How a column's values are joined: by :data:`SEPARATOR`; length-prefixed (a 4-byte big-endian
+#: length, then the bytes); or back to back, each ``FIXED<size>`` bytes (``f1024``).
+LIST, PACKED, FIXED = "list", "packed", "f"
+#: Joins the values of a ``LIST`` column: the ASCII unit separator, which no id, version or
+#: number holds (a column whose values do goes ``PACKED``).
+SEPARATOR = "\x1f"
+
+#: ``KEYS[1]`` the stream; ``ARGV``: the MAXLEN to trim to, the number ``n`` of entries, the
+#: number ``k`` of fields, then per field its name, its kind (:data:`LIST`, :data:`PACKED`,
+#: ``FIXED<size>``) and its ``n`` values as one string
+#: (:func:`~mlops_gateway.traffic_records.encode_columns`). XADDs entry ``i`` with every field's
+#: ``i``-th value, then trims. Returns the number of entries added. It knows nothing of the
+#: entry layout: names and values come from the encoder.
+APPEND_COLUMNS = """
+local n, k = tonumber(ARGV[2]), tonumber(ARGV[3])
+local function column(kind, text)
+  local out, pos = {}, 1
+  if kind == 'list' then
+    for i = 1, n do
+      local stop = string.find(text, '\\31', pos, true) or (#text + 1)
+      out[i] = string.sub(text, pos, stop - 1)
+      pos = stop + 1
+    end
+  elseif kind == 'packed' then
+    for i = 1, n do
+      local size
+      size, pos = struct.unpack('>I4', text, pos)
+      out[i] = string.sub(text, pos, pos + size - 1)
+      pos = pos + size
+    end
+  else
+    local size = tonumber(string.sub(kind, 2))
+    if #text ~= size * n then return nil end
+    for i = 1, n do out[i] = string.sub(text, (i - 1) * size + 1, i * size) end
   end
+  return out
+end
+local names, columns = {}, {}
+for c = 1, k do
+  local base = 4 + 3 * (c - 1)
+  names[c] = ARGV[base]
+  columns[c] = column(ARGV[base + 1], ARGV[base + 2])
+  if columns[c] == nil then
+    return redis.error_reply('traffic column ' .. ARGV[base] .. ' does not hold ' .. n .. ' values')
+  end
+end
+local fields = {}
+for c = 1, k do fields[2 * c - 1] = names[c] end
+for i = 1, n do
+  for c = 1, k do fields[2 * c] = columns[c][i] end
   redis.call('XADD', KEYS[1], '*', unpack(fields))
-  added = added + 1
 end
 redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
-return added
+return n
 """
-#: ``KEYS[1]`` an hourly hash of the prediction-id index; ``ARGV``: the time it expires at, then
-#: one string of field, value, field, value… packed as for :data:`APPEND_ENTRIES`. HSETs them
-#: (a few hundred at a time: Lua's ``unpack`` has a limit), then EXPIREAT. Returns the number of
-#: fields written.
+
+#: ``KEYS[1]`` an hourly hash of the prediction-id index; ``ARGV``: the time it expires at, the
+#: kind of the next string (:data:`LIST` or :data:`PACKED`), then field, value, field, value…
+#: as one string (:func:`index_args`). HSETs them (a few hundred at a time: Lua's ``unpack``
+#: has a limit), then EXPIREAT. Returns the number of fields written.
 INDEX_ENTRIES = """
-local values = ARGV[2]
-local pairs, written, pos, size = {}, 0, 1, #values
+local kind, text = ARGV[2], ARGV[3]
+local pairs, written, pos, size = {}, 0, 1, #text
 while pos <= size do
-  local n
-  n, pos = struct.unpack('>I4', values, pos)
-  pairs[#pairs + 1] = string.sub(values, pos, pos + n - 1)
-  pos = pos + n
+  if kind == 'list' then
+    local stop = string.find(text, '\\31', pos, true) or (size + 1)
+    pairs[#pairs + 1] = string.sub(text, pos, stop - 1)
+    pos = stop + 1
+  else
+    local n
+    n, pos = struct.unpack('>I4', text, pos)
+    pairs[#pairs + 1] = string.sub(text, pos, pos + n - 1)
+    pos = pos + n
+  end
   if #pairs == 500 or pos > size then
     redis.call('HSET', KEYS[1], unpack(pairs))
     written = written + #pairs / 2
@@ -62,22 +100,22 @@ return written
 _LENGTH = struct.Struct(">I")
 
 
-def pack_values(entries: Sequence[dict[str, bytes | str]]) -> bytes:
-    """Every value of ``entries``, in order, each as a 4-byte big-endian length and its bytes
-    (text as UTF-8): the one string :data:`APPEND_ENTRIES` reads them from."""
+def pack_strings(values: Iterable[bytes | str]) -> bytes:
+    """``values`` length-prefixed, one after another: a 4-byte big-endian length, then the
+    bytes (text as UTF-8)."""
     packed = bytearray()
-    for fields in entries:
-        _pack(packed, fields.values())
+    _pack(packed, values)
     return bytes(packed)
 
 
-def pack_pairs(fields: dict[str, str]) -> bytes:
-    """``fields`` as field, value, field, value…, packed as :func:`pack_values` packs (what
-    :data:`INDEX_ENTRIES` reads)."""
-    packed = bytearray()
-    for name, value in fields.items():
-        _pack(packed, (name, value))
-    return bytes(packed)
+def index_args(fields: dict[str, str]) -> list[bytes | str]:
+    """The kind and the string :data:`INDEX_ENTRIES` reads ``fields`` from: field, value, field,
+    value… joined by :data:`SEPARATOR`, or length-prefixed when one of them holds it."""
+    flat = list(chain.from_iterable(fields.items()))
+    joined = SEPARATOR.join(flat)
+    if joined.count(SEPARATOR) == len(flat) - 1:
+        return [LIST, joined]
+    return [PACKED, pack_strings(flat)]
 
 
 def _pack(packed: bytearray, values: Iterable[bytes | str]) -> None:

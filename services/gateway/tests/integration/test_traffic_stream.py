@@ -142,3 +142,36 @@ def test_refused_writes_are_counted_and_the_connection_stays_usable(
     with caplog.at_level(logging.INFO, logger="mlops_gateway.traffic"):
         asyncio.run(scenario())
     sync.delete(STREAM)
+
+
+def test_records_of_other_layouts_in_one_flush_are_written_each_as_encoded(
+    redis_server: RedisServer,
+) -> None:
+    """A version swap may change what a model logs between two requests of one batch: another
+    width, or texts; each layout goes as its own script call, every entry as encode gives it."""
+    narrow = TrafficRecord(
+        model=MODEL_NAME, request_id="narrow", model_version="8", ids=["narrow-0", "narrow-1"],
+        features=np.arange(6, dtype=np.float32).reshape(2, 3), labels=[1, 2],
+        confidences=np.array([0.5, 0.25], np.float32), latency_ms=2.0, timestamp=1.5,
+        texts=["ünïcode text", "a\x1fb"],
+    )  # fmt: skip
+    records = [_record(2, "wide"), narrow, _record(1, "wide\x1fagain")]  # \x1f: packed, not joined
+
+    async def scenario() -> None:
+        rows, redis = await _write_and_read(redis_server.url, records)
+        try:
+            by_id = {fields[b"id"].decode(): fields for _, fields in rows}
+            assert len(rows) == 5
+            for record in records:
+                for entry in record.entries():
+                    want = {k.encode(): (v if isinstance(v, bytes) else v.encode())
+                            for k, v in entry.encode().items()}  # fmt: skip
+                    assert by_id[entry.id] == want
+            sync = SyncRedis.from_url(redis_server.url)
+            assert (indexed_prediction(sync, "wide\x1fagain", 600) or ("",))[0] == "wide\x1fagain-0"
+            assert (indexed_prediction(sync, "narrow-1", 600) or ("",))[0] == "narrow-1"
+            sync.close()
+        finally:
+            await redis.aclose()
+
+    asyncio.run(scenario())
