@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 INSTANCE = [float(i % 17) for i in range(64)]
@@ -101,6 +103,36 @@ async def http_run(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return latencies, answered
+
+
+def drive(
+    kind: str,
+    target: str,
+    concurrency: int,
+    clients: int,
+    duration: float,
+    warmup: float,
+    extra: Sequence[str] = (),
+) -> tuple[list[float], int]:
+    """Run ``clients`` load-generator processes of this file sharing ``concurrency`` requests in
+    flight (``extra``: the optional ``PATH BODY``); their latencies after warm-up, and all the
+    requests they had answered."""
+    procs = []
+    for i in range(clients):
+        share = concurrency // clients + (i < concurrency % clients)
+        argv = [kind, target, str(share), str(duration), str(warmup), *extra]
+        command = [sys.executable, str(Path(__file__)), *argv]
+        procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+    latencies: list[float] = []
+    requests = 0
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        if proc.returncode:
+            raise RuntimeError(f"{kind} load on {target} failed ({proc.returncode})")
+        result = json.loads(out.strip().splitlines()[-1])
+        latencies += result["latencies"]
+        requests += result["requests"]
+    return latencies, requests
 
 
 def main(argv: list[str]) -> None:

@@ -26,7 +26,6 @@ logging on ≥ 0.95× logging off at c=32. Prints a table and writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -37,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from _gateway_report import CONTROL, DIRECT, OFF, ON, Cell, report
+from _loadgen import drive
 
 ROOT = Path(__file__).resolve().parents[1]
-LOADGEN = Path(__file__).with_name("_loadgen.py")
 
 
 def _cpu_seconds(pid: int | None) -> float:
@@ -69,21 +68,7 @@ def measure(
     """Run ``clients`` load processes sharing ``concurrency`` requests in flight."""
     clients = max(1, min(clients, concurrency))
     before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
-    procs = []
-    for i in range(clients):
-        share = concurrency // clients + (i < concurrency % clients)
-        argv = [kind, target, str(share), str(args.duration), str(args.warmup)]
-        command = [sys.executable, str(LOADGEN), *argv]
-        procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
-    latencies: list[float] = []
-    requests = 0
-    for proc in procs:
-        out, _ = proc.communicate(timeout=600)
-        if proc.returncode:
-            raise RuntimeError(f"load generator failed ({proc.returncode})")
-        result = json.loads(out.strip().splitlines()[-1])
-        latencies += result["latencies"]
-        requests += result["requests"]
+    latencies, requests = drive(kind, target, concurrency, clients, args.duration, args.warmup)
     cpu_us = {
         name: (_cpu_seconds(pid) - before[name]) / max(requests, 1) * 1e6
         for name, pid in pids.items()

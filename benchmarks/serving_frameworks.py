@@ -29,7 +29,6 @@ see ``_frameworks_ours.py``), and the CPU target is checked against it within ea
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -45,8 +44,7 @@ from _frameworks_ours import checkout_before, start_ours
 from _frameworks_report import RESULTS, Rounds, report
 from _frameworks_venvs import ensure_venv, package_version, python_says
 from _gateway_report import Cell
-
-LOADGEN = Path(__file__).with_name("_loadgen.py")
+from _loadgen import drive
 
 
 def start_targets(
@@ -117,21 +115,10 @@ def measure(target: t.Target, concurrency: int, args: argparse.Namespace) -> Cel
     ``--clients``, for ``--duration`` s after ``--warmup`` s; CPU µs per request per group."""
     clients = max(1, min(args.clients if concurrency > 8 else 1, concurrency))
     before = {name: t.tree_cpu_seconds(pid) for name, pid in target.groups.items()}
-    procs = []
-    for i in range(clients):
-        share = concurrency // clients + (i < concurrency % clients)
-        argv = [target.kind, target.address, str(share), str(args.duration), str(args.warmup)]
-        command = [sys.executable, str(LOADGEN), *argv, *target.loadgen_extra()]
-        procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
-    latencies: list[float] = []
-    requests = 0
-    for proc in procs:
-        out, _ = proc.communicate(timeout=600)
-        if proc.returncode:
-            raise RuntimeError(f"{target.name} c={concurrency}: load generator failed (an error)")
-        result = json.loads(out.strip().splitlines()[-1])
-        latencies += result["latencies"]
-        requests += result["requests"]
+    latencies, requests = drive(
+        target.kind, target.address, concurrency, clients, args.duration, args.warmup,
+        target.loadgen_extra(),
+    )  # fmt: skip
     cpu_us = {
         name: (t.tree_cpu_seconds(pid) - before[name]) / max(requests, 1) * 1e6
         for name, pid in target.groups.items()

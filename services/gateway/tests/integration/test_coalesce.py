@@ -21,7 +21,7 @@ from mlops_common.proto import grpc_service_pb2_grpc as pb_grpc
 from mlops_common.segments import SEGMENT_IDS, SEGMENT_ROWS
 from mlops_gateway.coalesce import Coalescer
 from mlops_gateway.errors import DependencyUnavailableError, InferenceRejectedError
-from mlops_gateway.inference import InferenceClient
+from mlops_gateway.inference import InferenceClient, Prediction
 
 POISON = 99.0
 SPEC = digits_spec()
@@ -83,6 +83,13 @@ async def until_calls(servicer: Recording, count: int) -> None:
     raise AssertionError(f"{count} calls never arrived; got {servicer.calls}")
 
 
+async def slot_taken(coalescer: Coalescer, servicer: Recording) -> asyncio.Task[Prediction]:
+    """Send one prediction and wait until the server holds it: the lane's one slot is taken."""
+    first = asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(0, 1), "r0", "id-0"))
+    await until_calls(servicer, 1)
+    return first
+
+
 async def test_a_lone_prediction_goes_at_once_and_alone(
     served: tuple[Recording, InferenceClient],
 ) -> None:
@@ -100,8 +107,7 @@ async def test_waiting_predictions_go_merged_and_each_gets_its_own_rows(
     servicer, client = served
     observed: list[int] = []
     coalescer = Coalescer(client, max_inflight=1, max_rows=64, observe=observed.append)
-    first = asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(0, 1), "r0", "id-0"))
-    await until_calls(servicer, 1)  # the slot is taken: the rest wait
+    first = await slot_taken(coalescer, servicer)  # the rest wait
     sizes = [1, 3, 2, 1, 4, 2, 1, 3, 2]
     waiting = [
         asyncio.create_task(
@@ -130,8 +136,7 @@ async def test_a_merged_call_holds_at_most_max_rows(
 ) -> None:
     servicer, client = served
     coalescer = Coalescer(client, max_inflight=1, max_rows=5)
-    first = asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(0, 1), "r", "a"))
-    await until_calls(servicer, 1)
+    first = await slot_taken(coalescer, servicer)  # the rest wait
     others = [
         asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(1, 2), "r", f"b{i}"))
         for i in range(5)
@@ -147,8 +152,7 @@ async def test_a_rejected_merged_call_fails_only_the_request_that_caused_it(
 ) -> None:
     servicer, client = served
     coalescer = Coalescer(client, max_inflight=1, max_rows=64)
-    first = asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(0, 1), "r", "a"))
-    await until_calls(servicer, 1)
+    first = await slot_taken(coalescer, servicer)  # the rest wait
     batches = [rows(i, 2) for i in range(1, 5)]
     batches[2][1, 0] = POISON
     waiting = [
@@ -172,8 +176,7 @@ async def test_an_unavailable_server_fails_every_request_of_the_call(
     servicer, client = served
     servicer.status = grpc.StatusCode.FAILED_PRECONDITION
     coalescer = Coalescer(client, max_inflight=1, max_rows=64)
-    first = asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(0, 1), "r", "a"))
-    await until_calls(servicer, 1)
+    first = await slot_taken(coalescer, servicer)  # the rest wait
     waiting = [
         asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(1, 1), "r", f"w{i}"))
         for i in range(3)
@@ -191,8 +194,7 @@ async def test_a_caller_that_gives_up_while_waiting_is_left_out(
 ) -> None:
     servicer, client = served
     coalescer = Coalescer(client, max_inflight=1, max_rows=64)
-    first = asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(0, 1), "r", "a"))
-    await until_calls(servicer, 1)
+    first = await slot_taken(coalescer, servicer)  # the rest wait
     kept = asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(1, 2), "r", "kept"))
     gone = asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(2, 3), "r", "gone"))
     await asyncio.sleep(0.02)
