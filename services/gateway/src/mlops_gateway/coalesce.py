@@ -47,7 +47,8 @@ class _Waiting:
 
 
 class Lane:
-    """The calls of one model (and spec) to inference, at most ``max_inflight`` at a time."""
+    """The calls of one model (and spec) to inference, at most ``max_inflight`` at a time
+    (0: no limit and no merging, every prediction its own call)."""
 
     def __init__(
         self,
@@ -78,7 +79,7 @@ class Lane:
         self, features: NDArray[np.float32], request_id: str, infer_id: str
     ) -> Prediction:
         """The prediction of ``features`` (``[n, width]``), alone or merged with others."""
-        if not self._waiting and self._inflight < self._max_inflight:
+        if self._max_inflight == 0 or (not self._waiting and self._inflight < self._max_inflight):
             self._inflight += 1
             self._observe(1)
             try:
@@ -150,31 +151,25 @@ class Lane:
             _fail([waiting], exc)
 
     async def _call(self, batch: list[_Waiting]) -> None:
-        loop = asyncio.get_running_loop()
-        first = batch[0]
-        timeout = max(min(w.deadline for w in batch) - loop.time(), 0.001)
-        if len(batch) == 1:
-            result = await self._client.predict(
-                self.name, self.spec, first.features, first.request_id,
-                infer_id=first.infer_id, timeout_s=timeout,
-            )  # fmt: skip
-            _resolve(first, result)
-            return
-        features = np.concatenate([w.features for w in batch])
-        segments = tuple((w.infer_id, len(w.features)) for w in batch)
+        first, merged = batch[0], len(batch) > 1
+        timeout = max(min(w.deadline for w in batch) - asyncio.get_running_loop().time(), 0.001)
         try:
-            merged = await self._client.predict(
-                self.name, self.spec, features, first.request_id,
-                infer_id=first.infer_id, segments=segments, timeout_s=timeout,
+            result = await self._client.predict(
+                self.name, self.spec,
+                np.concatenate([w.features for w in batch]) if merged else first.features,
+                first.request_id, infer_id=first.infer_id, timeout_s=timeout,
+                segments=tuple((w.infer_id, len(w.features)) for w in batch) if merged else (),
             )  # fmt: skip
         except InferenceRejectedError:
+            if not merged:
+                raise
             await asyncio.gather(*(self._alone(w) for w in batch))
             return
         start = 0
         for waiting in batch:
             end = start + len(waiting.features)
-            own = merged.probabilities[start:end]
-            _resolve(waiting, Prediction(merged.model_name, merged.model_version, own))
+            own = result.probabilities[start:end]
+            _resolve(waiting, Prediction(result.model_name, result.model_version, own))
             start = end
 
 

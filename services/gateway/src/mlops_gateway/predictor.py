@@ -64,7 +64,8 @@ class Predictor:
         self.max_text_chars = max_text_chars
         self.store_text = store_text
         self.traffic_text_max_chars = traffic_text_max_chars
-        self._coalescer = coalescer
+        #: How predictions of numbers go to inference (without one: each its own call).
+        self._coalescer = coalescer or Coalescer(inference, max_inflight=0, max_rows=1)
 
     def check_instances(
         self, model: ServedModel, instances: Sequence[Sequence[float]] | NDArray[np.float32]
@@ -171,14 +172,9 @@ class Predictor:
         assert model.spec is not None  # nosec B101: the catalog returns only models with a spec; narrows the type for mypy
         infer_id = inference_id(request_id, request_id_unique)
         start = time.perf_counter()
-        if self._coalescer is not None:
-            result = await self._coalescer.predict(
-                model.name, model.spec, features, request_id, infer_id
-            )
-        else:
-            result = await self._inference.predict(
-                model.name, model.spec, features, request_id, infer_id=infer_id
-            )
+        result = await self._coalescer.predict(
+            model.name, model.spec, features, request_id, infer_id
+        )
         elapsed = time.perf_counter() - start
         n = len(features)
         return self._answer(model, result, features.reshape(n, -1), request_id, infer_id, elapsed)

@@ -118,15 +118,11 @@ async def open_services(
             max_text_chars=settings.max_text_chars,
             store_text=settings.store_text,
             traffic_text_max_chars=settings.traffic_text_max_chars,
-            coalescer=(
-                Coalescer(
-                    inference,
-                    max_inflight=settings.coalesce_max_inflight,
-                    max_rows=settings.coalesce_max_rows,
-                    observe=metrics.call_requests.observe,
-                )
-                if settings.coalesce_max_inflight > 0
-                else None
+            coalescer=Coalescer(
+                inference,
+                max_inflight=settings.coalesce_max_inflight,
+                max_rows=settings.coalesce_max_rows,
+                observe=metrics.call_requests.observe,
             ),
         ),
         feedback=FeedbackStore(redis, traffic, settings.prediction_ttl_s, catalog.classes_of),

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from mlops_common.prediction_index import index_value
 from mlops_common.redis_keys import TrafficEntry
-from mlops_gateway.traffic_scripts import FIXED, LIST, PACKED, SEPARATOR, pack_strings
+from mlops_gateway.traffic_scripts import FIXED, PACKED, joined, pack_strings
 
 #: The fields of an entry, in :meth:`TrafficEntry.encode`'s order (``text`` last, when logged).
 FIELDS = ("id", "request_id", "ts", "model_version", "features", "label", "confidence",
@@ -111,45 +111,34 @@ def encode_columns(records: Sequence[TrafficRecord]) -> tuple[int, list[bytes | 
     versions: list[str] = []
     latencies: list[float] = []
     texts: list[str] = []
-    for record in records:  # mostly one instance each: no per-record numpy call here
+    for record in records:  # plain list work per record; numpy once for the batch below
         n = len(record.ids)
         ids += record.ids
-        if n == 1:
-            request_ids.append(record.request_id)
-            stamps.append(record.timestamp)
-            versions.append(record.model_version)
-            latencies.append(record.latency_ms)
-        else:
-            request_ids += [record.request_id] * n
-            stamps += [record.timestamp] * n
-            versions += [record.model_version] * n
-            latencies += [record.latency_ms] * n
+        request_ids += [record.request_id] * n
+        stamps += [record.timestamp] * n
+        versions += [record.model_version] * n
+        latencies += [record.latency_ms] * n
         if record.texts is not None:
             texts += record.texts
-    labels = map(str, np.concatenate([np.asarray(r.labels) for r in records]).tolist())
+    labels = np.concatenate([np.asarray(r.labels) for r in records]).tolist()
     confidences = np.concatenate([np.asarray(r.confidences) for r in records])
-    as_text = (
-        ids,
-        request_ids,
-        list(map(repr, stamps)),
-        versions,
-        None,
-        list(labels),
-        list(map(repr, confidences.astype(np.float64).tolist())),
-        list(map(repr, map(float, latencies))),
-    )
+    text_fields = {
+        "id": ids,
+        "request_id": request_ids,
+        "ts": list(map(repr, stamps)),
+        "model_version": versions,
+        "label": list(map(str, labels)),
+        "confidence": list(map(repr, confidences.astype(np.float64).tolist())),
+        "latency_ms": list(map(repr, map(float, latencies))),
+    }
     features = np.ascontiguousarray(np.concatenate([r.features for r in records]), _FEATURES)
-    width = features.shape[1] * _FEATURES.itemsize
     columns: list[bytes | str] = []
-    for name, values in zip(FIELDS, as_text, strict=True):
-        if values is None:
+    for name in FIELDS:
+        if name == "features":
+            width = features.shape[1] * _FEATURES.itemsize
             columns += [name, f"{FIXED}{width}", features.tobytes()]
-            continue
-        joined = SEPARATOR.join(values)
-        if joined.count(SEPARATOR) == len(values) - 1:
-            columns += [name, LIST, joined]
-        else:  # a value holds the separator
-            columns += [name, PACKED, pack_strings(values)]
+        else:
+            columns += [name, *joined(text_fields[name])]
     if records[0].texts is not None:
         columns += ["text", PACKED, pack_strings(texts)]
     return len(ids), columns

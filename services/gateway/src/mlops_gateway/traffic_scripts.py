@@ -104,22 +104,24 @@ def pack_strings(values: Iterable[bytes | str]) -> bytes:
     """``values`` length-prefixed, one after another: a 4-byte big-endian length, then the
     bytes (text as UTF-8)."""
     packed = bytearray()
-    _pack(packed, values)
-    return bytes(packed)
-
-
-def index_args(fields: dict[str, str]) -> list[bytes | str]:
-    """The kind and the string :data:`INDEX_ENTRIES` reads ``fields`` from: field, value, field,
-    value… joined by :data:`SEPARATOR`, or length-prefixed when one of them holds it."""
-    flat = list(chain.from_iterable(fields.items()))
-    joined = SEPARATOR.join(flat)
-    if joined.count(SEPARATOR) == len(flat) - 1:
-        return [LIST, joined]
-    return [PACKED, pack_strings(flat)]
-
-
-def _pack(packed: bytearray, values: Iterable[bytes | str]) -> None:
     for value in values:
         data = value if isinstance(value, bytes) else value.encode()
         packed += _LENGTH.pack(len(data))
         packed += data
+    return bytes(packed)
+
+
+def joined(values: list[str]) -> list[bytes | str]:
+    """The kind and the one string a script reads ``values`` from: joined by
+    :data:`SEPARATOR` (:data:`LIST`), or length-prefixed when one of them holds it
+    (:data:`PACKED`)."""
+    text = SEPARATOR.join(values)
+    if text.count(SEPARATOR) == len(values) - 1:
+        return [LIST, text]
+    return [PACKED, pack_strings(values)]
+
+
+def index_args(fields: dict[str, str]) -> list[bytes | str]:
+    """What :data:`INDEX_ENTRIES` reads ``fields`` from: field, value, field, value…
+    (:func:`joined`)."""
+    return joined(list(chain.from_iterable(fields.items())))

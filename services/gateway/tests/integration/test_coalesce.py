@@ -205,3 +205,19 @@ async def test_a_caller_that_gives_up_while_waiting_is_left_out(
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert servicer.calls[1] == (2, {})  # only the kept request, sent as itself
+
+
+async def test_no_slots_means_every_prediction_its_own_call(
+    served: tuple[Recording, InferenceClient],
+) -> None:
+    servicer, client = served
+    coalescer = Coalescer(client, max_inflight=0, max_rows=64)  # GATEWAY_COALESCE_MAX_INFLIGHT=0
+    calls = [
+        asyncio.create_task(coalescer.predict(SPEC.name, SPEC, rows(i, 1), "r", f"id-{i}"))
+        for i in range(4)
+    ]
+    await until_calls(servicer, 4)  # all four in flight at once, none waiting
+    servicer.gate.set()
+    results = await asyncio.gather(*calls)
+    assert [r.probabilities.argmax(axis=1).tolist() for r in results] == [[0], [1], [2], [3]]
+    assert servicer.calls == [(1, {})] * 4

@@ -6,7 +6,7 @@ middleware cost more than the prediction itself once concurrent predictions shar
 calls (``benchmarks/serving_frameworks.py``). :class:`FastPredict` sits inside the request-context
 and limits middleware, so request ids, metrics by route template, body and rate limits and
 tracing apply as before, and answers these two routes with the functions their FastAPI routes
-call (:func:`~mlops_gateway.api.routes.predict.predict_body`), rendering errors with the app's
+call (:func:`~mlops_gateway.api.routes.predict.predict_response`), rendering errors with the app's
 own exception handlers: same answers, same error shapes. Everything else, a bad model name
 included, goes on to FastAPI, whose routes also document both in the OpenAPI schema.
 """
@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlops_gateway.api.routes import models, predict
 from mlops_gateway.api.routes.models import MODEL_NAME_PATTERN
-from mlops_gateway.api.routes.predict import predict_body
+from mlops_gateway.api.routes.predict import predict_response
 
 DEFAULT_PATH: Final = "/v1/predict"
 NAMED_PREFIX, NAMED_SUFFIX = "/v1/models/", "/predict"
@@ -52,25 +52,15 @@ class FastPredict:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
-        if scope["type"] != "http" or scope["method"] != "POST":
+        is_post = scope["type"] == "http" and scope["method"] == "POST"
+        target = self._target(scope["path"]) if is_post else None
+        if target is None:
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        if path == DEFAULT_PATH:
-            name = None
-        elif (
-            path.startswith(NAMED_PREFIX)
-            and path.endswith(NAMED_SUFFIX)
-            and _NAME.match(name := path[len(NAMED_PREFIX) : -len(NAMED_SUFFIX)])
-        ):
-            pass
-        else:
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = self._routes[name is not None]
+        scope["route"], name = target
         request = Request(scope, receive)
         try:
-            response = await self._predict(request, name)
+            response = await predict_response(request, self._fastapi.state.services.predictor, name)
         except Exception as exc:
             handler = self._handler(exc)
             if handler is None:
@@ -79,11 +69,16 @@ class FastPredict:
             response = answer if isinstance(answer, Response) else await answer
         await response(scope, receive, send)
 
-    async def _predict(self, request: Request, name: str | None) -> Response:
-        predictor = self._fastapi.state.services.predictor
-        model = await predictor.catalog.resolve(predictor.catalog.default if name is None else name)
-        result = await predict_body(request, predictor, model)
-        return Response(result.to_json(class_names=name is not None), media_type="application/json")
+    def _target(self, path: str) -> tuple[APIRoute, str | None] | None:
+        """The route ``path`` is for and the model it names (None: the default model); None for
+        any other path."""
+        if path == DEFAULT_PATH:
+            return self._routes[0], None
+        if path.startswith(NAMED_PREFIX) and path.endswith(NAMED_SUFFIX):
+            name = path[len(NAMED_PREFIX) : -len(NAMED_SUFFIX)]
+            if _NAME.match(name):
+                return self._routes[1], name
+        return None
 
     def _handler(self, exc: Exception) -> Handler | None:
         """The app's handler of ``exc`` (most specific class first), not the catch-all one."""

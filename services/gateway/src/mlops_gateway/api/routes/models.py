@@ -26,7 +26,7 @@ from mlops_gateway.api.deps import (
 )
 from mlops_gateway.api.responses import errors
 from mlops_gateway.api.routes import drift as drift_routes
-from mlops_gateway.api.routes.predict import INFERENCE_ERRORS, JSON_BODY, predict_body
+from mlops_gateway.api.routes.predict import INFERENCE_ERRORS, JSON_BODY, predict_response
 from mlops_gateway.catalog import ServedModel
 from mlops_gateway.errors import ConflictError, ModelNotServedError, NotFoundError
 from mlops_gateway.schemas import (
@@ -102,9 +102,7 @@ async def predict(name: ModelName, request: Request, predictor: PredictorDep) ->
     ["..."]}`` for a text model (one string per instance; 413 for more texts than
     ``GATEWAY_MAX_INSTANCES`` or a text longer than ``GATEWAY_MAX_TEXT_CHARS``).
     """
-    model = await predictor.catalog.resolve(name)
-    result = await predict_body(request, predictor, model)
-    return Response(result.to_json(class_names=True), media_type="application/json")
+    return await predict_response(request, predictor, name)
 
 
 @router.post(

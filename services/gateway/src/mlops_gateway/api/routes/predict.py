@@ -127,6 +127,15 @@ async def predict_body(
     )
 
 
+async def predict_response(request: Request, predictor: Predictor, name: str | None) -> Response:
+    """The answer to a JSON prediction body for the model ``name`` (its class names as labels),
+    or for the default model when ``name`` is None (class indexes, as the first wave's route)."""
+    catalog = predictor.catalog
+    model = await catalog.resolve(catalog.default if name is None else name)
+    result = await predict_body(request, predictor, model)
+    return Response(result.to_json(class_names=name is not None), media_type="application/json")
+
+
 @router.post(
     "",
     response_model=PredictResponse,
@@ -136,8 +145,7 @@ async def predict_body(
 async def predict(request: Request, predictor: PredictorDep) -> Response:
     """Predict the default model's class of each instance or base64 image (the digits model:
     64 numbers in 0..16 each)."""
-    model = await predictor.catalog.resolve(predictor.catalog.default)
-    return _json(await predict_body(request, predictor, model))
+    return await predict_response(request, predictor, None)
 
 
 @router.post("/image", response_model=PredictResponse, responses=errors(415, *INFERENCE_ERRORS))
