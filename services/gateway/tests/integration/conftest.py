@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,23 @@ class BackgroundLoop:
         """Stop the loop and its thread."""
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
+
+
+@pytest.fixture
+def short_gc_pauses() -> Iterator[None]:
+    """No full garbage collection of the whole test process's heap during a timed test.
+
+    Here the gateway, inference and the test share one process whose heap holds everything the
+    session imported and made; one full collection of it stops the event loop for 0.5 s here (a
+    few seconds on a slower machine), longer than a prediction's 2 s deadline. The heap as it is
+    now is frozen (left out of collections) for the test, and unfrozen after it.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @dataclass

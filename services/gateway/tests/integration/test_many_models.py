@@ -156,6 +156,7 @@ def test_retraining_an_imported_model_is_409(gateway: httpx.Client) -> None:
     assert response.json()["error"]["code"] == "not_trainable"
 
 
+@pytest.mark.usefixtures("short_gc_pauses")
 def test_a_new_version_is_followed_under_load_with_no_failure(
     gateway: httpx.Client, served: tuple[str, str], tmp_path: Path
 ) -> None:
