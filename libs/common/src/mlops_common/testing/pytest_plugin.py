@@ -7,10 +7,17 @@ under ``e2e/`` gets ``e2e``.
 Redis comes from, in order: ``REDIS_URL`` when set (``TEST_REDIS_URL`` wins over it); a
 ``redis-server`` binary started on a free port; a testcontainers Redis when a Docker engine
 answers (and can pull ``redis:7-alpine``); else the test is skipped with the reason.
+
+Once collected (everything imported), the session's heap is frozen (``gc.freeze()``), as the
+services do when they start serving (:mod:`mlops_common.gc_tuning`): a full collection then
+walks only what the tests made since, not the modules of torch, MLflow and the rest. Servers run
+in the test process here; one full collection of its whole heap stopped their event loop for
+0.5 s (a few seconds on a slower machine).
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 from collections.abc import Iterator
@@ -35,6 +42,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for marker in _FOLDER_MARKERS:
             if marker in parts:
                 item.add_marker(getattr(pytest.mark, marker))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection left alive (imported modules, mostly): see the module's doc."""
+    gc.collect()
+    gc.freeze()
 
 
 def _docker_engine_answers() -> bool:
