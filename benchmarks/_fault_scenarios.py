@@ -161,9 +161,23 @@ def kill_redis(ctx: FaultContext) -> FaultResult:
 
 
 def kill_drift(ctx: FaultContext) -> FaultResult:
-    """SIGKILL drift: it resumes from its consumer group; nothing left pending or unread."""
+    """SIGKILL drift: it resumes from its consumer group, its window refilled from what the group
+    had delivered; nothing left pending or unread."""
+    before = ctx.metric("DRIFT_PORT", "drift_window_size")
     result = kill_and_restart(ctx, "drift")
     stream = traffic_stream(MODEL_NAME)
+
+    def refilled() -> float:
+        try:
+            return ctx.metric("DRIFT_PORT", "drift_window_size")
+        except httpx.HTTPError:
+            return 0.0
+
+    try:
+        after = _until(refilled, 30, every=0.2)
+        result.notes.append(f"window: {before:.0f} rows before the kill, {after:.0f} after")
+    except TimeoutError:
+        result.notes.append(f"window: {before:.0f} rows before the kill, EMPTY after")
 
     def caught_up() -> bool:
         with ctx.redis() as db:

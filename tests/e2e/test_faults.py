@@ -90,6 +90,7 @@ def test_the_stack_keeps_running_under_faults(
             results.append(drift)
             assert drift.failed == 0, drift  # predictions never depend on drift
             assert "caught up" in drift.notes[-1], drift
+            assert "EMPTY" not in drift.notes[-2], drift  # a window again (refilled at start)
 
             redis = faults.kill_redis(ctx)
             results.append(redis)

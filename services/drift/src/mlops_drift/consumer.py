@@ -35,14 +35,16 @@ _STREAM_GONE = ("NOGROUP", "UNBLOCKED")
 class TrafficConsumer:
     """One member of the consumer group: read, decode, add to the window, acknowledge.
 
-    Entries are acknowledged as soon as they are in the window: the window lives in memory, so
-    redelivering them after a restart would add nothing. Malformed entries are counted, logged
-    and acknowledged (never retried forever); so are entries that do not log the number of values
-    ``width`` returns (the model's spec's :attr:`~mlops_common.model_spec.ModelSpec.logged_width`:
-    a numeric input's width, or a text model's count of ``output:<tensor>:<i>`` columns; None
-    accepts any). ``accept`` can drop entries (e.g. from a model version the reference no longer
-    describes). A text model's entries also carry their text: the window keeps only the logged
-    values (drift never reads the text), so a full window stays small.
+    Entries are acknowledged as soon as they are in the window. The window lives in memory, so
+    a process that starts first refills it (:meth:`refill`) with the newest entries the group
+    had already delivered, then reads on from there: a restart does not empty the window.
+    Malformed entries are counted, logged and acknowledged (never retried forever); so are
+    entries that do not log the number of values ``width`` returns (the model's spec's
+    :attr:`~mlops_common.model_spec.ModelSpec.logged_width`: a numeric input's width, or a text
+    model's count of ``output:<tensor>:<i>`` columns; None accepts any). ``accept`` can drop
+    entries (e.g. from a model version the reference no longer describes). A text model's
+    entries also carry their text: the window keeps only the logged values (drift never reads
+    the text), so a full window stays small.
     """
 
     def __init__(
@@ -74,9 +76,13 @@ class TrafficConsumer:
         # "0": this consumer's pending entries first (read before a crash, never acknowledged),
         # then ">" (new ones) once none is left.
         self._read_id = "0"
+        self._refilled = False
+        #: The group's last delivered entry when :meth:`refill` ran: entries up to it that are
+        #: delivered again (pending ones) are in the window already.
+        self._refilled_upto: tuple[int, int] | None = None
 
-    async def ensure_group(self) -> None:
-        """Create the consumer group (and the stream) unless it exists."""
+    async def ensure_group(self) -> bool:
+        """Create the consumer group (and the stream) unless it exists; True when it made it."""
         try:
             await self._redis.xgroup_create(
                 self.stream, DRIFT_CONSUMER_GROUP, id=self._start_id, mkstream=True
@@ -84,6 +90,8 @@ class TrafficConsumer:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+            return False
+        return True
 
     async def poll_once(self) -> int:
         """Read one batch (blocking up to ``block_ms``); return how many entries were added.
@@ -102,28 +110,69 @@ class TrafficConsumer:
         if not response:
             return 0
         ids: list[bytes | str] = []
-        entries: list[TrafficEntry] = []
-        width = self._width()
+        fresh: list[tuple[bytes | str, dict[Any, Any]]] = []
         for _stream, messages in response:
             for message_id, fields in messages:
                 ids.append(message_id)
-                try:
-                    entry = TrafficEntry.decode(fields, width)
-                except TrafficDecodeError as exc:
-                    self._metrics.bad_entries.inc()
-                    log.warning(
-                        "malformed traffic entry skipped",
-                        extra={"model": self.model, "entry_id": str(message_id), "error": str(exc)},
-                    )
-                    continue
-                if self._accept(entry):
-                    entries.append(entry if entry.text is None else replace(entry, text=None))
+                if self._refilled_upto is None or _stream_id(message_id) > self._refilled_upto:
+                    fresh.append((message_id, fields))
+        entries = self._decode(fresh, count_bad=True)
         added = self._window.add(entries)
         self._metrics.entries.inc(added)
         self._metrics.window_size.set(len(self._window))
         if ids:
             await self._redis.xack(self.stream, DRIFT_CONSUMER_GROUP, *ids)
         return added
+
+    async def refill(self) -> int:
+        """Fill the window with the newest entries the group had delivered before this process
+        started (at most the window's size, ``XREVRANGE`` up to the group's last delivered
+        entry); return how many went in. :meth:`run` calls it once, unless it made the group.
+
+        Only entries of the model version that answered the newest of them are kept, so a
+        window refilled after a promotion does not mix versions. Entries that were delivered
+        and never acknowledged, read again next, are acknowledged without going in twice.
+        """
+        groups = await self._redis.xinfo_groups(self.stream)
+        last = next(
+            (g["last-delivered-id"] for g in groups if _text(g["name"]) == DRIFT_CONSUMER_GROUP),
+            None,
+        )
+        if last is None or _stream_id(last) == (0, 0):
+            return 0
+        self._refilled_upto = _stream_id(last)
+        messages: Any = await self._redis.xrevrange(
+            self.stream, max=last, min="-", count=self._window.max_size
+        )
+        entries = self._decode(list(reversed(messages)), count_bad=False)
+        if entries:
+            version = entries[-1].model_version
+            entries = [entry for entry in entries if entry.model_version == version]
+        added = self._window.add(entries)
+        self._metrics.window_size.set(len(self._window))
+        log.info("window refilled from the stream", extra={"model": self.model, "entries": added})
+        return added
+
+    def _decode(
+        self, messages: list[tuple[bytes | str, dict[Any, Any]]], *, count_bad: bool
+    ) -> list[TrafficEntry]:
+        """The accepted entries of ``messages``, texts left out (drift never reads them)."""
+        entries: list[TrafficEntry] = []
+        width = self._width()
+        for message_id, fields in messages:
+            try:
+                entry = TrafficEntry.decode(fields, width)
+            except TrafficDecodeError as exc:
+                if count_bad:
+                    self._metrics.bad_entries.inc()
+                    log.warning(
+                        "malformed traffic entry skipped",
+                        extra={"model": self.model, "entry_id": str(message_id), "error": str(exc)},
+                    )
+                continue
+            if self._accept(entry):
+                entries.append(entry if entry.text is None else replace(entry, text=None))
+        return entries
 
     async def _read(self, start: str, block_ms: int | None) -> Any:
         return await self._redis.xreadgroup(
@@ -150,8 +199,12 @@ class TrafficConsumer:
 
     async def _poll(self) -> None:
         if self._group_unknown:
-            await self.ensure_group()
+            if await self.ensure_group():
+                self._refilled = True  # a group made now has delivered nothing before
             self._group_unknown = False
+        if not self._refilled:
+            await self.refill()
+            self._refilled = True
         await self.poll_once()
 
     async def _failed(self, error: Exception) -> None:
@@ -170,3 +223,13 @@ class TrafficConsumer:
             self._start_id = "0"
         else:
             log.error("traffic stream read failed", exc_info=error, extra={"model": self.model})
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _stream_id(value: bytes | str) -> tuple[int, int]:
+    """A stream entry id (``<ms>-<seq>``) as numbers, to compare."""
+    ms, _, seq = _text(value).partition("-")
+    return int(ms), int(seq or 0)

@@ -88,6 +88,96 @@ async def test_a_restarted_consumer_reads_what_it_never_acknowledged_once(
     assert redis_db.xpending(TRAFFIC_STREAM, DRIFT_CONSUMER_GROUP)["pending"] == 0
 
 
+async def test_a_restarted_service_refills_its_window_from_what_the_group_delivered(
+    redis_url: str,
+    redis_db: redis.Redis,
+    digits,
+    helpers,  # type: ignore[no-untyped-def]
+) -> None:
+    """A new process does not start from an empty window: it takes the newest entries the group
+    had delivered (those of the version that answered last), then reads on."""
+    import asyncio
+
+    first = consumer(redis_url, SlidingWindow(100, 3600), model_metrics(), width=lambda: 64)
+    await first.ensure_group()
+    old = digits.entries(digits.pool_x[:10], model_version="1")
+    served = digits.entries(digits.pool_x[10:40], model_version="2")
+    helpers.add_traffic(redis_db, old + served)
+    while await first.poll_once():
+        pass
+    later = digits.entries(digits.pool_x[40:45], model_version="2")
+    helpers.add_traffic(redis_db, later)  # arrives while no drift process runs
+
+    window, metrics = SlidingWindow(25, 3600), model_metrics()
+    restarted = consumer(redis_url, window, metrics, width=lambda: 64)
+    task = asyncio.create_task(restarted.run())
+    try:
+        for _ in range(100):
+            if metrics.entries._value.get() == 5:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+    # the newest 25 of version 2: 20 refilled (served[10:]) and the 5 read since
+    table = window.snapshot(DIGITS)
+    assert table["prediction"].tolist() == [e.label for e in served[10:] + later]
+    assert metrics.entries._value.get() == 5  # counts what was read, not what was refilled
+    assert metrics.window_size._value.get() == 25
+    assert redis_db.xpending(TRAFFIC_STREAM, DRIFT_CONSUMER_GROUP)["pending"] == 0
+
+
+async def test_a_refilled_window_takes_unacknowledged_entries_once(
+    redis_url: str,
+    redis_db: redis.Redis,
+    digits,
+    helpers,  # type: ignore[no-untyped-def]
+) -> None:
+    first = consumer(redis_url, SlidingWindow(100, 3600), model_metrics(), width=lambda: 64)
+    await first.ensure_group()
+    entries = digits.entries(digits.pool_x[:30])
+    helpers.add_traffic(redis_db, entries[:20])
+    # the last process read 20 entries and died before acknowledging them
+    redis_db.xreadgroup(DRIFT_CONSUMER_GROUP, "t", {TRAFFIC_STREAM: ">"}, count=20)
+    helpers.add_traffic(redis_db, entries[20:])
+    window = SlidingWindow(100, 3600)
+    restarted = consumer(redis_url, window, model_metrics(), width=lambda: 64)
+    await restarted.ensure_group()
+    assert await restarted.refill() == 20
+    assert await restarted.poll_once() == 0  # the pending 20: in the window already
+    assert await restarted.poll_once() == 10
+    table = window.snapshot(DIGITS)
+    assert table["prediction"].tolist() == [e.label for e in entries]  # each once, in order
+    assert redis_db.xpending(TRAFFIC_STREAM, DRIFT_CONSUMER_GROUP)["pending"] == 0
+
+
+async def test_a_group_made_at_start_refills_nothing(
+    redis_url: str,
+    redis_db: redis.Redis,
+    digits,
+    helpers,  # type: ignore[no-untyped-def]
+) -> None:
+    """With no group yet, nothing was delivered: what the stream held before is not taken."""
+    import asyncio
+
+    helpers.add_traffic(redis_db, digits.entries(digits.pool_x[:5]))
+    window, metrics = SlidingWindow(100, 3600), model_metrics()
+    reader = consumer(redis_url, window, metrics, width=lambda: 64)
+    task = asyncio.create_task(reader.run())
+    try:
+        for _ in range(100):  # the reader has made its group (at the stream's end)
+            if redis_db.xinfo_groups(TRAFFIC_STREAM):
+                break
+            await asyncio.sleep(0.05)
+        helpers.add_traffic(redis_db, digits.entries(digits.pool_x[5:8]))
+        for _ in range(100):
+            if metrics.entries._value.get() == 3:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+    assert len(window) == 3
+
+
 async def test_earliest_start_reads_the_backlog_and_accept_filters(
     redis_url: str,
     redis_db: redis.Redis,
