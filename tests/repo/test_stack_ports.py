@@ -3,6 +3,7 @@ moves to a free one; a port people open, or one the user set, fails with what to
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import sys
 from pathlib import Path
@@ -71,7 +72,7 @@ def test_a_real_listener_on_the_redis_default_is_stepped_around(tmp_path: Path) 
         busy = holder.getsockname()[1]
         config = stack.StackConfig.from_env({"MLOPS_STATE_DIR": str(tmp_path), **free})
         # REDIS_PORT left unset, its default held by another server
-        config = stack.replace(config, ports={**config.ports, "REDIS_PORT": busy})
+        config = dataclasses.replace(config, ports={**config.ports, "REDIS_PORT": busy})
         moved_config, moved = config.with_free_ports()
     assert moved_config.ports["REDIS_PORT"] != busy
     assert (
