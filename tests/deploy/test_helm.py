@@ -81,6 +81,34 @@ def test_inference_uses_native_grpc_probes(rendered: Render) -> None:
     assert "service" not in container["readinessProbe"]["grpc"]  # "": every model ready
 
 
+def _redis_container(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    deploy = next(o for o in objs if o["metadata"]["name"] == "redis" and o["kind"] == "Deployment")
+    container: dict[str, Any] = deploy["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def _bytes(size: str) -> float:
+    units = {"gi": 2**30, "mi": 2**20, "gb": 2**30, "mb": 2**20, "kb": 2**10, "k": 2**10}
+    for unit, factor in units.items():
+        if size.lower().endswith(unit):
+            return float(size[: -len(unit)]) * factor
+    return float(size)
+
+
+@pytest.mark.parametrize("name", list(RENDERS))
+def test_redis_refuses_writes_before_its_memory_limit_kills_it(rendered: Render, name: str) -> None:
+    container = _redis_container(rendered(name))
+    command = container["command"]
+    maxmemory = command[command.index("--maxmemory") + 1]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    limit = _bytes(container["resources"]["limits"]["memory"])
+    assert 0.5 * limit <= _bytes(maxmemory) <= 0.85 * limit, (maxmemory, limit)
+
+
+def test_redis_maxmemory_may_be_left_out() -> None:
+    assert "--maxmemory" not in _redis_container(_render([], ["redis.maxmemory="]))["command"]
+
+
 def _inference_env(objs: list[dict[str, Any]]) -> dict[str, str]:
     settings = next(
         o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "mlops-settings"
