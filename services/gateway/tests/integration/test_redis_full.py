@@ -5,6 +5,7 @@ with the error shape, and logs again once Redis has room."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 import redis
@@ -22,7 +23,7 @@ def _dropped(client: httpx.Client) -> float:
     return metric_value(client.get("/metrics").text, "gateway_traffic_dropped_total")
 
 
-def _until(check, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+def _until(check: Callable[[], object], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
