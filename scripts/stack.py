@@ -6,8 +6,7 @@ internal part whose default port is taken moves to a free one), starts every pro
 others keep running), trains and registers a first model when the registry has no
 ``production`` version, waits until each service is healthy, prints the URLs and the time to the
 first answered prediction, and stops everything on Ctrl-C (or SIGTERM, or SIGHUP), whatever
-became of stdout. Redis keeps its data in
-an append-only file under the state folder.
+became of stdout. Redis keeps its data in an append-only file under the state folder.
 
 Inference serves every registered model that has a ``production`` alias, ``digits-classifier``
 first (it is bootstrapped when missing): the launcher reads the aliases from the local registry

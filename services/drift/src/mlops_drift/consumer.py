@@ -78,7 +78,8 @@ class TrafficConsumer:
         self._read_id = "0"
         self._refilled = False
         #: The group's last delivered entry when :meth:`refill` ran: entries up to it that are
-        #: delivered again (pending ones) are in the window already.
+        #: delivered again (pending ones) are in the window already. Cleared once none is
+        #: pending, so new entries are not compared.
         self._refilled_upto: tuple[int, int] | None = None
 
     async def ensure_group(self) -> bool:
@@ -105,6 +106,7 @@ class TrafficConsumer:
             response = await self._read("0", block_ms=None)
             if not any(messages for _stream, messages in response or []):
                 self._read_id = ">"  # nothing pending: new entries from now on
+                self._refilled_upto = None  # every new entry comes after the refill's
         if self._read_id == ">":
             response = await self._read(">", block_ms=self.block_ms)
         if not response:
