@@ -22,6 +22,7 @@ import statistics
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from redis import Redis
@@ -31,8 +32,17 @@ from mlops_common.redis_keys import traffic_stream
 from mlops_common.registry import MODEL_NAME
 from mlops_common.testing.servers import RedisServer
 from mlops_gateway.traffic import TrafficLogger, TrafficRecord
+from mlops_gateway.traffic_records import encode_columns
+from mlops_gateway.traffic_scripts import APPEND_COLUMNS, INDEX_ENTRIES, index_args
 
 STREAM = traffic_stream(MODEL_NAME)
+INDEX = "bench:prediction-index"
+#: Passes over the batches per repeat of each way in :func:`redis_parts` (finer than a tick).
+PART_PASSES = 5
+#: The append script with its XADD left out: what splitting the columns costs in Lua.
+SPLIT_ONLY = APPEND_COLUMNS.replace(
+    "redis.call('XADD', KEYS[1], '*', unpack(fields))", "local _ = fields"
+)
 
 RESULTS = Path(__file__).parent / "results" / "traffic_logging.md"
 
@@ -92,6 +102,58 @@ async def measure(url: str, pid: int, args: argparse.Namespace) -> list[tuple[fl
     return results
 
 
+def part_entries(args: argparse.Namespace) -> int:
+    """Entries written per repeat of each way in :func:`redis_parts`."""
+    return PART_PASSES * args.batch * args.batches
+
+
+def redis_parts(url: str, pid: int, args: argparse.Namespace) -> dict[str, list[float]]:
+    """redis-server µs per entry of each way of writing the same batches, one value per repeat."""
+    redis = Redis.from_url(url)
+    rng = np.random.default_rng(1)
+    batches = [requests(args.batch, rng) for _ in range(args.batches)]
+    encoded = [encode_columns(batch) for batch in batches]
+    append, split = redis.register_script(APPEND_COLUMNS), redis.register_script(SPLIT_ONLY)
+    index = redis.register_script(INDEX_ENTRIES)
+    maxlen = 10 * args.batch * args.batches
+
+    def script(run: Any) -> None:
+        for n, columns in encoded:
+            run(keys=[STREAM], args=[maxlen, n, len(columns) // 3, *columns])
+
+    def native() -> None:
+        for batch in batches:
+            pipe = redis.pipeline(transaction=False)
+            for record in batch:
+                for entry in record.entries():
+                    pipe.xadd(STREAM, entry.encode())  # type: ignore[arg-type]
+            pipe.execute()
+
+    def indexed() -> None:
+        for batch in batches:
+            fields: dict[str, str] = {}
+            for record in batch:
+                fields.update(record.index_fields())
+            index(keys=[INDEX], args=[int(time.time()) + 3600, *index_args(fields)])
+
+    ways = {
+        "append script (as the gateway sends it)": lambda: script(append),
+        "the same script without its XADD (splitting the columns)": lambda: script(split),
+        "native XADD per entry, pipelined (the stream contract's floor)": native,
+        "prediction-id index script": indexed,
+    }
+    parts: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(args.repeats):
+        for name, way in ways.items():
+            redis.delete(STREAM, INDEX)
+            before = process_cpu_s(pid)
+            for _ in range(PART_PASSES):
+                way()
+            parts[name].append((process_cpu_s(pid) - before) / part_entries(args) * 1e6)
+    redis.close()
+    return parts
+
+
 def main() -> None:
     """Measure, print and save the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -104,6 +166,7 @@ def main() -> None:
     try:
         assert server.pid is not None
         results = asyncio.run(measure(server.url, server.pid, args))
+        parts = redis_parts(server.url, server.pid, args)
     finally:
         server.stop()
     gateway = statistics.median(g for g, _ in results)
@@ -119,6 +182,18 @@ def main() -> None:
         "|---|---:|---|",
         f"| gateway (this process) | {gateway:.1f} | {', '.join(f'{g:.1f}' for g, _ in results)} |",
         f"| redis-server | {redis:.1f} | {', '.join(f'{r:.1f}' for _, r in results)} |",
+        "",
+        "redis-server's part, by what it runs for the same entries (blocking client; CPU from "
+        f"`/proc` in ticks of {1e6 / os.sysconf('SC_CLK_TCK') / part_entries(args):.2f}"
+        " µs per entry):",
+        "",
+        "| redis-server runs | µs per entry | per repeat |",
+        "|---|---:|---|",
+        *(
+            f"| {name} | {statistics.median(values):.1f} | "
+            f"{', '.join(f'{v:.1f}' for v in values)} |"
+            for name, values in parts.items()
+        ),
     ]
     text = "\n".join(lines) + "\n"
     print(text)
