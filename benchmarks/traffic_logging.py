@@ -154,12 +154,38 @@ def redis_parts(url: str, pid: int, args: argparse.Namespace) -> dict[str, list[
     return parts
 
 
+def index_bytes(url: str, count: int) -> dict[str, float]:
+    """Bytes of the prediction-id index per one-instance request, by where its id comes from."""
+    redis = Redis.from_url(url)
+    index = redis.register_script(INDEX_ENTRIES)
+    found = {}
+    sources = (("the gateway's request id", False), ("a client's X-Request-ID", True))
+    for label, client_id in sources:
+        redis.delete(INDEX)
+        for start in range(0, count, 1000):
+            fields: dict[str, str] = {}
+            for _ in range(min(1000, count - start)):
+                prediction = uuid.uuid4().hex
+                request = uuid.uuid4().hex if client_id else prediction
+                record = TrafficRecord(
+                    MODEL_NAME, request, "1", [prediction], np.zeros((1, 64), np.float32),
+                    [1], [0.5], 1.0, time.time(),
+                )  # fmt: skip
+                fields.update(record.index_fields())
+            index(keys=[INDEX], args=[int(time.time()) + 3600, *index_args(fields)])
+        found[label] = float(redis.memory_usage(INDEX, samples=0) or 0) / count
+    redis.delete(INDEX)
+    redis.close()
+    return found
+
+
 def main() -> None:
     """Measure, print and save the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=90, help="entries per flush")
     parser.add_argument("--batches", type=int, default=60, help="flushes per repeat")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--index-size", type=int, default=100_000, help="requests indexed")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
     server = RedisServer().start()
@@ -167,6 +193,7 @@ def main() -> None:
         assert server.pid is not None
         results = asyncio.run(measure(server.url, server.pid, args))
         parts = redis_parts(server.url, server.pid, args)
+        memory = index_bytes(server.url, args.index_size)
     finally:
         server.stop()
     gateway = statistics.median(g for g, _ in results)
@@ -194,6 +221,13 @@ def main() -> None:
             f"{', '.join(f'{v:.1f}' for v in values)} |"
             for name, values in parts.items()
         ),
+        "",
+        f"Prediction-id index memory per one-instance request ({args.index_size:,} requests "
+        "in one hourly hash, `MEMORY USAGE`):",
+        "",
+        "| the request's id | bytes per prediction |",
+        "|---|---:|",
+        *(f"| {label} | {size:.0f} |" for label, size in memory.items()),
     ]
     text = "\n".join(lines) + "\n"
     print(text)
