@@ -53,7 +53,8 @@ class FeedbackStore:
         without one).
 
         Raises:
-            NotFoundError: no logged prediction (or single-instance request) has this id.
+            NotFoundError: no logged prediction (or single-instance request) has this id: a
+                prediction whose traffic was dropped cannot take feedback.
             InvalidLabelError: the label is not one of the model's classes.
             DependencyUnavailableError: Redis is down.
         """
@@ -66,7 +67,9 @@ class FeedbackStore:
             raise DependencyUnavailableError("redis", f"cannot store feedback: {exc}") from exc
         if value is None:
             raise NotFoundError(
-                f"no prediction with id {identifier!r}: it is unknown or older than its TTL"
+                f"no prediction with id {identifier!r}: it is unknown, older than its TTL, or "
+                "its traffic was not logged (dropped while Redis was unavailable or full: "
+                "gateway_traffic_dropped_total counts those)"
             )
         text = value.decode() if isinstance(value, bytes) else str(value)
         model, prediction_id = parse_index_value(identifier, text)

@@ -1,6 +1,7 @@
 """A Redis at its ``maxmemory`` (the chart sets one, ``noeviction``): it refuses writes, and the
 gateway keeps answering predictions, counts the traffic it could not log, answers feedback 503
-with the error shape, and logs again once Redis has room."""
+with the error shape, and logs again once Redis has room; feedback on a prediction whose traffic
+was dropped then answers 404 saying so."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def test_a_full_redis_refuses_writes_and_predictions_go_on(
         try:
             answers = [client.post("/v1/predict", json={"instances": [DIGIT]}) for _ in range(5)]
             assert [a.status_code for a in answers] == [200] * 5
+            dropped_id = answers[0].json()["predictions"][0]["id"]
             assert _until(lambda: _dropped(client) >= 5)
             assert db.xlen(traffic_stream(MODEL)) == 1  # nothing half-written
 
@@ -61,4 +63,8 @@ def test_a_full_redis_refuses_writes_and_predictions_go_on(
         client.post("/v1/predict", json={"instances": [DIGIT]}).raise_for_status()
         assert _until(lambda: db.xlen(traffic_stream(MODEL)) == 2)  # logging resumed
         assert client.post("/v1/feedback", json={"id": logged_id, "label": 3}).status_code == 200
+        unlogged = client.post("/v1/feedback", json={"id": dropped_id, "label": 3})
+        assert unlogged.status_code == 404  # its traffic was dropped: nothing to join it to
+        assert "not logged" in unlogged.json()["error"]["message"]
+        assert db.hget(FEEDBACK_HASH, dropped_id) is None
     db.close()
