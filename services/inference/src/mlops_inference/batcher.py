@@ -9,7 +9,8 @@ themselves while the model is busy; the optional ``max_wait`` lets a batch that 
 dispatched at once. A request that arrives after a quiet spell (``quiet_s`` since the one
 before), finds nothing running or waiting, and whose rows ``inline()`` says are fast enough, runs
 right in its caller's task: no queue, no task switch (requests arriving back to back still
-queue, so they batch).
+queue, so they batch). The spell is timed with ``time.perf_counter``: uvloop's ``loop.time()``
+counts whole milliseconds, too coarse for a spell of half of one.
 
 A failed batch is re-run request by request, so an error reaches only the requests that cause
 it. A caller that gives up (its task is cancelled) is dropped before its batch runs.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -99,7 +101,7 @@ class Batcher(Generic[M]):
         if self._closed:
             raise ShuttingDownError("the server is shutting down")
         loop = asyncio.get_running_loop()
-        now, last = loop.time(), self._last_submit
+        now, last = time.perf_counter(), self._last_submit
         self._last_submit = now
         if (
             now - last >= self._quiet_s
@@ -111,7 +113,7 @@ class Batcher(Generic[M]):
             try:
                 outputs, meta = self._runner(inputs)  # alone and fast: straight through
             finally:
-                self._last_submit = loop.time()  # requests that came meanwhile are not alone
+                self._last_submit = time.perf_counter()  # later arrivals are not alone
             _check_rows(outputs, rows)
             return outputs, meta
         pending: _Pending[M] = _Pending(inputs, rows, loop.create_future())
