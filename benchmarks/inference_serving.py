@@ -382,7 +382,7 @@ def _report(
             f"sustained. {os.cpu_count()} CPUs shared with other engineers' work: load average "
             f"{load_start[0]:.1f} at start, {load_end[0]:.1f} at the end (1-min), "
             f"{load_end[2]:.1f} (15-min). Mean batch = rows per model run. Services run with "
-            "their defaults (onnxruntime intra-op threads = CPUs − 1, no spans without an "
+            "their defaults (onnxruntime intra-op threads = every CPU, no spans without an "
             "OTLP endpoint).",
             "",
             "| setup | model | c | req/s | p50 ms | p99 ms | mean batch | in flight |",
