@@ -182,15 +182,24 @@ async def test_no_batch_exceeds_max_rows_under_heavy_concurrency() -> None:
     assert sum(runner.batches) == sum(sizes)
 
 
-async def test_a_lone_fast_request_runs_in_its_callers_task_and_a_burst_still_batches() -> None:
-    tasks: list[asyncio.Task[object] | None] = []
+Tasks = list[asyncio.Task[object] | None]
+
+
+def started_fast_batcher(quiet_s: float) -> tuple[Batcher[str], Tasks]:
+    """A started batcher of a model fast enough to run inline, and the tasks its runs ran in."""
+    tasks: Tasks = []
 
     def runner(inputs: Arrays) -> tuple[Arrays, str]:
         tasks.append(asyncio.current_task())
         return {"y": inputs["x"] * 2}, "v1"
 
-    batcher = Batcher(runner, max_batch_size=64, inline=lambda rows: True, quiet_s=0.001)
+    batcher = Batcher(runner, max_batch_size=64, inline=lambda rows: True, quiet_s=quiet_s)
     batcher.start()
+    return batcher, tasks
+
+
+async def test_a_lone_fast_request_runs_in_its_callers_task_and_a_burst_still_batches() -> None:
+    batcher, tasks = started_fast_batcher(quiet_s=0.001)
     caller = asyncio.create_task(batcher.submit(rows(0, 1), 1))
     await caller
     assert tasks == [caller]  # straight through: no queue, no batcher task
@@ -211,15 +220,8 @@ def test_the_quiet_spell_is_timed_finer_than_the_loops_millisecond_clock() -> No
     that of batching off)."""
     import uvloop
 
-    async def main() -> tuple[asyncio.Task[object] | None, list[asyncio.Task[object] | None]]:
-        ran_in: list[asyncio.Task[object] | None] = []
-
-        def runner(inputs: Arrays) -> tuple[Arrays, str]:
-            ran_in.append(asyncio.current_task())
-            return {"y": inputs["x"] * 2}, "v1"
-
-        batcher = Batcher(runner, max_batch_size=64, inline=lambda rows: True, quiet_s=0.0002)
-        batcher.start()
+    async def main() -> tuple[asyncio.Task[object] | None, Tasks]:
+        batcher, ran_in = started_fast_batcher(quiet_s=0.0002)
         for i in range(20):
             time.sleep(0.0004)  # noqa: ASYNC251 - a quiet spell of 0.4 ms (or a bit more), no loop pass needed
             await batcher.submit(rows(i, 1), 1)
